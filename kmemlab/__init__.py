@@ -1,0 +1,26 @@
+"""kmemlab: a simulated Linux kernel memory manager for teaching.
+
+>>> import kmemlab as km
+>>> m = km.Machine(profile="x86_64", mem="128M")
+>>> pg = m.alloc_pages(km.GFP_KERNEL, order=2)
+>>> print(m.proc.buddyinfo())
+"""
+
+from .kernel import gfp as _gfp
+from .kernel.errors import KernelBug, KernelError, KernelOops
+from .kernel.events import Event, Subscription
+from .kernel.gfp import (GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE,
+                         GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT,
+                         GFP_TRANSHUGE, GFP_TRANSHUGE_LIGHT, GFP_USER, format_gfp, gfp_t,
+                         MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE)
+from .kernel.layout import PROFILES, parse_size
+from .kernel.machine import Machine, Snapshot, Text
+from .kernel.types import NULL, ZERO_SIZE_PTR, Address, Page
+
+# The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...
+for _name in dir(_gfp):
+    if _name.startswith("__GFP_"):
+        globals()[_name] = getattr(_gfp, _name)
+del _name
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""``kmemlab`` command line.
+
+``kmemlab lab`` opens the lecture notebooks in JupyterLab; ``kmemlab boot`` prints a
+machine's boot log and /proc files in a terminal (no Jupyter needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "notebooks_dir"]
+
+
+def notebooks_dir() -> Path:
+    """The notebooks/ folder of the checkout kmemlab runs from (editable install)."""
+    here = Path(__file__).resolve().parent.parent / "notebooks"
+    return here if here.is_dir() else Path.cwd() / "notebooks"
+
+
+def _lab(args) -> int:
+    nb = notebooks_dir()
+    if not nb.is_dir():
+        print(f"kmemlab: no notebooks folder at {nb}", file=sys.stderr)
+        return 1
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={nb}"]
+    if args.no_browser:
+        argv.append("--no-browser")
+    if args.port:
+        argv.append(f"--port={args.port}")
+    if args.ip:
+        argv.append(f"--ip={args.ip}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")
+    argv += args.extra
+    print(f"kmemlab: starting JupyterLab on {nb}; open the URL it prints below "
+          "(Ctrl-C twice to stop).", flush=True)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def _boot(args) -> int:
+    import kmemlab as km
+    m = km.Machine(profile=args.profile, mem=args.mem, cpus=args.cpus, nodes=args.nodes,
+                   kernel=args.kernel)
+    print(m.dmesg(), end="")
+    print("$ cat /proc/buddyinfo")
+    print(m.proc.buddyinfo(), end="")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="kmemlab", description="Linux kernel memory management lab")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    lab = sub.add_parser("lab", help="open the lecture notebooks in JupyterLab")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--port", type=int, help="port for JupyterLab (default 8888)")
+    lab.add_argument("--ip", help="address to listen on (default localhost)")
+    lab.add_argument("extra", nargs=argparse.REMAINDER, help="more options for jupyter lab")
+    boot = sub.add_parser("boot", help="boot a machine and print its boot log and buddyinfo")
+    boot.add_argument("--profile", default="x86_64")
+    boot.add_argument("--mem", default=None)
+    boot.add_argument("--cpus", type=int, default=4)
+    boot.add_argument("--nodes", type=int, default=1)
+    boot.add_argument("--kernel", default="6.6")
+    args = p.parse_args(argv)
+    try:
+        return {"lab": _lab, "boot": _boot}[args.cmd](args)
+    except (ValueError, TypeError) as e:
+        print(f"kmemlab: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

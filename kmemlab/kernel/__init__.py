@@ -1,0 +1,1 @@
+"""The simulated kernel: pure Python + numpy, no widget imports."""

@@ -1,0 +1,615 @@
+"""``Machine``: boots a simulated kernel and is the one public entry point.
+
+Everything a notebook does goes through a ``Machine``: it owns all state (there is no
+global state), so two machines in one notebook never interfere. The state itself lives
+in a :class:`KernelState` that :meth:`Machine.snapshot` copies and
+:meth:`Machine.restore` puts back, while subscribers (the views) stay attached.
+
+Boot follows what an x86 kernel does in ``setup_arch()`` / ``mm_core_init()``: the
+e820 map, memblock reservations (the first MiB, the kernel image, ``mem_map``), zones
+per node (``free_area_init()``), ``memblock_free_all()`` handing the rest to the buddy
+allocator as the largest aligned blocks, then watermarks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+
+import numpy as np
+
+from . import gfp as G
+from .buddy import BuddyAllocator, Zone
+from .errors import KernelBug
+from .events import Bus, Event, Subscription
+from .layout import Profile, format_size, get_profile, parse_size
+from .mem_map import K_FREE, K_KERNEL, K_MEMMAP, K_PAGES, K_RESERVED, MemMap, PG_reserved
+from .memory import PhysMemory
+from .printk import Clock, Log
+from .procfs import ProcFS
+from .types import NULL, Address, Page, as_int
+
+__all__ = ["Machine", "KernelState", "Snapshot", "Text", "SUPPORTED_KERNELS"]
+
+#: kernel generations whose behaviour kmemlab follows (names, messages, constants)
+SUPPORTED_KERNELS = ("4.14", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6")
+
+
+class Text(str):
+    """A string that a notebook shows as plain text (``dmesg``, ``/proc`` files)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+
+class KernelState:
+    """All of one machine's simulated state. Subsystems reach each other through it."""
+
+    def __init__(self, profile: Profile, mem: int, cpus: int, nodes: int, seed: int,
+                 version: tuple[int, int], kernel: str, slub_debug: str, bus: Bus):
+        self.profile = profile
+        self.mem = mem
+        self.nr_cpus = cpus
+        self.nr_nodes = nodes
+        self.seed = seed
+        self.version = version
+        self.kernel = kernel
+        self.uname_release = f"{kernel}.0-kmemlab"
+        self.slub_debug = slub_debug
+        self.bus = bus
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.clock = Clock()
+        self.log = Log(self.clock)
+        self.cpu = 0
+        self.comm = "python3"
+        self.pid = 1000 + seed % 9000
+        self.tainted = ""
+        self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {kernel}"
+        self._warned_once: set[str] = set()
+        self.zone_types = [name for name, _ in profile.zones]
+        # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
+        self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
+                       "nr_page_table_pages": 0, "nr_vmalloc": 0, "nr_kernel_stack_kb": 0}
+
+    # small helpers the subsystems share
+    def zone_type_index(self, name: str) -> int:
+        return self.zone_types.index(name)
+
+    def numa_node_id(self) -> int:
+        return self.cpu * self.nr_nodes // self.nr_cpus
+
+    def taint_string(self) -> str:
+        return f"Tainted: G {self.tainted:>4} " if self.tainted else "Not tainted"
+
+    def warn_once(self, key: str, text: str) -> None:
+        if key not in self._warned_once:
+            self._warned_once.add(key)
+            self.log.printk("warn", "------------[ cut here ]------------\n" + text
+                            + "\n---[ end trace 0000000000000000 ]---")
+
+    def virt_of_page(self, pfn: int) -> int:
+        """The struct page's own address in the vmemmap (what ``page:`` prints)."""
+        base = next((r.start for r in self.profile.regions if r.name == "vmemmap"), 0)
+        return base + pfn * self.profile.struct_page_size
+
+
+class Snapshot:
+    """An exact copy of a machine's state, made by :meth:`Machine.snapshot`."""
+
+    def __init__(self, machine_id: int, state: KernelState):
+        self._machine_id = machine_id
+        self._state = state
+
+    def __repr__(self):
+        return f"<kmemlab snapshot at t={self._state.clock.ns / 1e9:.6f}s>"
+
+
+_machine_ids = itertools.count(1)
+
+
+class Machine:
+    """A simulated computer running a Linux kernel's memory manager.
+
+    >>> m = Machine(profile="x86_64", mem="128M", cpus=4)
+    >>> pg = m.alloc_pages(GFP_KERNEL, order=2)
+    >>> m.free_pages(pg, order=2)
+
+    Parameters: ``profile`` (x86_64, x86_64-la57, i386, tiny), ``mem`` ("128M", "4G" or
+    bytes; the profile's default if None), ``cpus``, ``nodes`` (NUMA nodes; memory is
+    split evenly), ``seed`` (all randomness), ``kernel`` (which generation's names and
+    messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU").
+    """
+
+    def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
+                 seed: int = 0, kernel: str = "6.6", slub_debug: str = ""):
+        prof = get_profile(profile)
+        mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
+        if not prof.min_mem <= mem_bytes <= prof.max_mem:
+            raise ValueError(f"mem={format_size(mem_bytes)} is outside what the {prof.name} profile "
+                             f"supports ({format_size(prof.min_mem)} .. {format_size(prof.max_mem)})")
+        cpus = as_int(cpus, "cpus")
+        if not 1 <= cpus <= 512:
+            raise ValueError(f"cpus must be between 1 and 512, got {cpus}")
+        nodes = as_int(nodes, "nodes")
+        if not 1 <= nodes <= 8:
+            raise ValueError(f"nodes must be between 1 and 8, got {nodes}")
+        if nodes > cpus:
+            raise ValueError(f"every NUMA node needs a CPU: nodes={nodes} > cpus={cpus}")
+        if mem_bytes // nodes < prof.min_mem:
+            raise ValueError(f"each of {nodes} nodes would get less than {format_size(prof.min_mem)} "
+                             f"of mem={format_size(mem_bytes)}")
+        seed = as_int(seed, "seed")
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        if not isinstance(kernel, str) or kernel not in SUPPORTED_KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(SUPPORTED_KERNELS)}, got {kernel!r}")
+        if not isinstance(slub_debug, str):
+            raise TypeError(f"slub_debug must be a string like 'FZPU', got {type(slub_debug).__name__}")
+        version = tuple(int(x) for x in kernel.split("."))
+        self._id = next(_machine_ids)
+        self._bus = Bus()
+        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, version, kernel, slub_debug, self._bus)
+        _boot(self._k)
+        self.proc = ProcFS(self)
+
+    # -- identity and configuration --------------------------------------------------
+
+    @property
+    def profile(self) -> Profile:
+        """The machine profile (page size, paging levels, address map, zones)."""
+        return self._k.profile
+
+    @property
+    def PAGE_SIZE(self) -> int:
+        return self._k.profile.page_size
+
+    @property
+    def PAGE_SHIFT(self) -> int:
+        return self._k.profile.page_shift
+
+    @property
+    def PAGE_OFFSET(self) -> Address:
+        """Start of the direct map (``page_offset_base``)."""
+        return Address(self._k.profile.page_offset)
+
+    @property
+    def MAX_ORDER(self) -> int:
+        """Number of buddy orders (11: orders 0..10), as MAX_ORDER in 4.x-6.3."""
+        return self._k.profile.max_order
+
+    @property
+    def max_pfn(self) -> int:
+        return self._k.mem_map.max_pfn
+
+    @property
+    def totalram_pages(self) -> int:
+        """Pages the buddy allocator manages (``totalram_pages()``)."""
+        return sum(z.managed_pages for z in self._k.zones)
+
+    @property
+    def zones(self) -> list[Zone]:
+        """Every zone of every node (``for_each_zone``), populated or not."""
+        return list(self._k.zones)
+
+    @property
+    def mem_map(self):
+        """The per-frame arrays (``struct page`` fields); read them, do not write."""
+        return self._k.mem_map
+
+    @property
+    def cpus(self) -> int:
+        return self._k.nr_cpus
+
+    @property
+    def nodes(self) -> int:
+        return self._k.nr_nodes
+
+    @property
+    def kernel(self) -> str:
+        return self._k.kernel
+
+    @property
+    def cpu(self) -> int:
+        """The CPU the notebook's calls run on (``smp_processor_id()``)."""
+        return self._k.cpu
+
+    @contextlib.contextmanager
+    def on_cpu(self, cpu: int):
+        """Run the calls in the ``with`` block on another CPU (its per-cpu slabs, its node)."""
+        cpu = as_int(cpu, "cpu")
+        if not 0 <= cpu < self._k.nr_cpus:
+            raise ValueError(f"cpu must be 0..{self._k.nr_cpus - 1}, got {cpu}")
+        old = self._k.cpu
+        self._k.cpu = cpu
+        try:
+            yield self
+        finally:
+            self._k.cpu = old
+
+    def zone(self, name: str, node: int = 0) -> Zone:
+        """The zone called ``name`` ("DMA", "DMA32", "Normal", "HighMem") of ``node``."""
+        for z in self._k.zones:
+            if z.name == name and z.node == node:
+                return z
+        raise ValueError(f"no zone {name!r} on node {node}; zones: "
+                         + ", ".join(f"{z.name}@{z.node}" for z in self._k.zones))
+
+    def __repr__(self):
+        k = self._k
+        return (f"<kmemlab Machine {k.profile.name} mem={format_size(k.mem)} cpus={k.nr_cpus} "
+                f"nodes={k.nr_nodes} kernel={k.kernel} free={self._free_pages() << (k.profile.page_shift - 10)}kB>")
+
+    def _free_pages(self) -> int:
+        return sum(z.nr_free_pages for z in self._k.zones)
+
+    # -- the page allocator ------------------------------------------------------------
+
+    def _order(self, order) -> int:
+        order = as_int(order, "order")
+        if order < 0:
+            raise ValueError(f"order must be >= 0 (2**order pages), got {order}")
+        return order
+
+    def alloc_pages(self, gfp=G.GFP_KERNEL, order: int = 0) -> Page | None:
+        """``alloc_pages(gfp_mask, order)``: 2**order physically contiguous frames.
+
+        Returns the first frame's :class:`Page`, or ``None`` when the allocation fails
+        (logged in :meth:`dmesg` unless ``__GFP_NOWARN``)."""
+        return self.alloc_pages_node(-1, gfp, order)
+
+    def alloc_pages_node(self, node: int, gfp=G.GFP_KERNEL, order: int = 0) -> Page | None:
+        """``alloc_pages_node(nid, gfp_mask, order)``: prefer ``node`` (-1: the current CPU's)."""
+        gfp = G.check_gfp(gfp)
+        order = self._order(order)
+        node = self._node(node)
+        k = self._k
+        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, node)
+        k.clock.advance(300)
+        return None if pfn < 0 else Page(k.mem_map, pfn)
+
+    def _node(self, node) -> int:
+        node = as_int(node, "node")
+        if node != -1 and not 0 <= node < self._k.nr_nodes:
+            raise ValueError(f"node must be -1 (NUMA_NO_NODE) or 0..{self._k.nr_nodes - 1}, got {node}")
+        return node
+
+    def get_free_pages(self, gfp=G.GFP_KERNEL, order: int = 0) -> Address:
+        """``__get_free_pages(gfp_mask, order)``: like alloc_pages but returns the
+        direct-map address (never highmem), or ``NULL``."""
+        gfp = G.check_gfp(gfp) & ~G.F_HIGHMEM
+        pg = self.alloc_pages(gfp, order)
+        return NULL if pg is None else self.page_address(pg)
+
+    def get_zeroed_page(self, gfp=G.GFP_KERNEL) -> Address:
+        """``get_zeroed_page(gfp_mask)``."""
+        return self.get_free_pages(G.check_gfp(gfp) | G.F_ZERO, 0)
+
+    def free_pages(self, page, order: int = 0) -> None:
+        """``__free_pages(page, order)`` for a :class:`Page`, ``free_pages(addr, order)``
+        for a direct-map address. ``NULL`` is ignored, as ``free_pages(0, order)`` is.
+
+        Freeing a block that is not allocated, or with another order than it was
+        allocated with, raises :class:`KernelBug` and changes nothing."""
+        order = self._order(order)
+        if isinstance(page, Page):
+            self._check_page(page)
+            pfn = page.pfn
+        elif page is None:
+            raise TypeError("free_pages() got None: alloc_pages() returned None (it failed), "
+                            "so there is nothing to free")
+        else:
+            addr = as_int(page, "free_pages() address")
+            if addr == 0:
+                return
+            pfn = self._direct_map_pfn(addr, "free_pages")
+        k = self._k
+        k.buddy.check_free(pfn, order)
+        k.buddy.free(pfn, order)
+        k.clock.advance(300)
+
+
+    def _check_page(self, page: Page) -> None:
+        if page._mm is not self._k.mem_map:
+            raise ValueError(f"{page!r} belongs to another machine (or to a state before restore())")
+
+    # -- address conversions -----------------------------------------------------------
+
+    def _lowmem_end_pfn(self) -> int:
+        return self._k.max_low_pfn
+
+    def _direct_map_pfn(self, addr: int, fn: str) -> int:
+        off = addr - self._k.profile.page_offset
+        if 0 <= off < (self._k.max_low_pfn << self.PAGE_SHIFT):
+            return off >> self.PAGE_SHIFT
+        raise KernelBug(f"{fn}: {Address(addr)} is not a direct-map address",
+                        f"{fn}() used for non-linear address: {Address(addr)}\n"
+                        f"kernel BUG at mm/page_alloc.c: {fn}() expects an address from "
+                        "page_address()/__get_free_pages()")
+
+    def page_to_pfn(self, page: Page) -> int:
+        """``page_to_pfn(page)``."""
+        if not isinstance(page, Page):
+            raise TypeError(f"page_to_pfn() takes a km.Page, got {type(page).__name__}")
+        return page.pfn
+
+    def pfn_to_page(self, pfn: int) -> Page:
+        """``pfn_to_page(pfn)``."""
+        pfn = as_int(pfn, "pfn")
+        if not 0 <= pfn < self._k.mem_map.max_pfn:
+            raise ValueError(f"pfn {pfn:#x} is beyond max_pfn {self._k.mem_map.max_pfn:#x}")
+        return Page(self._k.mem_map, pfn)
+
+    def page_address(self, page: Page) -> Address:
+        """``page_address(page)``: its direct-map address; ``NULL`` for a highmem page
+        (which has none until ``kmap()``)."""
+        if not isinstance(page, Page):
+            raise TypeError(f"page_address() takes a km.Page, got {type(page).__name__}")
+        self._check_page(page)
+        if page.pfn >= self._k.max_low_pfn:
+            return NULL
+        return Address(self._k.profile.page_offset + (page.pfn << self.PAGE_SHIFT))
+
+    def virt_to_phys(self, addr) -> Address:
+        """``virt_to_phys(addr)`` / ``__pa()``: only for direct-map (and kernel text)
+        addresses, as in the kernel; anything else is a KernelBug (CONFIG_DEBUG_VIRTUAL)."""
+        addr = as_int(addr, "address")
+        prof = self._k.profile
+        text = next((r for r in prof.regions if r.name == "kernel text"), None)
+        if text is not None and addr in text:
+            return Address(addr - text.start)
+        return Address(self._direct_map_pfn(addr, "virt_to_phys") << self.PAGE_SHIFT
+                       | (addr & (self.PAGE_SIZE - 1)))
+
+
+    def phys_to_virt(self, phys) -> Address:
+        """``phys_to_virt(phys)`` / ``__va()``: the direct-map address of a physical one."""
+        phys = as_int(phys, "physical address")
+        if not 0 <= phys < (self._k.max_low_pfn << self.PAGE_SHIFT):
+            raise ValueError(f"physical address {phys:#x} is not in the direct map "
+                             f"(lowmem ends at {self._k.max_low_pfn << self.PAGE_SHIFT:#x})")
+        return Address(self._k.profile.page_offset + phys)
+
+
+    def virt_to_page(self, addr) -> Page:
+        """``virt_to_page(addr)`` for a direct-map address."""
+        addr = as_int(addr, "address")
+        return Page(self._k.mem_map, self._direct_map_pfn(addr, "virt_to_page"))
+
+    # -- memory contents -----------------------------------------------------------------
+
+    def _phys_of(self, addr: int, n: int, access: str) -> int:
+        addr = as_int(addr, "address")
+        off = addr - self._k.profile.page_offset
+        if 0 <= off and off + n <= (self._k.max_low_pfn << self.PAGE_SHIFT):
+            return off
+        raise self._oops(addr, access)
+
+    def _oops(self, addr: int, access: str):
+        from .errors import KernelOops
+        k = self._k
+        text = (f"BUG: unable to handle page fault for address: {addr:016x}\n"
+                f"#PF: supervisor {access} access in kernel mode\n"
+                f"#PF: error_code(0x{2 if access == 'write' else 0:04x}) - not-present page\n"
+                f"Oops: 0000 [#1] PREEMPT SMP NOPTI\n"
+                f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
+        k.log.printk("alert", text)
+        return KernelOops(f"unable to handle page fault for address {Address(addr)} ({access})", text)
+
+    def write(self, addr, data) -> None:
+        """Store ``data`` (bytes) at kernel virtual address ``addr``."""
+        if isinstance(data, str):
+            raise TypeError("write() takes bytes; encode text first, e.g. b'hello' or 'hello'.encode()")
+        data = bytes(data)
+        phys = self._phys_of(addr, len(data), "write")
+        self._k.memory.write(phys, data)
+        self._k.clock.advance(50 + len(data) // 8)
+
+    def read(self, addr, n: int) -> bytes:
+        """Load ``n`` bytes from kernel virtual address ``addr``."""
+        n = as_int(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        phys = self._phys_of(addr, n, "read")
+        return self._k.memory.read(phys, n)
+
+    def memset(self, addr, byte: int, n: int) -> None:
+        """``memset(addr, byte, n)``."""
+        byte = as_int(byte, "byte")
+        if not 0 <= byte <= 255:
+            raise ValueError(f"byte must be 0..255, got {byte}")
+        n = as_int(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        self.write(addr, bytes([byte]) * n)
+
+    # -- log, events, snapshots, invariants ---------------------------------------------
+
+    def dmesg(self, level: str | None = None, clear: bool = False) -> Text:
+        """The kernel log, as ``dmesg`` prints it. ``level="warn"`` keeps warnings and
+        worse; ``clear=True`` empties the buffer afterwards (``dmesg -c``)."""
+        return Text(self._k.log.text(level, clear))
+
+    def subscribe(self, callback) -> Subscription:
+        """Call ``callback(event)`` after every change; returns a handle with ``close()``."""
+        return self._bus.subscribe(callback)
+
+    def snapshot(self) -> Snapshot:
+        """An exact copy of the whole simulated state (not of the subscribers)."""
+        return Snapshot(self._id, copy.deepcopy(self._k))
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put the machine back in the state of ``snap`` (which stays usable)."""
+        if not isinstance(snap, Snapshot):
+            raise TypeError(f"restore() takes a snapshot from m.snapshot(), got {type(snap).__name__}")
+        if snap._machine_id != self._id:
+            raise ValueError("that snapshot was taken of another machine")
+        self._k = copy.deepcopy(snap._state)
+        if self._bus.subscribers:
+            self._bus.emit(Event("restore"))
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if the model is inconsistent (tests call it after every step)."""
+        from .invariants import check_invariants
+        check_invariants(self._k)
+
+
+# -- boot ----------------------------------------------------------------------------------
+
+def _ram_ranges(k: KernelState) -> list[tuple[int, int]]:
+    """The e820 'usable' ranges: page 0 and 640K..1M are not RAM; the PCI hole below
+    4 GiB moves memory above 3 GiB up past 4 GiB."""
+    prof, mem = k.profile, k.mem
+    ranges = [(0x1000, 0x9f000)]
+    hole = prof.pci_hole
+    if hole and mem > hole[0]:
+        ranges += [(0x100000, hole[0]), (hole[1], hole[1] + mem - hole[0])]
+    else:
+        ranges.append((0x100000, mem))
+    return ranges
+
+
+def _boot(k: KernelState) -> None:
+    prof = k.profile
+    ps = prof.page_shift
+    ranges = _ram_ranges(k)
+    max_pfn = ranges[-1][1] >> ps
+    zone_limits = []
+    for name, end in prof.zones:
+        if prof.name == "i386" and name == "Normal":
+            # MAXMEM = VMALLOC_END - PAGE_OFFSET - __VMALLOC_RESERVE: lowmem ends there
+            end = prof.vmalloc_end - prof.page_offset - prof.highmem_reserve
+        zone_limits.append((name, end >> ps))
+    k.max_low_pfn = min(max_pfn, zone_limits[1][1]) if prof.name == "i386" else max_pfn
+
+    # NUMA nodes: split the RAM evenly, at 4 MiB boundaries
+    total = sum(e - s for s, e in ranges)
+    node_bounds = [0]
+    for n in range(1, k.nr_nodes):
+        want = total * n // k.nr_nodes
+        acc = 0
+        for s, e in ranges:
+            if acc + (e - s) >= want:
+                node_bounds.append(((s + want - acc) >> 22) << 22 >> ps)
+                break
+            acc += e - s
+    node_bounds.append(max_pfn)
+
+    zone_names = []
+    zones = []
+    for nid in range(k.nr_nodes):
+        nlo, nhi = node_bounds[nid], node_bounds[nid + 1]
+        lo = 0
+        for zidx, (name, zend) in enumerate(zone_limits):
+            s, e = max(lo, nlo), min(zend, nhi)
+            # a zone spans from its first to its last RAM frame (zone_spanned_pages_in_node)
+            rs = [(max(a >> ps, s), min(b >> ps, e)) for a, b in ranges if max(a >> ps, s) < min(b >> ps, e)]
+            if rs:
+                s, e = rs[0][0], rs[-1][1]
+            else:
+                s = e = max(s, 0)
+            z = Zone(nid, zidx, name, s, e, prof.max_order, len(zones))
+            z.present_pages = sum(b - a for a, b in rs)
+            zones.append(z)
+            zone_names.append(name)
+            lo = zend
+    k.zones = zones
+    mm = MemMap(max_pfn, ps, zone_names)
+    k.mem_map = mm
+    k.memory = PhysMemory(ps)
+
+    # every RAM frame starts memblock-reserved; frames outside RAM stay K_NOMAP
+    for s, e in ranges:
+        mm.kind[s >> ps:e >> ps] = K_RESERVED
+        mm.flags[s >> ps:e >> ps] = PG_reserved
+    for z in zones:
+        if z.spanned_pages:
+            mm.zone[z.zone_start_pfn:z.zone_end_pfn] = z.id
+            mm.node[z.zone_start_pfn:z.zone_end_pfn] = z.node
+
+    # memblock reservations that stay: the first MiB, the kernel image, mem_map
+    kstart = prof.kernel_phys >> ps
+    kend = kstart + (prof.kernel_image_bytes >> ps)
+    mm.kind[kstart:kend] = K_KERNEL
+    present = sum((e - s) >> ps for s, e in ranges)
+    memmap_pages = -(-present * prof.struct_page_size >> ps)
+    # memblock allocates top-down below its limit (lowmem on i386)
+    top = min(ranges[-1][1] >> ps, k.max_low_pfn)
+    mm.kind[top - memmap_pages:top] = K_MEMMAP
+    k.ram_ranges = ranges
+
+    buddy = BuddyAllocator(k)
+    k.buddy = buddy
+    first_free = 0x100000 >> ps
+    free_mask = (mm.kind == K_RESERVED)
+    free_mask[:first_free] = False
+    for z in zones:
+        if not z.spanned_pages:
+            continue
+        seg = free_mask[z.zone_start_pfn:z.zone_end_pfn]
+        # contiguous runs of freeable frames inside the zone
+        d = np.diff(np.concatenate(([0], seg.view(np.int8), [0])))
+        starts = np.flatnonzero(d == 1) + z.zone_start_pfn
+        ends = np.flatnonzero(d == -1) + z.zone_start_pfn
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            mm.kind[s:e] = K_FREE
+            mm.flags[s:e] = 0
+            buddy.free_boot_range(z, s, e)
+        z.managed_pages = z.nr_free_pages
+    buddy.setup_watermarks(k.version)
+    _boot_log(k, ranges, node_bounds, kstart, kend)
+
+
+def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend) -> None:
+    """The lines a real x86 boot prints about memory (dmesg | head)."""
+    prof = k.profile
+    ps = prof.page_shift
+    log = k.log
+    log.printk("notice", f"Linux version {k.uname_release} (kmemlab@simulated) (gcc (Debian 12.2.0-14) 12.2.0) "
+                         f"#1 SMP PREEMPT_DYNAMIC")
+    log.info("BIOS-provided physical RAM map:")
+    last = 0
+    for s, e in ranges:
+        if s > last:
+            log.info(f"BIOS-e820: [mem {last:#018x}-{s - 1:#018x}] reserved")
+        log.info(f"BIOS-e820: [mem {s:#018x}-{e - 1:#018x}] usable")
+        last = e
+    k.clock.advance(3_000_000)
+    if prof.name == "i386":
+        high = (k.mem_map.max_pfn - k.max_low_pfn) << ps
+        if high > 0:
+            log.printk("notice", f"{high >> 20}MB HIGHMEM available.")
+        log.printk("notice", f"{(k.max_low_pfn << ps) >> 20}MB LOWMEM available.")
+    log.info("Zone ranges:")
+    for idx, name in enumerate(k.zone_types):
+        zs = [z for z in k.zones if z.zone_idx == idx and z.spanned_pages]
+        if zs:
+            lo = min(z.zone_start_pfn for z in zs) << ps
+            hi = (max(z.zone_end_pfn for z in zs) << ps) - 1
+            log.info(f"  {name:<8} [mem {lo:#018x}-{hi:#018x}]")
+        else:
+            log.info(f"  {name:<8} empty")
+    log.info("Movable zone start for each node")
+    log.info("Early memory node ranges")
+    for nid in range(k.nr_nodes):
+        for s, e in ranges:
+            a, b = max(s >> ps, node_bounds[nid]), min(e >> ps, node_bounds[nid + 1])
+            if a < b:
+                log.info(f"  node   {nid}: [mem {a << ps:#018x}-{(b << ps) - 1:#018x}]")
+    for nid in range(k.nr_nodes):
+        log.info(f"Initmem setup node {nid} [mem {node_bounds[nid] << ps:#018x}-"
+                 f"{(node_bounds[nid + 1] << ps) - 1:#018x}]")
+    k.clock.advance(40_000_000)
+    total_managed = sum(z.managed_pages for z in k.zones)
+    log.info(f"Built {k.nr_nodes} zonelists, mobility grouping on.  Total pages: {total_managed}")
+    present = sum(z.present_pages for z in k.zones)
+    kb = 1 << (ps - 10)
+    sec = dict(prof.kernel_image)
+    reserved_kb = (present - total_managed) * kb - sum(sec.values())
+    log.info(f"Memory: {total_managed * kb}K/{present * kb}K available ({sec['kernel code']}K kernel code, "
+             f"{sec['rwdata']}K rwdata, {sec['rodata']}K rodata, 0K init, {sec['bss']}K bss, "
+             f"{reserved_kb}K reserved, 0K cma-reserved)")
+    k.clock.advance(120_000_000)

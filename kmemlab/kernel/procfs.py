@@ -1,0 +1,169 @@
+"""``/proc`` files, byte for byte in the kernel's formats.
+
+- ``buddyinfo`` and ``pagetypeinfo``: mm/vmstat.c ``frag_show_print()``,
+  ``pagetypeinfo_show*()``;
+- ``meminfo``: fs/proc/meminfo.c ``meminfo_proc_show()`` (v6.6 field list for an x86
+  kernel with CONFIG_HIGHMEM on i386, CONFIG_TRANSPARENT_HUGEPAGE and
+  CONFIG_MEMORY_FAILURE, without ZSWAP/CMA), then ``hugetlb_report_meminfo()`` and
+  x86's ``arch_report_meminfo()``;
+- ``zoneinfo``: the watermark part of ``zoneinfo_show_print()``.
+
+Fields for things kmemlab does not model (page cache, swap, user memory, kernel
+stacks, per-cpu areas) are printed as 0, so the layout is the real one.
+
+Other subsystems add their files here (``slabinfo``, ``vmallocinfo``).
+"""
+
+from __future__ import annotations
+
+from . import gfp as G
+from .layout import GiB, MiB, direct_map_chunks
+
+__all__ = ["ProcFS"]
+
+
+class ProcFS:
+    """``m.proc``: each method returns a file's text as ``cat /proc/<name>`` shows it."""
+
+    def __init__(self, machine):
+        self._m = machine
+
+    @property
+    def _k(self):
+        return self._m._k           # follow restore(), which replaces the state
+
+    def _text(self, s: str):
+        from .machine import Text
+        return Text(s)
+
+    def buddyinfo(self):
+        """``/proc/buddyinfo``: free blocks per order for every populated zone."""
+        out = []
+        for z in self._k.zones:
+            if not z.populated():
+                continue
+            out.append(f"Node {z.node}, zone {z.name:>8} "
+                       + "".join(f"{fa.nr_free:6d} " for fa in z.free_area) + "\n")
+        return self._text("".join(out))
+
+    def pagetypeinfo(self):
+        """``/proc/pagetypeinfo``: free blocks per order and migratetype, and pageblocks
+        per migratetype."""
+        k = self._k
+        buddy = k.buddy
+        pbo = buddy.pageblock_order
+        norders = k.profile.max_order
+        out = []
+        for nid in range(k.nr_nodes):
+            zones = [z for z in k.zones if z.node == nid and z.populated()]
+            if not zones:
+                continue
+            out.append(f"Page block order: {pbo}\nPages per block:  {1 << pbo}\n\n")
+            out.append(f"{'Free pages count per migrate type at order':<43} "
+                       + "".join(f"{o:6d} " for o in range(norders)) + "\n")
+            for z in zones:
+                for mt in range(G.MIGRATE_TYPES):
+                    cells = []
+                    for o in range(norders):
+                        n = len(z._lists[o][mt])
+                        cells.append(f">{100000:6d} " if n >= 100000 else f"{n:6d} ")
+                    out.append(f"Node {nid:4d}, zone {z.name:>8}, type {G.MIGRATETYPE_NAMES[mt]:>12} "
+                               + "".join(cells) + "\n")
+            out.append(f"\n{'Number of blocks type ':<23}"
+                       + "".join(f"{name:>12} " for name in G.MIGRATETYPE_NAMES) + "\n")
+            for z in zones:
+                counts = [0] * G.MIGRATE_TYPES
+                for pfn in range(z.zone_start_pfn, z.zone_end_pfn, 1 << pbo):
+                    if k.mem_map.zone[pfn] == z.id:
+                        counts[int(buddy.pageblock_mt[pfn >> pbo])] += 1
+                out.append(f"Node {nid}, zone {z.name:>8} " + "".join(f"{c:12d} " for c in counts) + "\n")
+        return self._text("".join(out))
+
+    def zoneinfo(self):
+        """The head of each zone's ``/proc/zoneinfo`` block: free pages, watermarks,
+        spanned/present/managed and the lowmem reserve ("protection")."""
+        out = []
+        for z in self._k.zones:
+            out.append(f"Node {z.node}, zone {z.name:>8}\n")
+            out.append(f"  pages free     {z.nr_free_pages}\n"
+                       f"        boost    0\n"
+                       f"        min      {z.watermark[0]}\n"
+                       f"        low      {z.watermark[1]}\n"
+                       f"        high     {z.watermark[2]}\n"
+                       f"        promo    {z.watermark[3]}\n"
+                       f"        spanned  {z.spanned_pages}\n"
+                       f"        present  {z.present_pages}\n"
+                       f"        managed  {z.managed_pages}\n"
+                       f"        cma      0\n"
+                       f"        protection: ({', '.join(str(r) for r in z.lowmem_reserve)})\n")
+            out.append(f"  start_pfn:           {z.zone_start_pfn}\n")
+        return self._text("".join(out))
+
+    def meminfo(self):
+        """``/proc/meminfo``."""
+        k = self._k
+        prof = k.profile
+        kb = prof.page_size >> 10
+        vs = k.vmstat
+        totalram = sum(z.managed_pages for z in k.zones)
+        free = sum(z.nr_free_pages for z in k.zones)
+        sreclaim = vs["nr_slab_reclaimable"]
+        sunreclaim = vs["nr_slab_unreclaimable"]
+        # si_mem_available()
+        wmark_low = sum(z.watermark[1] for z in k.zones)
+        available = free - k.buddy.totalreserve_pages()
+        available += sreclaim - min(sreclaim // 2, wmark_low)
+        available = max(available, 0)
+        rows: list[tuple[str, int]] = [
+            ("MemTotal", totalram), ("MemFree", free), ("MemAvailable", available),
+            ("Buffers", 0), ("Cached", 0), ("SwapCached", 0), ("Active", 0), ("Inactive", 0),
+            ("Active(anon)", 0), ("Inactive(anon)", 0), ("Active(file)", 0), ("Inactive(file)", 0),
+            ("Unevictable", 0), ("Mlocked", 0),
+        ]
+        if prof.has_zone("HighMem"):
+            high = [z for z in k.zones if z.name == "HighMem"]
+            ht = sum(z.managed_pages for z in high)
+            hf = sum(z.nr_free_pages for z in high)
+            rows += [("HighTotal", ht), ("HighFree", hf), ("LowTotal", totalram - ht), ("LowFree", free - hf)]
+        rows += [
+            ("SwapTotal", 0), ("SwapFree", 0), ("Dirty", 0), ("Writeback", 0), ("AnonPages", 0),
+            ("Mapped", 0), ("Shmem", 0), ("KReclaimable", sreclaim), ("Slab", sreclaim + sunreclaim),
+            ("SReclaimable", sreclaim), ("SUnreclaim", sunreclaim),
+        ]
+        lines = [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in rows]
+        lines.append(f"KernelStack:    {vs['nr_kernel_stack_kb']:8d} kB\n")
+        rows = [("PageTables", vs["nr_page_table_pages"]), ("SecPageTables", 0), ("NFS_Unstable", 0),
+                ("Bounce", 0), ("WritebackTmp", 0), ("CommitLimit", totalram * 50 // 100),
+                ("Committed_AS", 0)]
+        lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in rows]
+        vstart = k.vmalloc_start if hasattr(k, "vmalloc_start") else prof.vmalloc_start
+        vmalloc_total = ((prof.vmalloc_end - 1) - vstart) >> 10
+        lines.append(f"VmallocTotal:   {vmalloc_total:8d} kB\n")
+        lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in
+                  [("VmallocUsed", vs["nr_vmalloc"]), ("VmallocChunk", 0), ("Percpu", 0)]]
+        lines.append(f"HardwareCorrupted: {0:5d} kB\n")
+        lines += [f"{name + ':':<16}{0:8d} kB\n" for name in
+                  ("AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped")]
+        huge_kb = (2 * MiB if prof.bits == 64 else 4 * MiB) >> 10
+        lines += ["HugePages_Total:       0\n", "HugePages_Free:        0\n",
+                  "HugePages_Rsvd:        0\n", "HugePages_Surp:        0\n",
+                  f"Hugepagesize:   {huge_kb:8d} kB\n", f"Hugetlb:        {0:8d} kB\n"]
+        lines += self._directmap_lines()
+        return self._text("".join(lines))
+
+    def _directmap_lines(self) -> list[str]:
+        """arch/x86/mm/pat/set_memory.c arch_report_meminfo()."""
+        k = self._k
+        prof = k.profile
+        lowmem = [(s, min(e, k.max_low_pfn << prof.page_shift)) for s, e in k.ram_ranges
+                  if s < k.max_low_pfn << prof.page_shift]
+        if prof.bits == 32:
+            chunks = direct_map_chunks(lowmem, gbpages=False, large=4 * MiB)
+            sizes = [("4k", 4096), ("4M", 4 * MiB)]
+        else:
+            chunks = direct_map_chunks(lowmem)
+            sizes = [("4k", 4096), ("2M", 2 * MiB), ("1G", GiB)]
+        totals = {ps: 0 for _, ps in sizes}
+        for s, e, ps in chunks:
+            totals[ps] += e - s
+        return [f"{'DirectMap' + name + ':':<16}{totals[ps] >> 10:8d} kB\n" for name, ps in sizes]
