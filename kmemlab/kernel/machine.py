@@ -484,6 +484,13 @@ def _boot(k: KernelState) -> None:
             end = prof.vmalloc_end - prof.page_offset - prof.highmem_reserve
         zone_limits.append((name, end >> ps))
     k.max_low_pfn = min(max_pfn, zone_limits[1][1]) if prof.name == "i386" else max_pfn
+    if prof.vmalloc_start is None:
+        # i386: VMALLOC_START = (high_memory + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1), an
+        # 8 MiB gap after the direct map that catches accesses running off its end
+        high_memory = prof.page_offset + (k.max_low_pfn << ps)
+        k.vmalloc_start = (high_memory + 8 * 2**20) & ~(8 * 2**20 - 1)
+    else:
+        k.vmalloc_start = prof.vmalloc_start
 
     # NUMA nodes: split the RAM evenly, at 4 MiB boundaries
     total = sum(e - s for s, e in ranges)

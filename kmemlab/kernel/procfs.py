@@ -136,8 +136,7 @@ class ProcFS:
                 ("Bounce", 0), ("WritebackTmp", 0), ("CommitLimit", totalram * 50 // 100),
                 ("Committed_AS", 0)]
         lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in rows]
-        vstart = k.vmalloc_start if hasattr(k, "vmalloc_start") else prof.vmalloc_start
-        vmalloc_total = ((prof.vmalloc_end - 1) - vstart) >> 10
+        vmalloc_total = ((prof.vmalloc_end - 1) - k.vmalloc_start) >> 10
         lines.append(f"VmallocTotal:   {vmalloc_total:8d} kB\n")
         lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in
                   [("VmallocUsed", vs["nr_vmalloc"]), ("VmallocChunk", 0), ("Percpu", 0)]]
