@@ -27,6 +27,7 @@ pageblock (kmemlab has no page migration).
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -131,7 +132,9 @@ class BuddyAllocator:
         # pageblock MIGRATE_MOVABLE at boot
         self.pageblock_mt = np.full((k.mem_map.max_pfn >> self.pageblock_order) + 1,
                                     G.MIGRATE_MOVABLE, np.uint8)
+        self.pageblock_mt_mv = memoryview(self.pageblock_mt)
         self._zonelists: dict[tuple[int, int, bool], list[Zone]] = {}
+        self._plans: dict[tuple[int, int], tuple] = {}
         self.mem_map.free_order = self.free_order
 
     # -- look-ups ------------------------------------------------------------------
@@ -233,16 +236,21 @@ class BuddyAllocator:
                                  f"WARNING: CPU: {self.k.cpu} PID: {self.k.pid} at mm/page_alloc.c "
                                  f"__alloc_pages: order {order} > MAX_ORDER-1 ({self.max_order - 1})")
             return -1
-        highest = self.k.zone_type_index(G.gfp_zone(gfp, self.k.profile))
         if node is None or node < 0:
             node = self.k.numa_node_id()
-        zl = self.zonelist(node, highest, bool(gfp & G.F_THISNODE))
-        mt = G.gfp_migratetype(gfp)
+        key = (gfp, node)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(gfp, node)
+        zl, highest, mt = plan
         pfn = -1
         # get_page_from_freelist() with ALLOC_WMARK_LOW: the fast path
         for z in zl:
-            if self._watermark_ok(z, order, z.watermark[WMARK_LOW], highest, 0):
-                pfn = self._rmqueue(z, order, mt)
+            if (z.nr_free_pages - ((1 << order) - 1) > z.watermark[1] + z.lowmem_reserve[highest]
+                    if not order else self._watermark_ok(z, order, z.watermark[WMARK_LOW], highest, 0)):
+                pfn = self._rmqueue_smallest(z, order, mt)
+                if pfn < 0 and self._rmqueue_fallback(z, order, mt):
+                    pfn = self._rmqueue_smallest(z, order, mt)
                 if pfn >= 0:
                     break
         if pfn < 0:
@@ -253,6 +261,13 @@ class BuddyAllocator:
             return -1
         self._prep_new_page(pfn, order, gfp, kind, owner)
         return pfn
+
+    def _plan(self, gfp: int, node: int):
+        """What a gfp mask means, worked out once per (gfp, node): the zonelist, the
+        highest zone index (gfp_zone) and the migratetype (gfp_migratetype)."""
+        highest = self.k.zone_type_index(G.gfp_zone(gfp, self.k.profile))
+        return (self.zonelist(node, highest, bool(gfp & G.F_THISNODE)), highest,
+                G.gfp_migratetype(gfp))
 
     def _alloc_slowpath(self, gfp: int, order: int, zl: list[Zone], highest: int, mt: int) -> int:
         """__alloc_pages_slowpath() without reclaim: retry at the min watermark with the
@@ -336,6 +351,16 @@ class BuddyAllocator:
         self._steal_suitable_fallback(z, pfn, cur, start_mt, can_steal)
         return True
 
+    def __deepcopy__(self, memo):
+        # memoryviews cannot be copied: copy everything else, then view the new array
+        new = copy.copy(self)
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            if name != "pageblock_mt_mv":
+                setattr(new, name, copy.deepcopy(value, memo))
+        new.pageblock_mt_mv = memoryview(new.pageblock_mt)
+        return new
+
     def _move_to_free_list(self, z: Zone, pfn: int, order: int, mt: int) -> None:
         old = z._head[pfn] & 7
         del z._lists[order][old][pfn]
@@ -378,10 +403,10 @@ class BuddyAllocator:
         if order:
             mm.kind[pfn:end] = kind
             mm.owner[pfn:end] = owner
-        else:                            # scalar stores are 5x cheaper than slices
-            mm.kind[pfn] = kind
-            mm.owner[pfn] = owner
-        mm.order[pfn] = order
+        else:                            # memoryview stores are cheaper than numpy's
+            mm.kind_mv[pfn] = kind
+            mm.owner_mv[pfn] = owner
+        mm.order_mv[pfn] = order
         if gfp & G.F_COMP and order:
             mm.flags[pfn] = PG_head
             mm.flags[pfn + 1:end] = PG_tail
@@ -397,6 +422,8 @@ class BuddyAllocator:
         """free_pages_prepare()/free_page_is_bad(): raise KernelBug, changing nothing,
         when the block is not an allocated block of exactly that order."""
         mm = self.mem_map
+        if 0 <= pfn < mm.max_pfn and mm.order_mv[pfn] == order and order < self.max_order:
+            return                       # the common case: the head of a block of that order
         if not 0 <= pfn < mm.max_pfn or mm.zone[pfn] < 0:
             raise self._bad_page(pfn, "pfn is not a frame of this machine's RAM")
         if order < 0 or order >= self.max_order:
@@ -437,12 +464,12 @@ class BuddyAllocator:
             mm.owner[pfn:end] = 0
             mm.flags[pfn:end] = 0
         else:
-            mm.kind[pfn] = K_FREE
-            mm.owner[pfn] = 0
-            mm.flags[pfn] = 0
-        mm.order[pfn] = -1
-        z = self.zones[mm.zone[pfn]]
-        self._free_one_page(z, pfn, order, int(self.pageblock_mt[pfn >> self.pageblock_order]), False)
+            mm.kind_mv[pfn] = K_FREE
+            mm.owner_mv[pfn] = 0
+            mm.flags_mv[pfn] = 0
+        mm.order_mv[pfn] = -1
+        z = self.zones[mm.zone_mv[pfn]]
+        self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)
         bus = self.k.bus
         if bus.subscribers:
             bus.emit(Event("free_pages", pfn, nr, K_FREE))

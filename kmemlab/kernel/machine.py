@@ -249,6 +249,8 @@ class Machine:
     # -- the page allocator ------------------------------------------------------------
 
     def _order(self, order) -> int:
+        if type(order) is int and 0 <= order:
+            return order
         order = as_int(order, "order")
         if order < 0:
             raise ValueError(f"order must be >= 0 (2**order pages), got {order}")
@@ -259,7 +261,12 @@ class Machine:
 
         Returns the first frame's :class:`Page`, or ``None`` when the allocation fails
         (logged in :meth:`dmesg` unless ``__GFP_NOWARN``)."""
-        return self.alloc_pages_node(-1, gfp, order)
+        gfp = G.check_gfp(gfp)
+        order = self._order(order)
+        k = self._k
+        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1)
+        k.clock.ns += 300
+        return None if pfn < 0 else Page(k.mem_map, pfn)
 
     def alloc_pages_node(self, node: int, gfp=G.GFP_KERNEL, order: int = 0) -> Page | None:
         """``alloc_pages_node(nid, gfp_mask, order)``: prefer ``node`` (-1: the current CPU's)."""
@@ -268,7 +275,7 @@ class Machine:
         node = self._node(node)
         k = self._k
         pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, node)
-        k.clock.advance(300)
+        k.clock.ns += 300
         return None if pfn < 0 else Page(k.mem_map, pfn)
 
     def _node(self, node) -> int:
@@ -309,7 +316,7 @@ class Machine:
         k = self._k
         k.buddy.check_free(pfn, order)
         k.buddy.free(pfn, order)
-        k.clock.advance(300)
+        k.clock.ns += 300
 
 
     def _check_page(self, page: Page) -> None:

@@ -15,6 +15,8 @@ the fields a lesson needs as parallel numpy arrays indexed by pfn, so a 16 GiB m
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 __all__ = ["MemMap", "KIND_NAMES", "PG_NAMES",
@@ -60,6 +62,27 @@ class MemMap:
         self.zone_names = zone_names
         #: filled in by the buddy allocator: pfn -> order of a free block head
         self.free_order = None
+        self._views()
+
+    def _views(self) -> None:
+        # memoryviews on the arrays: single-element reads and stores through them cost
+        # half of numpy's scalar indexing, which matters on the allocator's hot paths
+        self.kind_mv = memoryview(self.kind)
+        self.order_mv = memoryview(self.order)
+        self.flags_mv = memoryview(self.flags)
+        self.zone_mv = memoryview(self.zone)
+        self.owner_mv = memoryview(self.owner)
+
+    _VIEWS = ("kind_mv", "order_mv", "flags_mv", "zone_mv", "owner_mv")
+
+    def __deepcopy__(self, memo):
+        new = MemMap.__new__(MemMap)
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            if name not in self._VIEWS:
+                setattr(new, name, copy.deepcopy(value, memo))
+        new._views()
+        return new
 
     def block_order(self, pfn: int) -> int:
         o = int(self.order[pfn])
