@@ -153,3 +153,17 @@ def test_gfp_flags_print_like_pGg():
     assert km.format_gfp(km.GFP_ATOMIC) == "0x820(GFP_ATOMIC)"
     assert km.format_gfp(km.GFP_HIGHUSER_MOVABLE) == "0x100cca(GFP_HIGHUSER_MOVABLE)"
     assert km.format_gfp(0) == "0x0(none)"
+
+
+@pytest.mark.parametrize("kernel, kernel_mode, atomic_mode", [
+    ("4.14", "0x14000c0", "0x1080020"), ("4.19", "0x6000c0", "0x480020"),
+    ("5.10", "0xcc0", "0xa20"), ("6.6", "0xcc0", "0x820")])
+def test_warn_alloc_prints_the_mode_as_that_kernel_numbers_its_bits(kernel, kernel_mode, atomic_mode):
+    # the bit layout changed in 4.15 and 5.0 (mm: shuffle GFP_* flags); __GFP_ATOMIC went in 6.3
+    m = km.Machine(profile="tiny", kernel=kernel)
+    while m.alloc_pages(km.GFP_KERNEL, 0) is not None:
+        pass
+    assert f"order:0, mode:{kernel_mode}(GFP_KERNEL)" in m.dmesg()
+    while m.alloc_pages(km.GFP_ATOMIC, 0) is not None:
+        pass
+    assert f"order:0, mode:{atomic_mode}(GFP_ATOMIC)" in m.dmesg()

@@ -522,7 +522,7 @@ class BuddyAllocator:
             return
         k = self.k
         nodes = "0" if k.nr_nodes == 1 else f"0-{k.nr_nodes - 1}"
-        lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp)}, nodemask=(null),"
+        lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp, k.version)}, nodemask=(null),"
                  f"cpuset=/,mems_allowed={nodes}",
                  f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1",
                  f"Hardware name: {k.hardware_name}",

@@ -141,10 +141,38 @@ def _flag_names(flags: int) -> str:
     return "|".join(parts)
 
 
-def format_gfp(flags: int) -> str:
-    """``mode:%#x(%pGg)`` as in warn_alloc(): ``0xcc0(GFP_KERNEL)``."""
+# Older kernels numbered the bits differently (include/linux/gfp.h of each release), so
+# the same request prints another mode value: GFP_KERNEL is 0x14000c0 on 4.14, 0x6000c0
+# on 4.19 and 0xcc0 from 5.x on (after "mm: shuffle GFP_* flags").
+_LAYOUT_4_14 = {"__GFP_WRITE": 0x800000, "__GFP_NOWARN": 0x200, "__GFP_RETRY_MAYFAIL": 0x400,
+                "__GFP_NOFAIL": 0x800, "__GFP_NORETRY": 0x1000, "__GFP_MEMALLOC": 0x2000,
+                "__GFP_COMP": 0x4000, "__GFP_ZERO": 0x8000, "__GFP_NOMEMALLOC": 0x10000,
+                "__GFP_HARDWALL": 0x20000, "__GFP_THISNODE": 0x40000, "__GFP_ACCOUNT": 0x100000,
+                "__GFP_DIRECT_RECLAIM": 0x400000, "__GFP_KSWAPD_RECLAIM": 0x1000000}
+_LAYOUT_4_19 = dict(_LAYOUT_4_14, __GFP_WRITE=0x100, __GFP_DIRECT_RECLAIM=0x200000,
+                    __GFP_KSWAPD_RECLAIM=0x400000)
+
+
+def gfp_value_for(flags: int, version: tuple[int, int]) -> int:
+    """The number a kernel of ``version`` prints for this request. Before v6.3
+    GFP_ATOMIC also carried ``__GFP_ATOMIC``; it is added where the request is atomic."""
+    layout = _LAYOUT_4_14 if version <= (4, 14) else _LAYOUT_4_19 if version < (5, 0) else None
+    value = flags
+    if layout is not None:
+        value = flags & 0xff           # zone, mobility, HIGH, IO, FS keep their bits
+        for member in gfp_t:
+            if flags & member.value and member.value > 0xff:
+                value |= layout.get(member.name, 0)
+    if version < (6, 3) and flags & F_HIGH and flags & F_KSWAPD_RECLAIM and not flags & F_DIRECT_RECLAIM:
+        value |= 0x80000 if version < (5, 0) else 0x200      # ___GFP_ATOMIC
+    return value
+
+
+def format_gfp(flags: int, version: tuple[int, int] = (6, 6)) -> str:
+    """``mode:%#x(%pGg)`` as in warn_alloc(): ``0xcc0(GFP_KERNEL)`` (the number as the
+    given kernel version lays the bits out; the names are the same)."""
     flags = int(flags)
-    return f"{flags:#x}({_flag_names(flags)})"
+    return f"{gfp_value_for(flags, version):#x}({_flag_names(flags)})"
 
 
 def _gfp_repr(self):
