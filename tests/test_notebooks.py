@@ -1,0 +1,200 @@
+"""The lecture notebooks: they run headless without an error, they are stored clean
+(no outputs), they have a title, learning goals and a summary, and each one is exactly
+what its source in notebooks/src/ generates (kmemlab.notebooks)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from kmemlab import notebooks as nbsrc
+
+REPO = Path(__file__).resolve().parent.parent
+NB_DIR = REPO / "notebooks"
+NOTEBOOKS = sorted(p for p in NB_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+#: per-cell limit, and the wall time one notebook may take (issue 7: the whole set,
+#: five lectures and their translations, in <= 120 s on a 2-core machine)
+CELL_TIMEOUT = 120
+NOTEBOOK_BUDGET_S = 30
+
+#: section headings that every edition must have, by language (ja: notebooks/ja/)
+GOALS = {"en": "Learning goals", "ja": "学習目標"}
+SUMMARY = {"en": "Summary", "ja": "まとめ"}
+
+
+def _ids(paths):
+    return [str(p.relative_to(NB_DIR)) for p in paths]
+
+
+def _lang(path: Path) -> str:
+    rel = path.relative_to(NB_DIR)
+    return rel.parts[0] if len(rel.parts) > 1 else "en"
+
+
+def test_there_are_notebooks_to_check():
+    assert NOTEBOOKS, f"no notebooks under {NB_DIR}"
+    assert nbsrc.sources(NB_DIR), f"no notebook sources under {NB_DIR / 'src'}"
+
+
+# -- running them -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_headless_without_error(path):
+    nb = nbformat.read(path, as_version=4)
+    # the kernel must import this checkout's kmemlab whether it is installed (./run test)
+    # or only on PYTHONPATH (a bare checkout)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.monotonic()
+    client.execute(env=env)       # raises CellExecutionError naming the cell on any error
+    took = time.monotonic() - start
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, f"{path.name} wrote to stderr (a warning?): {stderr}"
+    assert took <= NOTEBOOK_BUDGET_S, f"{path.name} took {took:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
+
+
+# -- lint -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type == "code":
+            assert c.outputs == [], f"cell {i} of {path.name} has outputs"
+            assert c.execution_count is None, f"cell {i} of {path.name} has an execution count"
+    assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_has_title_learning_goals_and_summary(path):
+    nb = nbformat.read(path, as_version=4)
+    lang = _lang(path)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and re.match(r"# \S", first.source), \
+        f"{path.name}: the first cell must be a Markdown title '# ...'"
+    headings = [line.strip() for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("## ")]
+    assert f"## {GOALS[lang]}" in headings, f"{path.name}: no '## {GOALS[lang]}' section"
+    assert headings.index(f"## {GOALS[lang]}") == 0, f"{path.name}: learning goals must come first"
+    assert headings[-1] == f"## {SUMMARY[lang]}", f"{path.name}: must end with '## {SUMMARY[lang]}'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_cells_carry_slide_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    types = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
+    assert all(t in nbsrc.SLIDE_TYPES for t in types), f"{path.name}: cells without slide_type"
+    assert types.count("slide") >= 2, f"{path.name}: a lecture needs slides"
+
+
+def test_committed_notebooks_are_what_their_sources_generate():
+    stale = nbsrc.build(NB_DIR, check=True)
+    assert not stale, ("regenerate with `python -m kmemlab.notebooks build`: "
+                       + ", ".join(str(p.relative_to(NB_DIR)) for p in stale))
+
+
+def test_every_notebook_has_a_source():
+    made = {nbsrc.output_path(NB_DIR, src.stem, lang)
+            for src in nbsrc.sources(NB_DIR)
+            for lang in nbsrc.render(src.read_text(encoding="utf-8"), src.stem)}
+    orphans = [p for p in NOTEBOOKS if p not in made]
+    assert not orphans, f"notebooks without a source in notebooks/src/: {orphans}"
+
+
+def test_readme_lists_every_english_notebook():
+    readme = (NB_DIR / "README.md").read_text(encoding="utf-8")
+    for p in NOTEBOOKS:
+        if _lang(p) == "en":
+            assert p.name in readme, f"notebooks/README.md does not list {p.name}"
+
+
+# -- the source format --------------------------------------------------------------------
+
+SRC = """# Title
+Intro.
+:::ja
+# 題
++++ subslide
+## Learning goals
+- one
+:::ja
+## 学習目標
+- ひとつ
+```python
+x = 1
+
+```
++++ slide
+```python
+print(x)
+```
+Text with a C fence that is not a cell:
+```c
++++
+:::ja
+```
+:::ja
+Cのコード。
+"""
+
+
+def test_source_format_splits_markdown_and_code_cells():
+    cells = nbsrc.parse(SRC)
+    assert [c.kind for c in cells] == ["markdown", "markdown", "code", "code", "markdown"]
+    assert cells[2].code == ["x = 1"]                  # trailing blank lines dropped
+    assert [c.slide_type for c in cells] == ["slide", "subslide", "-", "slide", "-"]
+    # markers inside a non-python fence are text
+    assert "+++\n:::ja" in cells[4].markdown("en")
+    assert cells[4].markdown("ja") == "Cのコード。"
+
+
+def test_every_edition_shares_the_code_cells():
+    out = nbsrc.render(SRC, "x")
+    assert set(out) == {"en", "ja"}
+    en, ja = (nbformat.reads(out[lang], as_version=4) for lang in ("en", "ja"))
+    assert [c.source for c in en.cells if c.cell_type == "code"] == \
+           [c.source for c in ja.cells if c.cell_type == "code"] == ["x = 1", "print(x)"]
+    assert ja.cells[0].source == "# 題" and en.cells[0].source == "# Title\nIntro."
+    assert [c.id for c in en.cells] == [c.id for c in ja.cells]
+    assert ja.metadata.kmemlab.language == "ja"
+
+
+def test_missing_translation_is_a_build_error():
+    src = SRC.replace(":::ja\n## 学習目標\n- ひとつ\n", "")
+    with pytest.raises(nbsrc.BuildError, match=r"x:5: this cell has no :::ja text"):
+        nbsrc.render(src, "x")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("# T\n```python\nx = 1\n", "not closed"),
+    ("# T\n+++ keynote\nx\n", "unknown slide type 'keynote'"),
+    (":::ja\n# 題\n", "needs English text"),
+    ("# T\n:::ja\nA\n:::ja\nB\n", "already has a :::ja text"),
+    ("# T\n```python\n\n```\n", "empty python cell"),
+])
+def test_source_format_errors_name_the_problem(bad, message):
+    with pytest.raises(nbsrc.BuildError, match=re.escape(message)):
+        nbsrc.render(bad, "bad")
+
+
+def test_build_writes_each_edition_and_then_finds_nothing_stale(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "01-x.md").write_text(SRC, encoding="utf-8")
+    assert nbsrc.build(tmp_path, check=True) == [tmp_path / "01-x.ipynb", tmp_path / "ja" / "01-x.ipynb"]
+    assert nbsrc.build(tmp_path) == [tmp_path / "01-x.ipynb", tmp_path / "ja" / "01-x.ipynb"]
+    assert nbsrc.build(tmp_path, check=True) == []
+    assert nbsrc.main(["check", "--root", str(tmp_path)]) == 0
+    (tmp_path / "src" / "01-x.md").write_text(SRC.replace("x = 1", "x = 2"), encoding="utf-8")
+    assert nbsrc.main(["check", "--root", str(tmp_path)]) == 1
