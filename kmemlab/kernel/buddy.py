@@ -135,6 +135,7 @@ class BuddyAllocator:
         self.pageblock_mt_mv = memoryview(self.pageblock_mt)
         self._zonelists: dict[tuple[int, int, bool], list[Zone]] = {}
         self._plans: dict[tuple[int, int], tuple] = {}
+        self._names = {"alloc": "__alloc_pages" if k.version >= (5, 13) else "__alloc_pages_nodemask"}
         self.mem_map.free_order = self.free_order
 
     # -- look-ups ------------------------------------------------------------------
@@ -243,24 +244,67 @@ class BuddyAllocator:
         if plan is None:
             plan = self._plans[key] = self._plan(gfp, node)
         zl, highest, mt = plan
+        tr = self.k.tracer
+        if tr is not None:
+            tr.enter(self._names["alloc"], f"gfp={G.format_gfp(gfp, self.k.version)} order={order}")
+            tr.enter("get_page_from_freelist", "ALLOC_WMARK_LOW")
         pfn = -1
         # get_page_from_freelist() with ALLOC_WMARK_LOW: the fast path
         for z in zl:
             if (z.nr_free_pages - ((1 << order) - 1) > z.watermark[1] + z.lowmem_reserve[highest]
                     if not order else self._watermark_ok(z, order, z.watermark[WMARK_LOW], highest, 0)):
-                pfn = self._rmqueue_smallest(z, order, mt)
-                if pfn < 0 and self._rmqueue_fallback(z, order, mt):
+                if tr is None:
                     pfn = self._rmqueue_smallest(z, order, mt)
+                    if pfn < 0 and self._rmqueue_fallback(z, order, mt):
+                        pfn = self._rmqueue_smallest(z, order, mt)
+                else:
+                    pfn = self._rmqueue_traced(tr, z, order, mt)
                 if pfn >= 0:
                     break
+            elif tr is not None:
+                tr.leaf("zone_watermark_fast", f"zone={z.name} below low watermark", False)
+        if tr is not None:
+            tr.leave(pfn)
         if pfn < 0:
-            pfn = self._alloc_slowpath(gfp, order, zl, highest, mt)
+            pfn = self._alloc_slowpath(gfp, order, zl, highest, mt, warn)
         if pfn < 0:
-            if warn:
-                self.warn_alloc(gfp, f"page allocation failure: order:{order}")
+            if tr is not None:
+                tr.leave(None)
             return -1
         self._prep_new_page(pfn, order, gfp, kind, owner)
+        if tr is not None:
+            tr.leave(pfn)
         return pfn
+
+    def _rmqueue_traced(self, tr, z: Zone, order: int, mt: int) -> int:
+        """The same as the fast path's rmqueue, recording rmqueue -> __rmqueue ->
+        __rmqueue_smallest -> expand (and __rmqueue_fallback when it steals)."""
+        tr.enter("rmqueue", f"zone={z.name} order={order} migratetype={G.MIGRATETYPE_NAMES[mt]}")
+        if self.k.version >= (6, 1):
+            tr.enter("rmqueue_buddy")
+        tr.enter("__rmqueue")
+        pfn = self._rmqueue_smallest_traced(tr, z, order, mt)
+        if pfn < 0:
+            tr.enter("__rmqueue_fallback")
+            stole = self._rmqueue_fallback(z, order, mt)
+            if stole:
+                tr.leaf("steal_suitable_fallback", f"to {G.MIGRATETYPE_NAMES[mt]}")
+            tr.leave(stole)
+            if stole:
+                pfn = self._rmqueue_smallest_traced(tr, z, order, mt)
+        tr.leave(pfn)
+        if self.k.version >= (6, 1):
+            tr.leave(pfn)
+        return tr.leave(pfn)
+
+    def _rmqueue_smallest_traced(self, tr, z: Zone, order: int, mt: int) -> int:
+        found = next((o for o in range(order, self.max_order) if z._lists[o][mt]), None)
+        tr.enter("__rmqueue_smallest", f"order={order}")
+        pfn = self._rmqueue_smallest(z, order, mt)
+        if found is not None and found > order:
+            tr.leaf("expand", f"split an order-{found} block: {found - order} upper halves "
+                              f"back to free_area[{order}..{found - 1}]")
+        return tr.leave(pfn)
 
     def _plan(self, gfp: int, node: int):
         """What a gfp mask means, worked out once per (gfp, node): the zonelist, the
@@ -269,7 +313,8 @@ class BuddyAllocator:
         return (self.zonelist(node, highest, bool(gfp & G.F_THISNODE)), highest,
                 G.gfp_migratetype(gfp))
 
-    def _alloc_slowpath(self, gfp: int, order: int, zl: list[Zone], highest: int, mt: int) -> int:
+    def _alloc_slowpath(self, gfp: int, order: int, zl: list[Zone], highest: int, mt: int,
+                        warn: bool) -> int:
         """__alloc_pages_slowpath() without reclaim: retry at the min watermark with the
         reserves gfp_to_alloc_flags() grants."""
         alloc_flags = ALLOC_WMARK_MIN
@@ -278,12 +323,23 @@ class BuddyAllocator:
         if not gfp & G.F_DIRECT_RECLAIM:
             alloc_flags |= ALLOC_NON_BLOCK
         no_wmark = bool(gfp & G.F_MEMALLOC) and not gfp & G.F_NOMEMALLOC
+        tr = self.k.tracer
+        if tr is not None:
+            tr.enter("__alloc_pages_slowpath")
+            tr.enter("get_page_from_freelist", "ALLOC_NO_WATERMARKS" if no_wmark else "ALLOC_WMARK_MIN")
+        pfn = -1
         for z in zl:
             if no_wmark or self._watermark_ok(z, order, z.watermark[WMARK_MIN], highest, alloc_flags):
-                pfn = self._rmqueue(z, order, mt)
+                pfn = self._rmqueue(z, order, mt) if tr is None else self._rmqueue_traced(tr, z, order, mt)
                 if pfn >= 0:
-                    return pfn
-        return -1
+                    break
+        if tr is not None:
+            tr.leave(pfn)
+        if pfn < 0 and warn:       # the "nopage:" label
+            self.warn_alloc(gfp, f"page allocation failure: order:{order}")
+        if tr is not None:
+            tr.leave(pfn)
+        return pfn
 
     def _rmqueue(self, z: Zone, order: int, mt: int) -> int:
         """__rmqueue(): the smallest block of the migratetype, else steal one."""
@@ -469,10 +525,32 @@ class BuddyAllocator:
             mm.flags_mv[pfn] = 0
         mm.order_mv[pfn] = -1
         z = self.zones[mm.zone_mv[pfn]]
-        self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)
+        tr = self.k.tracer
+        if tr is not None:
+            self._free_traced(tr, z, pfn, order)
+        else:
+            self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)
         bus = self.k.bus
         if bus.subscribers:
             bus.emit(Event("free_pages", pfn, nr, K_FREE))
+
+    def _free_traced(self, tr, z: Zone, pfn: int, order: int) -> None:
+        names = ["__free_pages", "free_the_page", "__free_pages_ok", "free_one_page"]
+        if self.k.version < (5, 13):
+            names.remove("free_the_page")
+        for i, n in enumerate(names):
+            tr.enter(n, f"pfn={pfn:#x} order={order}" if i == 0 else "")
+        before = len(z._head)
+        tr.enter("__free_one_page")
+        self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)
+        merged = before + 1 - len(z._head)
+        head = next(p for p in (pfn & ~((1 << o) - 1) for o in range(order, self.max_order))
+                    if z._head.get(p) is not None)
+        final = z._head[head] >> 3
+        tr.leaf("merge", f"{merged} buddies merged: block {head:#x} of order {final} on free_area[{final}]")
+        tr.leave()
+        for _ in names:
+            tr.leave()
 
     def _free_one_page(self, z: Zone, pfn: int, order: int, mt: int, to_tail: bool) -> None:
         """__free_one_page(): merge upward, then add to the head (or tail) of the list."""
@@ -521,6 +599,8 @@ class BuddyAllocator:
         if gfp & G.F_NOWARN:
             return
         k = self.k
+        if k.tracer is not None:
+            k.tracer.leaf("warn_alloc", message)
         nodes = "0" if k.nr_nodes == 1 else f"0-{k.nr_nodes - 1}"
         lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp, k.version)}, nodemask=(null),"
                  f"cpuset=/,mems_allowed={nodes}",

@@ -70,6 +70,7 @@ class KernelState:
         self.tainted = ""
         self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {kernel}"
         self._warned_once: set[str] = set()
+        self.tracer = None            # a trace.Tracer while `with m.trace()` runs
         self.zone_types = [name for name, _ in profile.zones]
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
         self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
@@ -443,6 +444,26 @@ class Machine:
     def subscribe(self, callback) -> Subscription:
         """Call ``callback(event)`` after every change; returns a handle with ``close()``."""
         return self._bus.subscribe(callback)
+
+    @contextlib.contextmanager
+    def trace(self):
+        """Record the kernel functions the calls in the block run (ftrace function_graph).
+
+        >>> with m.trace() as t:
+        ...     m.alloc_pages(km.GFP_KERNEL, 2)
+        >>> print(t)
+        """
+        from .trace import Trace, Tracer
+        if self._k.tracer is not None:
+            raise RuntimeError("a trace is already running on this machine; nest the calls "
+                               "inside the first `with m.trace()` block instead")
+        t = Trace()
+        k = self._k
+        k.tracer = Tracer(k, t)
+        try:
+            yield t
+        finally:
+            k.tracer = None
 
     def snapshot(self) -> Snapshot:
         """An exact copy of the whole simulated state (not of the subscribers)."""
