@@ -29,6 +29,7 @@ from .memory import PhysMemory
 from .printk import Clock, Log
 from .procfs import ProcFS
 from .types import NULL, Address, Page, as_int
+from .vmalloc_api import VmallocAPI
 
 __all__ = ["Machine", "KernelState", "Snapshot", "Text", "SUPPORTED_KERNELS"]
 
@@ -112,7 +113,7 @@ class Snapshot:
 _machine_ids = itertools.count(1)
 
 
-class Machine:
+class Machine(VmallocAPI):
     """A simulated computer running a Linux kernel's memory manager.
 
     >>> m = Machine(profile="x86_64", mem="128M", cpus=4)
@@ -390,19 +391,26 @@ class Machine:
     # -- memory contents -----------------------------------------------------------------
 
     def _phys_of(self, addr: int, n: int, access: str) -> int:
-        addr = as_int(addr, "address")
-        off = addr - self._k.profile.page_offset
-        if 0 <= off and off + n <= (self._k.max_low_pfn << self.PAGE_SHIFT):
-            return off
-        raise self._oops(addr, access)
+        """The physical address behind [addr, addr+n), which must be physically
+        contiguous (see _phys_segments for vmalloc ranges that span pages)."""
+        segs = self._phys_segments(addr, n, access)
+        if len(segs) != 1:
+            raise ValueError(f"{n} bytes at {Address(addr)} are not physically contiguous; "
+                             "use _phys_segments()")
+        return segs[0][0]
 
     def _oops(self, addr: int, access: str):
         from .errors import KernelOops
         k = self._k
-        text = (f"BUG: unable to handle page fault for address: {addr:016x}\n"
+        code = 2 if access == "write" else 0
+        pgtable = getattr(k, "pgtable", None)
+        dump = (pgtable.dump_pagetable(addr) + "\n"
+                if pgtable is not None and 0 <= addr < 1 << k.profile.bits else "")
+        text = (f"BUG: unable to handle page fault for address: {addr:0{k.profile.bits // 4}x}\n"
                 f"#PF: supervisor {access} access in kernel mode\n"
-                f"#PF: error_code(0x{2 if access == 'write' else 0:04x}) - not-present page\n"
-                f"Oops: 0000 [#1] PREEMPT SMP NOPTI\n"
+                f"#PF: error_code(0x{code:04x}) - not-present page\n"
+                f"{dump}"
+                f"Oops: {code:04x} [#1] PREEMPT SMP NOPTI\n"
                 f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
         k.log.printk("alert", text)
         return KernelOops(f"unable to handle page fault for address {Address(addr)} ({access})", text)
@@ -412,8 +420,10 @@ class Machine:
         if isinstance(data, str):
             raise TypeError("write() takes bytes; encode text first, e.g. b'hello' or 'hello'.encode()")
         data = bytes(data)
-        phys = self._phys_of(addr, len(data), "write")
-        self._k.memory.write(phys, data)
+        i = 0
+        for phys, n in self._phys_segments(addr, len(data), "write"):
+            self._k.memory.write(phys, data[i:i + n])
+            i += n
         self._k.clock.advance(50 + len(data) // 8)
 
     def read(self, addr, n: int) -> bytes:
@@ -421,8 +431,8 @@ class Machine:
         n = as_int(n, "n")
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        phys = self._phys_of(addr, n, "read")
-        return self._k.memory.read(phys, n)
+        return b"".join(self._k.memory.read(phys, cnt)
+                        for phys, cnt in self._phys_segments(addr, n, "read"))
 
     def memset(self, addr, byte: int, n: int) -> None:
         """``memset(addr, byte, n)``."""
@@ -596,6 +606,19 @@ def _boot(k: KernelState) -> None:
         z.managed_pages = z.nr_free_pages
     buddy.setup_watermarks(k.version)
     _boot_log(k, ranges, node_bounds, kstart, kend)
+    _boot_vmalloc(k)
+
+
+def _boot_vmalloc(k: KernelState) -> None:
+    """paging_init() (the kernel page tables and the direct map) and vmalloc_init()."""
+    from .pgtable import paging_init, vmalloc_start_of
+    from .vmalloc import Vmalloc, check_vmalloc
+    k.vmalloc_start = vmalloc_start_of(k)
+    k.pgtable = paging_init(k)
+    k.vmalloc = Vmalloc(k)
+    if not hasattr(k, "invariant_checks"):
+        k.invariant_checks = []
+    k.invariant_checks.append(check_vmalloc)
 
 
 def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend) -> None:

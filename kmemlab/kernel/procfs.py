@@ -139,7 +139,8 @@ class ProcFS:
         vmalloc_total = ((prof.vmalloc_end - 1) - k.vmalloc_start) >> 10
         lines.append(f"VmallocTotal:   {vmalloc_total:8d} kB\n")
         lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in
-                  [("VmallocUsed", vs["nr_vmalloc"]), ("VmallocChunk", 0), ("Percpu", 0)]]
+                  [("VmallocUsed", vs["nr_vmalloc"] if k.version >= (5, 3) else 0),   # 0 in 4.4-5.2
+                   ("VmallocChunk", 0), ("Percpu", 0)]]
         lines.append(f"HardwareCorrupted: {0:5d} kB\n")
         lines += [f"{name + ':':<16}{0:8d} kB\n" for name in
                   ("AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped")]
@@ -166,3 +167,7 @@ class ProcFS:
         for s, e, ps in chunks:
             totals[ps] += e - s
         return [f"{'DirectMap' + name + ':':<16}{totals[ps] >> 10:8d} kB\n" for name, ps in sizes]
+
+    def vmallocinfo(self):
+        """``/proc/vmallocinfo`` (as root: full addresses), areas in address order."""
+        return self._text(self._k.vmalloc.vmallocinfo())

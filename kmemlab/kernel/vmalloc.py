@@ -1,0 +1,597 @@
+"""vmalloc: virtually contiguous memory stitched together from single pages.
+
+Think of a hotel that cannot give a group adjacent rooms but can give them
+consecutive numbers on a printed list: vmalloc reserves a run of *virtual* addresses
+in [VMALLOC_START, VMALLOC_END), takes order-0 frames one at a time from the buddy
+allocator wherever they are, and writes one page-table entry per page so that the run
+reads as one block. kmalloc, by contrast, needs the frames themselves to be adjacent.
+
+Models mm/vmalloc.c (6.x structure, with the 4.x messages on a 4.x machine):
+
+- ``struct vmap_area`` (:class:`VmapArea`) and ``struct vm_struct`` (:class:`VmStruct`);
+- ``alloc_vmap_area()``: the *lowest* free range that fits, aligned, searched in an
+  address-sorted free list (the kernel uses an augmented rb-tree for the same answer);
+  on failure purge the lazily freed areas once and retry, then
+  "vmap allocation for size N failed: use vmalloc=<size> to increase size";
+- ``__get_vm_area_node()``: PAGE_ALIGN, plus a guard page unless ``VM_NO_GUARD``;
+- ``__vmalloc_area_node()``: the ``struct page *`` array from kmalloc when it fits
+  in a page, else from a nested vmalloc (a second, smaller area in vmallocinfo,
+  "vpages" on the first); order-0 pages one by one (``__GFP_HIGHMEM`` added unless
+  DMA/DMA32); ``vmap_pages_range()`` writes PTEs with PAGE_KERNEL;
+- ``vfree()``: unmap and free the pages at once, but the *virtual range* goes on the
+  purge list (``free_vmap_area_noflush``) and is reused only after
+  ``__purge_vmap_area_lazy()``: when the lazily freed pages exceed
+  ``lazy_max_pages() = fls(num_online_cpus()) * 32 MiB / PAGE_SIZE``, when an
+  allocation finds no room, or on ``vm_unmap_aliases()``;
+- ``vmap()`` / ``vunmap()``, ``vmalloc_to_page()``, ``find_vm_area()``,
+  ``/proc/vmallocinfo`` (``s_show``).
+
+Simplifications: the purge the kernel runs from a workqueue runs synchronously when
+the threshold is crossed; no per-cpu vmap blocks (``vm_map_ram``), no huge vmalloc
+mappings, no KASAN; the page array's contents (the ``struct page`` pointers) are kept
+in Python, not written into its memory.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from . import gfp as G
+from .errors import KernelBug
+from .events import Event
+from .mem_map import K_VMALLOC
+from .types import Address
+
+__all__ = ["Vmalloc", "VmapArea", "VmStruct", "check_vmalloc",
+           "VM_IOREMAP", "VM_ALLOC", "VM_MAP", "VM_USERMAP", "VM_DMA_COHERENT",
+           "VM_UNINITIALIZED", "VM_NO_GUARD"]
+
+# include/linux/vmalloc.h (6.x values)
+VM_IOREMAP = 0x00000001
+VM_ALLOC = 0x00000002
+VM_MAP = 0x00000004
+VM_USERMAP = 0x00000008
+VM_DMA_COHERENT = 0x00000010
+VM_UNINITIALIZED = 0x00000020
+VM_NO_GUARD = 0x00000040
+
+
+class VmStruct:
+    """``struct vm_struct``: one mapped area as its user sees it."""
+
+    __slots__ = ("addr", "size", "flags", "pages", "nr_pages", "caller", "pages_array",
+                 "pages_array_kind", "id")
+
+    def __init__(self, addr: int, size: int, flags: int, caller: str, id: int):
+        self.addr = addr
+        self.size = size                 # includes the guard page
+        self.flags = flags
+        self.pages: list[int] = []       # pfns (area->pages[], struct page pointers)
+        self.nr_pages = 0
+        self.caller = caller
+        self.pages_array = 0             # where area->pages lives (kmalloc/vmalloc address)
+        self.pages_array_kind = ""       # "kmalloc", "vmalloc" or "page" (see _alloc_pages_array)
+        self.id = id                     # mem_map.owner of its frames
+
+    def get_vm_area_size(self, page_size: int) -> int:
+        """get_vm_area_size(): the usable size, without the guard page."""
+        return self.size if self.flags & VM_NO_GUARD else self.size - page_size
+
+    def __repr__(self):
+        return (f"<vm_struct {Address(self.addr)}-{Address(self.addr + self.size)} size={self.size} "
+                f"pages={self.nr_pages} caller={self.caller}>")
+
+
+class VmapArea:
+    """``struct vmap_area``: a busy (or lazily freed) range [va_start, va_end)."""
+
+    __slots__ = ("va_start", "va_end", "vm")
+
+    def __init__(self, va_start: int, va_end: int, vm: VmStruct | None):
+        self.va_start = va_start
+        self.va_end = va_end
+        self.vm = vm
+
+    def __repr__(self):
+        return f"<vmap_area {Address(self.va_start)}-{Address(self.va_end)}>"
+
+
+_GFP_RECLAIM_MASK = int(G.GFP_RECLAIM_MASK)
+
+
+def _fls(x: int) -> int:
+    return x.bit_length()
+
+
+class Vmalloc:
+    """The vmalloc allocator of one machine (``k.vmalloc``)."""
+
+    def __init__(self, k):
+        self.k = k
+        prof = k.profile
+        self.page_shift = prof.page_shift
+        self.page_size = prof.page_size
+        self.start = k.vmalloc_start
+        self.end = prof.vmalloc_end
+        self.ptr_bytes = prof.bits // 8          # sizeof(struct page *)
+        # free space, address sorted ("free_vmap_area_root"): parallel start/end lists
+        self.free_start = [self.start]
+        self.free_end = [self.end]
+        # busy areas ("vmap_area_root"): sorted starts + start -> area
+        self.busy_starts: list[int] = []
+        self.busy: dict[int, VmapArea] = {}
+        # lazily freed ranges ("purge_vmap_area_root") and vmap_lazy_nr
+        self.purge: dict[int, VmapArea] = {}
+        self.lazy_nr = 0
+        self.lazy_max_pages = _fls(k.nr_cpus) * ((32 << 20) >> self.page_shift)
+        self.nr_purges = 0
+        self._next_id = 1
+        #: pfns whose vm_struct was vunmap()ed while they were still allocated (leaked, as in C)
+        self.leaked: list[int] = []
+
+    # -- the vmap area allocator --------------------------------------------------------
+
+    def _find_lowest(self, size: int, align: int) -> int:
+        """find_vmap_lowest_match(): lowest aligned start of a free range that fits."""
+        fs, fe = self.free_start, self.free_end
+        for i in range(len(fs)):
+            a = -(-fs[i] // align) * align
+            if a + size <= fe[i]:
+                return i, a
+        return -1, 0
+
+    def _carve(self, i: int, a: int, size: int) -> None:
+        """adjust_va_to_fit_type(): take [a, a+size) out of free range i."""
+        fs, fe = self.free_start, self.free_end
+        s, e = fs[i], fe[i]
+        if s == a and e == a + size:
+            del fs[i], fe[i]
+        elif s == a:
+            fs[i] = a + size
+        elif e == a + size:
+            fe[i] = a
+        else:
+            fe[i] = a
+            fs.insert(i + 1, a + size)
+            fe.insert(i + 1, e)
+
+    def _insert_free(self, s: int, e: int) -> None:
+        """merge_or_add_vmap_area(): put [s, e) back, merging with its neighbours."""
+        fs, fe = self.free_start, self.free_end
+        i = bisect.bisect_left(fs, s)
+        if i > 0 and fe[i - 1] == s:
+            if i < len(fs) and fs[i] == e:
+                fe[i - 1] = fe[i]
+                del fs[i], fe[i]
+            else:
+                fe[i - 1] = e
+        elif i < len(fs) and fs[i] == e:
+            fs[i] = s
+        else:
+            fs.insert(i, s)
+            fe.insert(i, e)
+
+    def alloc_vmap_area(self, size: int, align: int, gfp: int) -> VmapArea | None:
+        """alloc_vmap_area(): reserve ``size`` bytes (guard included), or None."""
+        purged = False
+        while True:
+            i, a = self._find_lowest(size, align)
+            if i >= 0:
+                break
+            if not purged:
+                self.purge_vmap_area_lazy()
+                purged = True
+                continue
+            if not gfp & G.F_NOWARN:
+                self.k.log.printk("warn", f"vmap allocation for size {size} failed: "
+                                          "use vmalloc=<size> to increase size")
+            return None
+        self._carve(i, a, size)
+        va = VmapArea(a, a + size, None)
+        bisect.insort(self.busy_starts, a)
+        self.busy[a] = va
+        return va
+
+    def purge_vmap_area_lazy(self) -> int:
+        """__purge_vmap_area_lazy(): the lazily freed ranges become free space.
+        Returns how many areas were purged."""
+        n = len(self.purge)
+        for va in self.purge.values():
+            self._insert_free(va.va_start, va.va_end)
+        self.purge.clear()
+        self.lazy_nr = 0
+        if n:
+            self.nr_purges += 1
+        return n
+
+    def _free_vmap_area_noflush(self, va: VmapArea) -> None:
+        """free_vmap_area_noflush(): onto the purge list; purge when too much is lazy."""
+        self.purge[va.va_start] = va
+        self.lazy_nr += (va.va_end - va.va_start) >> self.page_shift
+        if self.lazy_nr > self.lazy_max_pages:
+            self.purge_vmap_area_lazy()     # the kernel schedules drain_vmap_work
+
+    def find_vmap_area(self, addr: int) -> VmapArea | None:
+        """find_vmap_area(): the busy area that contains ``addr``."""
+        i = bisect.bisect_right(self.busy_starts, addr) - 1
+        if i >= 0:
+            va = self.busy[self.busy_starts[i]]
+            if addr < va.va_end:
+                return va
+        return None
+
+    def _unlink(self, va: VmapArea) -> None:
+        i = bisect.bisect_left(self.busy_starts, va.va_start)
+        del self.busy_starts[i]
+        del self.busy[va.va_start]
+
+    # -- vmalloc ------------------------------------------------------------------------
+
+    def _old_messages(self) -> bool:
+        """Kernels before 5.13 print "vmalloc: allocation failure ..." messages."""
+        return self.k.version < (5, 13)
+
+    def get_vm_area(self, size: int, align: int, flags: int, gfp: int, caller: str) -> VmStruct | None:
+        """__get_vm_area_node(): PAGE_ALIGN, the guard page, the vmap area, the vm_struct."""
+        ps = self.page_size
+        size = -(-size // ps) * ps
+        if not size:
+            return None
+        if not flags & VM_NO_GUARD:
+            size += ps
+        va = self.alloc_vmap_area(size, align, gfp)
+        if va is None:
+            return None
+        vm = VmStruct(va.va_start, size, flags, caller, self._next_id)
+        self._next_id += 1
+        va.vm = vm
+        return vm
+
+    def vmalloc_node_range(self, size: int, align: int, gfp: int, node: int, caller: str,
+                           vm_flags: int = 0) -> int:
+        """__vmalloc_node_range(): the whole vmalloc path; the address or 0."""
+        k = self.k
+        ps = self.page_size
+        gfp = int(gfp)
+        old = self._old_messages()
+        real_size = size
+        if old:
+            size = -(-size // ps) * ps
+            if not size or (size >> self.page_shift) > _totalram_pages(k):
+                k.buddy.warn_alloc(gfp, f"vmalloc: allocation failure: {real_size} bytes")
+                return 0
+        else:
+            if not size:
+                k.warn_once("vmalloc_size_0",
+                            f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/vmalloc.c __vmalloc_node_range+0x5d/0x2a0\n"
+                            f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
+                return 0
+            if (size >> self.page_shift) > _totalram_pages(k):
+                k.buddy.warn_alloc(gfp, f"vmalloc error: size {real_size}, exceeds total pages")
+                return 0
+        vm = self.get_vm_area(size, align, VM_ALLOC | VM_UNINITIALIZED | vm_flags, gfp, caller)
+        if vm is None:
+            if old:
+                k.buddy.warn_alloc(gfp, f"vmalloc: allocation failure: {real_size} bytes")
+            else:
+                k.buddy.warn_alloc(gfp, f"vmalloc error: size {real_size}, vm_struct allocation failed"
+                                        + (". Retrying." if gfp & G.F_NOFAIL else ""))
+            return 0
+        if not self._vmalloc_area_node(vm, gfp, node):
+            return 0
+        vm.flags &= ~VM_UNINITIALIZED           # clear_vm_uninitialized_flag()
+        return vm.addr
+
+    def _vmalloc_area_node(self, vm: VmStruct, gfp: int, node: int) -> bool:
+        """__vmalloc_area_node(): page array, pages one by one, PTEs."""
+        k = self.k
+        ps = self.page_size
+        old = self._old_messages()
+        nested_gfp = (gfp & _GFP_RECLAIM_MASK) | G.F_ZERO
+        nr = vm.get_vm_area_size(ps) >> self.page_shift
+        array_size = nr * self.ptr_bytes
+        if not gfp & (G.F_DMA | G.F_DMA32):
+            gfp |= G.F_HIGHMEM
+        if array_size > ps:
+            # the recursion is strictly bounded: 512 pages of pointers describe 1 GiB
+            arr = self.vmalloc_node_range(array_size, 1, nested_gfp, node, vm.caller)
+            kind = "vmalloc"
+        else:
+            arr, kind = self._alloc_pages_array(array_size, nested_gfp, node, vm.id)
+        if not arr:
+            if not old:
+                k.buddy.warn_alloc(gfp, f"vmalloc error: size {nr * ps}, failed to allocated page "
+                                        f"array size {array_size}")
+            va = self.busy[vm.addr]
+            self._unlink(va)                   # free_vm_area(): remove_vm_area + kfree
+            self._free_vmap_area_noflush(va)
+            return False
+        vm.pages_array, vm.pages_array_kind = arr, kind
+        # 5.13+ bulk-allocates with __GFP_NOWARN and reports once; 4.x warned per page
+        page_gfp = gfp if old else gfp | G.F_NOWARN
+        nd = None if node < 0 else node
+        alloc = k.buddy.alloc
+        pages = vm.pages
+        vid = vm.id
+        for _ in range(nr):
+            pfn = alloc(page_gfp, 0, K_VMALLOC, vid, nd)
+            if pfn < 0:
+                break
+            pages.append(pfn)
+        vm.nr_pages = len(pages)
+        k.vmstat["nr_vmalloc"] += vm.nr_pages
+        if vm.nr_pages != nr:
+            if old:
+                k.buddy.warn_alloc(gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
+                                        f"of {vm.size} bytes")
+            else:
+                k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, failed to allocate pages")
+            self.vfree(vm.addr)
+            return False
+        if not k.pgtable.map_pfns(vm.addr, pages, k.pgtable.page_kernel):
+            if old:
+                k.buddy.warn_alloc(gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
+                                        f"of {vm.size} bytes")
+            else:
+                k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, failed to map pages")
+            self.vfree(vm.addr)
+            return False
+        k.clock.advance(500 + 200 * nr)
+        return True
+
+    def _alloc_pages_array(self, array_size: int, gfp: int, node: int, owner: int) -> tuple[int, str]:
+        """area->pages when it fits in a page: ``kmalloc_node(array_size, nested_gfp, node)``.
+
+        With SLUB present (``k.slub``) this is a real kmalloc object. Without it (the
+        branch this was written on predates SLUB) it is a temporary stand-in: one
+        order-0 page from the buddy allocator (kind K_VMALLOC, owned by the area),
+        reached through the direct map. Returns (address, kind) or (0, "")."""
+        k = self.k
+        if hasattr(k, "slub"):
+            addr = k.slub.kmalloc(array_size, gfp, node)
+            return (addr, "kmalloc") if addr else (0, "")
+        pfn = k.buddy.alloc(gfp & ~G.F_HIGHMEM, 0, K_VMALLOC, owner, None if node < 0 else node)
+        if pfn < 0:
+            return 0, ""
+        return k.profile.page_offset + (pfn << self.page_shift), "page"
+
+    def _free_pages_array(self, vm: VmStruct) -> None:
+        """kvfree(area->pages)."""
+        k = self.k
+        addr, kind = vm.pages_array, vm.pages_array_kind
+        vm.pages_array, vm.pages_array_kind = 0, ""
+        if kind == "vmalloc":
+            self.vfree(addr)
+        elif kind == "kmalloc":
+            k.slub.kfree(addr)
+        elif kind == "page":
+            pfn = (addr - k.profile.page_offset) >> self.page_shift
+            k.buddy.free(pfn, 0)
+
+    # -- vfree / vmap / vunmap ----------------------------------------------------------
+
+    def check_vfree(self, addr: int, fn: str = "vfree") -> VmapArea:
+        """The checks vfree()/vunmap() make before changing anything: a KernelBug with
+        the kernel's WARN text for an unaligned or unknown address.
+
+        As in the kernel, a page-aligned address *inside* an area (even its guard
+        page) finds that area (find_vmap_area() looks up the containing range). An
+        unaligned one gets "Trying to vfree() bad address" (from remove_vm_area()
+        since 6.3, so vfree() then also reports the nonexistent area). Pointers are
+        printed in full, as with ``no_hash_pointers``."""
+        lines = []
+        va = None
+        if addr & (self.page_size - 1):
+            lines.append(f"Trying to vfree() bad address ({addr:0{self.k.profile.bits // 4}x})")
+            if self.k.version < (6, 3):
+                raise self._warn_bug(fn, lines, f"{fn}: {Address(addr)} is not page aligned")
+        else:
+            va = self.find_vmap_area(addr)
+        if va is None or va.vm is None:
+            why = ("its area was already freed" if any(p.va_start <= addr < p.va_end
+                                                       for p in self.purge.values())
+                   else "not page aligned" if lines else "no vmalloc area contains it")
+            lines.append(f"Trying to {fn}() nonexistent vm area ({addr:0{self.k.profile.bits // 4}x})")
+            raise self._warn_bug(fn, lines, f"{fn}: {Address(addr)}: {why}")
+        return va
+
+    def _warn_bug(self, fn: str, lines: list[str], message: str) -> KernelBug:
+        k = self.k
+        text = "\n".join(
+            f"------------[ cut here ]------------\n{line}\n"
+            f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/vmalloc.c {fn}+0x7a/0xa0\n"
+            f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1\n"
+            f"---[ end trace 0000000000000000 ]---" for line in lines)
+        k.log.printk("err", text)
+        return KernelBug(message, text)
+
+    def remove_vm_area(self, va: VmapArea) -> VmStruct:
+        """remove_vm_area(): unmap the PTEs and put the range on the purge list."""
+        vm = va.vm
+        self.k.pgtable.unmap(vm.addr, vm.get_vm_area_size(self.page_size) >> self.page_shift)
+        self._unlink(va)
+        va.vm = None
+        self._free_vmap_area_noflush(va)
+        return vm
+
+    def vfree(self, addr: int) -> VmStruct:
+        """vfree(): the caller has run :meth:`check_vfree` (this one re-checks)."""
+        va = self.check_vfree(addr)
+        vm = self.remove_vm_area(va)
+        k = self.k
+        if vm.flags & VM_ALLOC:
+            free = k.buddy.free
+            for pfn in vm.pages:
+                free(pfn, 0)
+            k.vmstat["nr_vmalloc"] -= vm.nr_pages
+            self._free_pages_array(vm)
+        k.clock.advance(400 + 100 * vm.nr_pages)
+        return vm
+
+    def vmap(self, pfns: list[int], flags: int, caller: str) -> int:
+        """vmap(): map existing frames at a new virtual range (no page array copy kept
+        beyond the pfn list); the address or 0."""
+        k = self.k
+        if len(pfns) > _totalram_pages(k):
+            return 0
+        vm = self.get_vm_area(len(pfns) << self.page_shift, 1, flags | VM_MAP, G.F_DIRECT_RECLAIM
+                              | G.F_KSWAPD_RECLAIM | G.F_IO | G.F_FS, caller)
+        if vm is None:
+            return 0
+        vm.pages = list(pfns)
+        if not k.pgtable.map_pfns(vm.addr, vm.pages, k.pgtable.page_kernel):
+            self.vunmap(vm.addr)
+            return 0
+        return vm.addr
+
+    def vunmap(self, addr: int) -> VmStruct:
+        """vunmap(): release the mapping; the frames stay with their owner. A vmalloc
+        area vunmap()ed instead of vfree()d leaks its pages, as in C."""
+        va = self.check_vfree(addr, "vunmap")
+        vm = self.remove_vm_area(va)
+        if vm.flags & VM_ALLOC:
+            self.leaked.extend(vm.pages)
+            self.k.vmstat["nr_vmalloc"] -= vm.nr_pages
+        return vm
+
+    # -- look-ups and reports -----------------------------------------------------------
+
+    def is_vmalloc_addr(self, addr: int) -> bool:
+        return self.start <= addr < self.end
+
+    def areas(self) -> list[VmStruct]:
+        """Busy areas in address order."""
+        return [self.busy[s].vm for s in self.busy_starts]
+
+    def vmallocinfo(self) -> str:
+        """/proc/vmallocinfo (mm/vmalloc.c s_show, show_numa_info, show_purge_info)."""
+        k = self.k
+        w = 16 if k.profile.bits == 64 else 8
+        nodes = k.nr_nodes
+        node_of = k.mem_map.node
+        purged_inline = k.version < (5, 2)     # 4.x lists lazily freed areas in place
+        rows = []
+        items = [(s, self.busy[s]) for s in self.busy_starts]
+        if purged_inline:
+            items = sorted(items + list(self.purge.items()))
+        for s, va in items:
+            vm = va.vm
+            if vm is None:
+                rows.append(f"0x{va.va_start:0{w}x}-0x{va.va_end:0{w}x} {va.va_end - va.va_start:7d} "
+                            "unpurged vm_area\n")
+                continue
+            line = f"0x{vm.addr:0{w}x}-0x{vm.addr + vm.size:0{w}x} {vm.size:7d} {vm.caller}"
+            if vm.nr_pages:
+                line += f" pages={vm.nr_pages}"
+            if vm.flags & VM_IOREMAP:
+                line += " ioremap"
+            if vm.flags & VM_ALLOC:
+                line += " vmalloc"
+            if vm.flags & VM_MAP:
+                line += " vmap"
+            if vm.flags & VM_USERMAP:
+                line += " user"
+            if vm.flags & VM_DMA_COHERENT:
+                line += " dma-coherent"
+            if vm.pages_array_kind == "vmalloc":
+                line += " vpages"
+            if vm.nr_pages and not vm.flags & VM_UNINITIALIZED:
+                counts = np.bincount(node_of[np.asarray(vm.pages[:vm.nr_pages], np.int64)], minlength=nodes)
+                line += "".join(f" N{n}={int(c)}" for n, c in enumerate(counts) if c)
+            rows.append(line + "\n")
+        if not purged_inline:
+            for s in sorted(self.purge):
+                va = self.purge[s]
+                rows.append(f"0x{va.va_start:0{w}x}-0x{va.va_end:0{w}x} {va.va_end - va.va_start:7d} "
+                            "unpurged vm_area\n")
+        return "".join(rows)
+
+
+def _totalram_pages(k) -> int:
+    return sum(z.managed_pages for z in k.zones)
+
+
+# -- invariants ------------------------------------------------------------------------
+
+def _fail(rule: str) -> None:
+    raise AssertionError(f"kmemlab invariant broken: {rule}")
+
+
+def check_vmalloc(k) -> None:
+    """vmalloc + page-table rules:
+
+    - free ranges, busy areas and lazily freed areas are disjoint, lie in
+      [VMALLOC_START, VMALLOC_END) and together cover it exactly;
+    - every page of a vmalloc area is mapped by a present PTE pointing at a K_VMALLOC
+      frame owned by that area; the guard page is not mapped;
+    - the present PTEs in the vmalloc range are exactly those of the busy areas;
+    - the K_VMALLOC frames are exactly the areas' pages, their page-array pages and
+      pages leaked by vunmap(); nr_vmalloc counts the areas' pages;
+    - nr_page_table_pages equals the K_PGTABLE frames and the tables held.
+    """
+    from .mem_map import K_PGTABLE
+    v = k.vmalloc
+    pt = k.pgtable
+    mm = k.mem_map
+    ps = v.page_size
+    spans = [(s, e, "free") for s, e in zip(v.free_start, v.free_end)]
+    spans += [(va.va_start, va.va_end, "busy") for va in v.busy.values()]
+    spans += [(va.va_start, va.va_end, "lazy") for va in v.purge.values()]
+    spans.sort()
+    pos = v.start
+    for s, e, what in spans:
+        if s != pos or e <= s:
+            _fail(f"vmalloc space: {what} range {s:#x}-{e:#x} does not continue at {pos:#x} "
+                  "(overlap or hole in the bookkeeping)")
+        pos = e
+    if pos != v.end:
+        _fail(f"vmalloc space bookkeeping ends at {pos:#x}, not VMALLOC_END {v.end:#x}")
+    if v.busy_starts != sorted(v.busy):
+        _fail("vmalloc busy index out of step with the busy areas")
+    mapped = 0
+    vm_pages = 0
+    array_pages = 0
+    for va in v.busy.values():
+        vm = va.vm
+        if vm is None or vm.addr != va.va_start or vm.addr + vm.size != va.va_end:
+            _fail(f"busy vmap_area {va!r} has no matching vm_struct")
+        n = vm.get_vm_area_size(ps) >> v.page_shift
+        ptes = pt.pte_values(vm.addr, n + (0 if vm.flags & VM_NO_GUARD else 1))
+        present = (ptes & 1).astype(bool)
+        if not vm.flags & VM_NO_GUARD and present[-1]:
+            _fail(f"guard page of {vm!r} is mapped")
+        if vm.flags & VM_UNINITIALIZED:
+            _fail(f"{vm!r} is still VM_UNINITIALIZED after vmalloc returned")
+        if len(vm.pages) != (vm.nr_pages if vm.flags & VM_ALLOC else n):
+            _fail(f"{vm!r}: {len(vm.pages)} pages listed, nr_pages={vm.nr_pages}")
+        if not present[:n].all():
+            _fail(f"{vm!r}: page {int(np.argmin(present[:n]))} is not mapped")
+        pfns = (ptes[:n] & np.array(pt.pfn_mask, ptes.dtype)) >> np.array(v.page_shift, ptes.dtype)
+        if not np.array_equal(pfns.astype(np.int64), np.asarray(vm.pages, np.int64)):
+            _fail(f"{vm!r}: PTEs do not point at the area's pages")
+        mapped += n
+        if vm.flags & VM_ALLOC:
+            idx = np.asarray(vm.pages, np.int64)
+            if len(idx) and (np.any(mm.kind[idx] != K_VMALLOC) or np.any(mm.owner[idx] != vm.id)):
+                _fail(f"{vm!r}: a mapped frame is not a K_VMALLOC frame owned by the area")
+            vm_pages += vm.nr_pages
+            if vm.pages_array_kind == "page":
+                array_pages += 1
+    present_total = 0
+    lo_key, hi_key = v.start >> pt._pte_span_shift, (v.end - 1) >> pt._pte_span_shift
+    for key, t in pt.pte_tables.items():
+        if lo_key <= key <= hi_key:
+            present_total += sum(e & 1 for e in pt.tables[t])
+    if present_total != mapped:
+        _fail(f"{present_total} present PTEs in the vmalloc range but the busy areas map {mapped} pages")
+    if mm.count(K_VMALLOC) != vm_pages + array_pages + len(v.leaked):
+        _fail(f"{mm.count(K_VMALLOC)} K_VMALLOC frames but areas hold {vm_pages} pages, "
+              f"{array_pages} page arrays and {len(v.leaked)} leaked pages")
+    if k.vmstat["nr_vmalloc"] != vm_pages:
+        _fail(f"nr_vmalloc={k.vmstat['nr_vmalloc']} but the areas hold {vm_pages} pages")
+    npt = mm.count(K_PGTABLE)
+    if not npt == len(pt.tables) == k.vmstat["nr_page_table_pages"]:
+        _fail(f"page-table pages: {npt} K_PGTABLE frames, {len(pt.tables)} tables, "
+              f"nr_page_table_pages={k.vmstat['nr_page_table_pages']}")
