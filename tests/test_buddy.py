@@ -49,19 +49,24 @@ def test_buddyinfo_after_alloc_everything_and_free_equals_boot(m):
 
 def test_split_hands_out_lower_half_and_returns_upper_halves(tiny):
     z = tiny.zone("DMA")
+    # take every small unmovable block so the next request must split a big one
+    held = []
+    while True:
+        small = [o for o in range(10) if z.free_area[o].free_list(MIGRATE_UNMOVABLE)]
+        if not small or min(small) >= 6:
+            break
+        o = min(small)
+        held.append((tiny.alloc_pages(km.GFP_KERNEL, o), o))
     before = nr_free(z)
-    top = max(o for o, n in enumerate(before) if n)
-    block = z.free_area[top].free_list(MIGRATE_MOVABLE)[0]
-    # first unmovable request steals the whole max-order block, then expand() splits it
+    found = min(o for o in range(11) if z.free_area[o].free_list(MIGRATE_UNMOVABLE))
+    block = z.free_area[found].free_list(MIGRATE_UNMOVABLE)[0]      # the list head
     pg = tiny.alloc_pages(km.GFP_KERNEL, 0)
-    assert pg.pfn == block                      # the lower half is kept each time
+    assert pg.pfn == block                      # __rmqueue_smallest() keeps the lower half
     after = nr_free(z)
-    for o in range(top):
-        assert after[o] == before[o] + 1        # one upper half per order below
-    assert after[top] == before[top] - 1
-    # the upper halves sit at block + 2**o
-    for o in range(top):
+    for o in range(found):
+        assert after[o] == before[o] + 1        # expand(): one upper half per order below
         assert block + (1 << o) in z.free_area[o].free_list(MIGRATE_UNMOVABLE)
+    assert after[found] == before[found] - 1
     tiny.check_invariants()
 
 

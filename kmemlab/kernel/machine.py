@@ -72,6 +72,7 @@ class KernelState:
         self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {kernel}"
         self._warned_once: set[str] = set()
         self.tracer = None            # a trace.Tracer while `with m.trace()` runs
+        self.invariant_checks = []    # each subsystem's check, run by check_invariants()
         self.zone_types = [name for name, _ in profile.zones]
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
         self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
@@ -522,13 +523,6 @@ def _boot(k: KernelState) -> None:
             end = prof.vmalloc_end - prof.page_offset - prof.highmem_reserve
         zone_limits.append((name, end >> ps))
     k.max_low_pfn = min(max_pfn, zone_limits[1][1]) if prof.name == "i386" else max_pfn
-    if prof.vmalloc_start is None:
-        # i386: VMALLOC_START = (high_memory + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1), an
-        # 8 MiB gap after the direct map that catches accesses running off its end
-        high_memory = prof.page_offset + (k.max_low_pfn << ps)
-        k.vmalloc_start = (high_memory + 8 * 2**20) & ~(8 * 2**20 - 1)
-    else:
-        k.vmalloc_start = prof.vmalloc_start
 
     # NUMA nodes: split the RAM evenly, at 4 MiB boundaries
     total = sum(e - s for s, e in ranges)
@@ -616,8 +610,6 @@ def _boot_vmalloc(k: KernelState) -> None:
     k.vmalloc_start = vmalloc_start_of(k)
     k.pgtable = paging_init(k)
     k.vmalloc = Vmalloc(k)
-    if not hasattr(k, "invariant_checks"):
-        k.invariant_checks = []
     k.invariant_checks.append(check_vmalloc)
 
 
