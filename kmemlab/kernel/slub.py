@@ -1047,19 +1047,20 @@ def check_slub(k) -> None:
                   f"of {len(owners)} CPUs")
         chains += [c.freelist for c in owners]
         free = set()
-        for p in chains:
+        on_slab = 0
+        for i, p in enumerate(chains):
             while p:
                 if not slub.dbg.check_valid_pointer(s, slab, p):
                     _fail(f"{s.name}: free pointer {p:#x} in slab {slab.pfn:#x} is not an object start")
                 if p in free:
                     _fail(f"{s.name}: object {p:#x} is twice on a freelist (double free)")
                 free.add(p)
+                on_slab += i == 0
                 p = slub.get_freepointer(s, p)
-        on_slab = slab.objects - len(free) if not slab.frozen else None
-        if on_slab is not None and slab.inuse != on_slab:
-            _fail(f"{s.name}: slab {slab.pfn:#x} inuse={slab.inuse} but {on_slab} objects are not free")
-        if slab.frozen and slab.inuse != slab.objects:
-            _fail(f"{s.name}: CPU slab {slab.pfn:#x} has inuse={slab.inuse}, not all objects")
+        # inuse counts what is not on the slab's own freelist (a CPU's free objects count)
+        if slab.inuse != slab.objects - on_slab:
+            _fail(f"{s.name}: slab {slab.pfn:#x} inuse={slab.inuse} but {slab.objects - on_slab} "
+                  "objects are off its freelist")
         n = s.node[slab.node]
         where = "partial" if slab.id in n.partial else "full" if slab.id in n.full else None
         if where != slab.on_list:
