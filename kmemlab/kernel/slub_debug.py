@@ -184,12 +184,14 @@ class SlubDebug:
         return s.size - s.red_left_pad if s.flags & 0x400 else s.size
 
     def object_err(self, s, slab, obj: int, reason: str) -> list[str]:
-        self._taint()
-        return self.slab_bug(s, reason) + self.print_trailer(s, slab, obj)
+        out = self.slab_bug(s, reason) + self.print_trailer(s, slab, obj)
+        self._taint()                                  # add_taint(TAINT_BAD_PAGE) after the report
+        return out
 
     def slab_err(self, s, slab, msg: str) -> list[str]:
+        out = self.slab_bug(s, msg) + [self._slab_info(slab)] + self._dump_stack()
         self._taint()
-        return self.slab_bug(s, msg) + [self._slab_info(slab)] + self._dump_stack()
+        return out
 
     def _log(self, lines: list[str]) -> str:
         text = "\n".join(lines)
