@@ -328,6 +328,8 @@ class Machine:
         """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
         (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
         from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
+        if type(size) is int and type(gfp) is not bool and 0 <= size:   # the hot path
+            return Address(self._k.slub.kmalloc(size, G.check_gfp(gfp), -1))
         return self.kmalloc_node(size, gfp, -1)
 
     def kmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1) -> Address:
@@ -358,7 +360,7 @@ class Machine:
         """``krealloc(p, new_size, flags)``: the same object while ``ksize(p)`` fits,
         else a new one with the contents copied (and ``p`` freed); ``NULL`` on failure
         (``p`` untouched); new_size 0 frees ``p`` and returns ``ZERO_SIZE_PTR``."""
-        p = as_int(p, "pointer")
+        p = int(as_int(p, "pointer"))
         new_size = self._size(new_size, "new_size")
         gfp = G.check_gfp(gfp)
         return Address(self._k.slub.krealloc(p, new_size, gfp))
@@ -368,11 +370,12 @@ class Machine:
         kmalloc'ed, or (with ``slub_debug``) freeing twice, raises :class:`KernelBug`.
         Without debugging a double free corrupts the freelist silently, as in the kernel:
         later allocations hand the same object out twice."""
-        self._k.slub.kfree(as_int(p, "pointer"))
+        # plain int inside the model: Address arithmetic is slow (it re-validates)
+        self._k.slub.kfree(int(p) if type(p) is Address or type(p) is int else as_int(p, "pointer"))
 
     def ksize(self, p) -> int:
         """``ksize(p)``: how many bytes the object really has (128 for kmalloc(100))."""
-        return self._k.slub.ksize(as_int(p, "pointer"))
+        return self._k.slub.ksize(int(as_int(p, "pointer")))
 
     def kmalloc_slab(self, size, gfp=G.GFP_KERNEL):
         """``kmalloc_slab(size, flags)``: the cache kmalloc would use, or None above
@@ -430,7 +433,7 @@ class Machine:
     def kmem_cache_free(self, cache, p) -> None:
         """``kmem_cache_free(cache, p)``."""
         s = self._cache(cache)
-        self._k.slub.kmem_cache_free(s, as_int(p, "pointer"))
+        self._k.slub.kmem_cache_free(s, int(as_int(p, "pointer")))
 
     def kmem_cache_destroy(self, cache) -> None:
         """``kmem_cache_destroy(cache)``: with objects still allocated the kernel

@@ -751,8 +751,20 @@ class Slub:
             s = self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
         else:
             s = self.kmalloc_caches[0][idx]
-        obj = self.slab_alloc(s, gfp, node, size)
         k = self.k
+        c = s.cpu_slab[k.cpu]
+        obj = c.freelist
+        if obj and node < 0 and not gfp & G.F_ZERO and not s.debug:
+            # slab_alloc_node() fast path, inlined: pop the CPU's lockless freelist
+            phys = obj + s.offset - self.page_offset
+            page = self.pages.get(phys >> self.page_shift)
+            if page is None:
+                c.freelist = 0
+            else:
+                o = phys & self.page_mask
+                c.freelist = int.from_bytes(page[o:o + self.ptr], "little")
+        else:
+            obj = self.slab_alloc(s, gfp, node, size)
         k.clock.advance(120)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
@@ -808,7 +820,10 @@ class Slub:
         cache, other pages (kmalloc_large) back to the buddy allocator."""
         if addr <= 16:
             return
-        slab, pfn = self.lookup(addr, "kfree")
+        off = addr - self.page_offset
+        slab = self.page_slab.get(off >> self.page_shift) if off >= 0 else None
+        if slab is None:
+            slab, pfn = self.lookup(addr, "kfree")
         if slab is None:
             self.free_large_kmalloc(pfn, addr)
             return
