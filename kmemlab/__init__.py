@@ -15,6 +15,11 @@ from .kernel.gfp import (GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_HIGHU
                          MIGRATE_MOVABLE, MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE)
 from .kernel.layout import PROFILES, parse_size
 from .kernel.machine import Machine, Snapshot, Text
+from .kernel.slub import (KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_SHIFT_HIGH,
+                          KMALLOC_SHIFT_LOW, SLAB_ACCOUNT, SLAB_CACHE_DMA, SLAB_CONSISTENCY_CHECKS,
+                          SLAB_HWCACHE_ALIGN, SLAB_PANIC, SLAB_POISON, SLAB_RECLAIM_ACCOUNT,
+                          SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU, KmemCache,
+                          kmalloc_index)
 from .kernel.types import NULL, ZERO_SIZE_PTR, Address, Page
 
 # The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...

@@ -326,6 +326,144 @@ class Machine(VmallocAPI):
         if page._mm is not self._k.mem_map:
             raise ValueError(f"{page!r} belongs to another machine (or to a state before restore())")
 
+    # -- the slab allocator and kmalloc ------------------------------------------------
+
+    def _size(self, size, what: str = "size") -> int:
+        size = as_int(size, what)
+        if size < 0:
+            raise ValueError(f"{what} must be >= 0 (a size_t), got {size}")
+        return size
+
+    def kmalloc(self, size, gfp=G.GFP_KERNEL) -> Address:
+        """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
+        (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
+        from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
+        if type(size) is int and type(gfp) is not bool and 0 <= size:   # the hot path
+            return Address(self._k.slub.kmalloc(size, G.check_gfp(gfp), -1))
+        return self.kmalloc_node(size, gfp, -1)
+
+    def kmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1) -> Address:
+        """``kmalloc_node(size, flags, node)``: prefer ``node`` (-1: NUMA_NO_NODE)."""
+        size = self._size(size)
+        gfp = G.check_gfp(gfp)
+        node = self._node(node)
+        return Address(self._k.slub.kmalloc(size, gfp, node))
+
+    def kzalloc(self, size, gfp=G.GFP_KERNEL) -> Address:
+        """``kzalloc(size, flags)`` = kmalloc with ``__GFP_ZERO``."""
+        return self.kmalloc_node(size, G.check_gfp(gfp) | G.F_ZERO, -1)
+
+    def kmalloc_array(self, n, size, gfp=G.GFP_KERNEL) -> Address:
+        """``kmalloc_array(n, size, flags)``: ``NULL`` when n * size overflows size_t."""
+        n = self._size(n, "n")
+        size = self._size(size)
+        gfp = G.check_gfp(gfp)
+        if n * size >= 1 << self._k.profile.bits:         # check_mul_overflow()
+            return NULL
+        return self.kmalloc_node(n * size, gfp, -1)
+
+    def kcalloc(self, n, size, gfp=G.GFP_KERNEL) -> Address:
+        """``kcalloc(n, size, flags)`` = kmalloc_array with ``__GFP_ZERO``."""
+        return self.kmalloc_array(n, size, G.check_gfp(gfp) | G.F_ZERO)
+
+    def krealloc(self, p, new_size, gfp=G.GFP_KERNEL) -> Address:
+        """``krealloc(p, new_size, flags)``: the same object while ``ksize(p)`` fits,
+        else a new one with the contents copied (and ``p`` freed); ``NULL`` on failure
+        (``p`` untouched); new_size 0 frees ``p`` and returns ``ZERO_SIZE_PTR``."""
+        p = int(as_int(p, "pointer"))
+        new_size = self._size(new_size, "new_size")
+        gfp = G.check_gfp(gfp)
+        return Address(self._k.slub.krealloc(p, new_size, gfp))
+
+    def kfree(self, p) -> None:
+        """``kfree(p)``: ``NULL`` and ``ZERO_SIZE_PTR`` are ignored. Freeing what was not
+        kmalloc'ed, or (with ``slub_debug``) freeing twice, raises :class:`KernelBug`.
+        Without debugging a double free corrupts the freelist silently, as in the kernel:
+        later allocations hand the same object out twice."""
+        # plain int inside the model: Address arithmetic is slow (it re-validates)
+        self._k.slub.kfree(int(p) if type(p) is Address or type(p) is int else as_int(p, "pointer"))
+
+    def ksize(self, p) -> int:
+        """``ksize(p)``: how many bytes the object really has (128 for kmalloc(100))."""
+        return self._k.slub.ksize(int(as_int(p, "pointer")))
+
+    def kmalloc_slab(self, size, gfp=G.GFP_KERNEL):
+        """``kmalloc_slab(size, flags)``: the cache kmalloc would use, or None above
+        ``KMALLOC_MAX_CACHE_SIZE`` (those go to the buddy allocator)."""
+        size = self._size(size)
+        gfp = G.check_gfp(gfp)
+        if size == 0:
+            return None
+        return self._k.slub.kmalloc_slab(size, gfp)
+
+    def _cache(self, cache):
+        from .slub import KmemCache
+        if not isinstance(cache, KmemCache):
+            raise TypeError(f"expected a kmem_cache from kmem_cache_create() or kmalloc_slab(), "
+                            f"got {type(cache).__name__}")
+        s = self._k.slub.caches_by_id.get(cache.id)
+        if s is None or s.name != cache.name:
+            raise ValueError(f"kmem_cache {cache.name!r} does not exist on this machine "
+                             "(destroyed, or made before restore())")
+        return s
+
+    @property
+    def slab_caches(self) -> list:
+        """Every ``struct kmem_cache`` as /proc/slabinfo lists them (newest first)."""
+        return list(reversed(self._k.slub.slab_caches))
+
+    def find_cache(self, name: str):
+        """The cache called ``name`` (e.g. "kmalloc-128"), or None."""
+        return next((s for s in reversed(self._k.slub.slab_caches) if s.name == name), None)
+
+    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None):
+        """``kmem_cache_create(name, size, align, flags, ctor)``: a cache of ``size``-byte
+        objects; ``ctor(addr)`` runs on each object when its slab is made. None (and a
+        dmesg line) when the kernel would refuse."""
+        from .slub import SLAB_USER_FLAGS
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        size = self._size(size)
+        align = self._size(align, "align")
+        if align & (align - 1):
+            raise ValueError(f"align must be 0 or a power of two, got {align}")
+        flags = as_int(flags, "flags")
+        if flags & ~SLAB_USER_FLAGS:
+            raise ValueError(f"flags {flags:#x} contain bits kmem_cache_create() does not accept "
+                             "(SLAB_FLAGS_PERMITTED)")
+        if ctor is not None and not callable(ctor):
+            raise TypeError("ctor must be callable(addr) or None")
+        return self._k.slub.kmem_cache_create(name, size, align, flags, ctor)
+
+    def kmem_cache_alloc(self, cache, gfp=G.GFP_KERNEL) -> Address:
+        """``kmem_cache_alloc(cache, flags)``."""
+        s = self._cache(cache)
+        return Address(self._k.slub.kmem_cache_alloc(s, G.check_gfp(gfp)))
+
+    def kmem_cache_free(self, cache, p) -> None:
+        """``kmem_cache_free(cache, p)``."""
+        s = self._cache(cache)
+        self._k.slub.kmem_cache_free(s, int(as_int(p, "pointer")))
+
+    def kmem_cache_destroy(self, cache) -> None:
+        """``kmem_cache_destroy(cache)``: with objects still allocated the kernel
+        complains in dmesg and keeps the cache."""
+        if cache is None:
+            return
+        self._k.slub.kmem_cache_destroy(self._cache(cache))
+
+    def kmem_cache_shrink(self, cache) -> int:
+        """``kmem_cache_shrink(cache)``: give empty slabs back to the buddy allocator."""
+        return self._k.slub.kmem_cache_shrink(self._cache(cache))
+
+    def validate_slabs(self, cache=None) -> int:
+        """Run SLUB's ``validate`` (``echo 1 > /sys/kernel/slab/<cache>/validate``) on one
+        cache or all; returns how many problems were reported in dmesg."""
+        slub = self._k.slub
+        caches = [self._cache(cache)] if cache is not None else list(slub.slab_caches)
+        return sum(slub.dbg.validate_cache(s) for s in caches)
+
+
     # -- address conversions -----------------------------------------------------------
 
     def _lowmem_end_pfn(self) -> int:
@@ -600,15 +738,14 @@ def _boot(k: KernelState) -> None:
         z.managed_pages = z.nr_free_pages
     buddy.setup_watermarks(k.version)
     _boot_log(k, ranges, node_bounds, kstart, kend)
-    _boot_vmalloc(k)
-
-
-def _boot_vmalloc(k: KernelState) -> None:
-    """paging_init() (the kernel page tables and the direct map) and vmalloc_init()."""
+    # setup_arch() -> paging_init(), then mm_core_init() -> kmem_cache_init(), vmalloc_init()
     from .pgtable import paging_init, vmalloc_start_of
+    from .slub import Slub, check_slub
     from .vmalloc import Vmalloc, check_vmalloc
     k.vmalloc_start = vmalloc_start_of(k)
     k.pgtable = paging_init(k)
+    k.slub = Slub(k)
+    k.invariant_checks.append(check_slub)
     k.vmalloc = Vmalloc(k)
     k.invariant_checks.append(check_vmalloc)
 

@@ -1,0 +1,1099 @@
+"""SLUB: ``struct kmem_cache``, slabs, freelists and the kmalloc family.
+
+Think of a cache as a shelf of egg boxes: every box (a *slab*, one or a few
+physically contiguous pages from the buddy allocator) holds the same number of
+equal-sized cups (*objects*). ``kmalloc(100)`` picks the shelf whose cups fit 100
+bytes (``kmalloc-128``) and hands out one cup; freeing puts the cup back. Large
+requests (above ``KMALLOC_MAX_CACHE_SIZE``, two pages) skip the shelves and take a
+compound block straight from the buddy allocator (``kmalloc_large``).
+
+Modelled on mm/slub.c, mm/slab_common.c and include/linux/slab.h of v6.6:
+
+- geometry: ``calculate_sizes()`` / ``calculate_order()`` / ``calc_slab_order()``
+  (free pointer mid-object since v5.7, at offset 0 before), ``set_min_partial()``;
+- ``kmalloc_caches[type][index]`` built as ``create_kmalloc_caches()`` does, with
+  ``kmalloc_type()`` choosing normal, ``kmalloc-rcl-*`` (4.20+), ``dma-kmalloc-*``
+  and ``kmalloc-cg-*`` (5.14+); names ``kmalloc-1k`` (5.0+) or ``kmalloc-1024``;
+- the allocation paths ``slab_alloc_node()`` (per-cpu freelist fast path) and
+  ``___slab_alloc()`` (``get_freelist``, ``get_partial_node``, ``new_slab``), the free
+  paths ``do_slab_free()`` / ``__slab_free()`` (empty slabs are discarded once the node
+  keeps ``min_partial`` partial slabs), ``deactivate_slab()``, ``flush_all()``;
+- freelists are threaded through the free objects in the machine's memory: the word at
+  ``object + s->offset`` of a free object holds the address of the next free object,
+  so a use-after-free write can corrupt it and a double free makes the freelist hand
+  the same object out twice, as on a real machine;
+- SLUB debugging (``slub_debug=FZPU``, see :mod:`kmemlab.kernel.slub_debug`): debug
+  caches take the v6.2+ path without per-cpu slabs (``alloc_single_from_partial`` /
+  ``free_to_partial_list``).
+
+Simplifications (each a real kernel configuration, except the last two):
+no per-cpu partial lists (``CONFIG_SLUB_CPU_PARTIAL=n``), no freelist pointer
+hardening (``CONFIG_SLAB_FREELIST_HARDENED=n``: the stored free pointer is the plain
+address, so a memory dump shows it), no freelist randomisation, no random kmalloc
+caches (``CONFIG_RANDOM_KMALLOC_CACHES=n``); no slab merging (as booting with
+``slab_nomerge``), no ``kmem_cache`` / ``kmem_cache_node`` boot caches; the
+``cache_from_obj()`` check of ``kmem_cache_free()`` always runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+
+from . import gfp as G
+from .errors import KernelBug
+from .events import Event
+from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab, PG_tail
+
+__all__ = ["Slub", "KmemCache", "Slab", "kmalloc_index", "kmalloc_size", "get_order",
+           "calculate_order", "KMALLOC_MIN_SIZE", "KMALLOC_SHIFT_LOW", "KMALLOC_SHIFT_HIGH",
+           "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_NORMAL", "KMALLOC_RECLAIM", "KMALLOC_DMA",
+           "KMALLOC_CGROUP", "SLAB_CONSISTENCY_CHECKS", "SLAB_RED_ZONE", "SLAB_POISON",
+           "SLAB_KMALLOC", "SLAB_HWCACHE_ALIGN", "SLAB_CACHE_DMA", "SLAB_STORE_USER",
+           "SLAB_RECLAIM_ACCOUNT", "SLAB_TYPESAFE_BY_RCU", "SLAB_ACCOUNT", "SLAB_PANIC"]
+
+# include/linux/slab.h (x86: ARCH_KMALLOC_MINALIGN = __alignof__(unsigned long long) = 8)
+KMALLOC_SHIFT_LOW = 3
+KMALLOC_MIN_SIZE = 1 << KMALLOC_SHIFT_LOW
+ARCH_KMALLOC_MINALIGN = 8
+ARCH_SLAB_MINALIGN = 8
+#: PAGE_SHIFT + 1 with 4 KiB pages: SLUB serves what fits an order-1 page
+KMALLOC_SHIFT_HIGH = 13
+KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH
+MAX_OBJS_PER_PAGE = 32767
+SLUB_MAX_ORDER = 3                # PAGE_ALLOC_COSTLY_ORDER
+SLUB_MIN_ORDER = 0
+MIN_PARTIAL, MAX_PARTIAL = 5, 10
+L1_CACHE_BYTES = 64
+
+# enum kmalloc_cache_type (v6.6, with CONFIG_ZONE_DMA and CONFIG_MEMCG_KMEM)
+KMALLOC_NORMAL, KMALLOC_RECLAIM, KMALLOC_DMA, KMALLOC_CGROUP = 0, 1, 2, 3
+_TYPE_PREFIX = {KMALLOC_NORMAL: "kmalloc-", KMALLOC_RECLAIM: "kmalloc-rcl-",
+                KMALLOC_DMA: "dma-kmalloc-", KMALLOC_CGROUP: "kmalloc-cg-"}
+
+# slab_flags_t (include/linux/slab.h, v6.6 values)
+SLAB_CONSISTENCY_CHECKS = 0x00000100
+SLAB_RED_ZONE = 0x00000400
+SLAB_POISON = 0x00000800
+SLAB_KMALLOC = 0x00001000
+SLAB_HWCACHE_ALIGN = 0x00002000
+SLAB_CACHE_DMA = 0x00004000
+SLAB_STORE_USER = 0x00010000
+SLAB_RECLAIM_ACCOUNT = 0x00020000
+SLAB_PANIC = 0x00040000
+SLAB_TYPESAFE_BY_RCU = 0x00080000
+SLAB_ACCOUNT = 0x04000000
+OBJECT_POISON = 0x80000000        # __OBJECT_POISON (mm/slub.c)
+SLAB_DEBUG_FLAGS = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER
+SLAB_USER_FLAGS = (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_HWCACHE_ALIGN
+                   | SLAB_CACHE_DMA | SLAB_STORE_USER | SLAB_RECLAIM_ACCOUNT | SLAB_PANIC
+                   | SLAB_TYPESAFE_BY_RCU | SLAB_ACCOUNT)
+
+#: mm/slab_common.c size_index[]: kmalloc cache index for sizes 1..192, by (size-1)/8
+SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2)
+#: the largest size the compile-time kmalloc_index() knows (v6.x: 2 MiB, index 21)
+_KMALLOC_INDEX_MAX = 21
+
+
+def kmalloc_index(size: int) -> int:
+    """``kmalloc_index(size)`` (include/linux/slab.h ``__kmalloc_index``): which
+    ``kmalloc_caches[type][index]`` serves ``size`` bytes.
+
+    >>> kmalloc_index(100), kmalloc_index(96), kmalloc_index(8192)
+    (7, 1, 13)
+
+    0 for size 0 (ZERO_SIZE_PTR); 1 is kmalloc-96 and 2 is kmalloc-192; otherwise the
+    smallest ``n`` with ``size <= 2**n``. Sizes above 2 MiB are a build error in C
+    (BUILD_BUG_ON_MSG), a ValueError here.
+    """
+    if type(size) is not int:
+        if isinstance(size, bool) or not hasattr(size, "__index__"):
+            raise TypeError(f"kmalloc_index() takes an integer size, got {type(size).__name__} {size!r}")
+        size = int(size)
+    if size < 0:
+        raise ValueError(f"size must be >= 0, got {size}")
+    if size == 0:
+        return 0
+    if size <= KMALLOC_MIN_SIZE:
+        return KMALLOC_SHIFT_LOW
+    if 64 < size <= 96:
+        return 1
+    if 128 < size <= 192:
+        return 2
+    if size > 1 << _KMALLOC_INDEX_MAX:
+        raise ValueError(f"kmalloc_index({size}): sizes above {1 << _KMALLOC_INDEX_MAX} have no "
+                         "kmalloc index (the kernel refuses to build); kmalloc() sends them to "
+                         "kmalloc_large()")
+    return (size - 1).bit_length()
+
+
+def kmalloc_size(index: int) -> int:
+    """``kmalloc_info[index].size``: the object size of a kmalloc cache index."""
+    return 96 if index == 1 else 192 if index == 2 else 1 << index
+
+
+def kmalloc_cache_name(kind: int, index: int, version: tuple[int, int]) -> str:
+    """kmalloc_info[] names: "kmalloc-1k" since v5.0 (INIT_KMALLOC_INFO), "kmalloc-1024" before."""
+    size = kmalloc_size(index)
+    if version >= (5, 0) and size >= 1024:
+        s = f"{size >> 10}k"
+    else:
+        s = str(size)
+    return _TYPE_PREFIX[kind] + s
+
+
+def get_order(size: int, page_shift: int = 12) -> int:
+    """``get_order(size)``: the smallest order whose block holds ``size`` bytes."""
+    return max(0, ((size - 1) >> page_shift).bit_length()) if size > 0 else 0
+
+
+def _fls(x: int) -> int:
+    return x.bit_length()
+
+
+def _align(x: int, a: int) -> int:
+    return (x + a - 1) & ~(a - 1)
+
+
+def calc_slab_order(size: int, min_objects: int, max_order: int, fract_leftover: int,
+                    page_size: int = 4096) -> int:
+    """mm/slub.c ``calc_slab_order()`` (v4.x-v6.6): the first order from
+    get_order(min_objects * size) up whose leftover is at most 1/fract_leftover."""
+    ps = page_size.bit_length() - 1
+    if (page_size << SLUB_MIN_ORDER) // size > MAX_OBJS_PER_PAGE:
+        return get_order(size * MAX_OBJS_PER_PAGE, ps) - 1
+    order = max(SLUB_MIN_ORDER, get_order(min_objects * size, ps))
+    while order <= max_order:
+        slab_size = page_size << order
+        if slab_size % size <= slab_size // fract_leftover:
+            break
+        order += 1
+    return order
+
+
+def calculate_order(size: int, nr_cpus: int, page_size: int = 4096, max_page_order: int = 10) -> int:
+    """mm/slub.c ``calculate_order()`` (v4.x-v6.6): the slab order for objects of
+    ``size`` bytes on a machine with ``nr_cpus`` CPUs.
+
+    min_objects = 4 * (fls(nr_cpus) + 1), capped by what an order-3 slab holds; try
+    leftover fractions 1/16, 1/8, 1/4 while lowering min_objects, then any order up
+    to slub_max_order, then up to MAX_ORDER.
+    """
+    min_objects = 4 * (_fls(nr_cpus) + 1)
+    max_objects = (page_size << SLUB_MAX_ORDER) // size
+    min_objects = min(min_objects, max_objects)
+    while min_objects > 1:
+        fraction = 16
+        while fraction >= 4:
+            order = calc_slab_order(size, min_objects, SLUB_MAX_ORDER, fraction, page_size)
+            if order <= SLUB_MAX_ORDER:
+                return order
+            fraction //= 2
+        min_objects -= 1
+    order = calc_slab_order(size, 1, SLUB_MAX_ORDER, 1, page_size)
+    if order <= SLUB_MAX_ORDER:
+        return order
+    order = calc_slab_order(size, 1, max_page_order, 1, page_size)
+    if order <= max_page_order:
+        return order
+    return -1
+
+
+class Slab:
+    """``struct slab``: one slab of a cache (its pages come from the buddy allocator).
+
+    ``inuse`` follows the kernel: while the slab is a CPU's slab (``frozen``) all its
+    objects count as in use, the free ones being on that CPU's lockless freelist."""
+
+    __slots__ = ("id", "cache", "pfn", "order", "addr", "objects", "inuse", "freelist",
+                 "frozen", "node", "on_list")
+
+    def __init__(self, sid, cache, pfn, order, addr, objects, node):
+        self.id = sid
+        self.cache = cache
+        self.pfn = pfn
+        self.order = order
+        self.addr = addr          # slab_address(): first byte (direct map)
+        self.objects = objects
+        self.inuse = 0
+        self.freelist = 0         # first free object, 0 = NULL
+        self.frozen = False       # a CPU's slab
+        self.node = node
+        self.on_list = None       # None, "partial" or "full" (full only with SLAB_STORE_USER)
+
+    def __repr__(self):
+        return (f"<slab pfn={self.pfn:#x} of {self.cache.name}: objects={self.objects} "
+                f"inuse={self.inuse}{' frozen' if self.frozen else ''}>")
+
+
+class KmemCacheCpu:
+    """``struct kmem_cache_cpu``: a CPU's slab and its lockless freelist."""
+
+    __slots__ = ("freelist", "slab")
+
+    def __init__(self):
+        self.freelist = 0
+        self.slab: Slab | None = None
+
+
+class KmemCacheNode:
+    """``struct kmem_cache_node``: a node's partial list (and full list when debugging)."""
+
+    def __init__(self):
+        # slab id -> Slab; the first entry is the list head (add_partial DEACTIVATE_TO_HEAD)
+        self.partial: OrderedDict[int, Slab] = OrderedDict()
+        self.full: dict[int, Slab] = {}
+        self.nr_slabs = 0
+        self.total_objects = 0
+
+    @property
+    def nr_partial(self) -> int:
+        return len(self.partial)
+
+
+class KmemCache:
+    """``struct kmem_cache``: a cache of equal-sized objects.
+
+    ``object_size`` is what the creator asked for, ``size`` the stride of objects in a
+    slab (with alignment and debug metadata), ``offset`` where a free object keeps its
+    free pointer, ``oo`` = (order, objects per slab)."""
+
+    def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
+                 ctor=None):
+        self.id = cid
+        self.name = name
+        self.object_size = size
+        self.align = align
+        self.flags = flags
+        self.ctor = ctor
+        self.refcount = 1
+        self.cpu_slab = [KmemCacheCpu() for _ in range(slub.k.nr_cpus)]
+        self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
+        self.red_left_pad = 0
+        slub.calculate_sizes(self)
+
+    @property
+    def oo(self) -> tuple[int, int]:
+        """(order, objects) of a normal slab (``s->oo``)."""
+        return (self.order, self.objects)
+
+    @property
+    def min(self) -> tuple[int, int]:
+        """(order, objects) of the fallback slab (``s->min``)."""
+        return (self.min_order, self.min_objects)
+
+    @property
+    def debug(self) -> bool:
+        """``kmem_cache_debug(s)``."""
+        return bool(self.flags & SLAB_DEBUG_FLAGS)
+
+    def __repr__(self):
+        return (f"<kmem_cache {self.name}: object_size={self.object_size} size={self.size} "
+                f"objects/slab={self.objects} order={self.order}>")
+
+
+class Slub:
+    """The slab allocator of one machine (``k.slub``)."""
+
+    def __init__(self, k):
+        self.k = k
+        prof = k.profile
+        self.ptr = prof.bits // 8                       # sizeof(void *)
+        self.page_shift = prof.page_shift
+        self.page_size = prof.page_size
+        self.page_mask = prof.page_size - 1
+        self.page_offset = prof.page_offset
+        self.pages = k.memory.pages                     # the RAM contents (pfn -> bytearray)
+        self.slab_caches: list[KmemCache] = []          # creation order (slab_caches, reversed)
+        self.caches_by_id: dict[int, KmemCache] = {}
+        self.slabs: dict[int, Slab] = {}                # slab id -> slab (mem_map.owner)
+        self.page_slab: dict[int, Slab] = {}            # pfn -> slab, every page of every slab
+        self._next_id = 1
+        from .slub_debug import SlubDebug, parse_slub_debug
+        self.dbg = SlubDebug(self)
+        self.debug_flags, self.debug_only = parse_slub_debug(k, k.slub_debug)
+        self.create_kmalloc_caches()
+
+    # -- geometry -------------------------------------------------------------------
+
+    def track_size(self) -> int:
+        """sizeof(struct track): addr, stack handle, cpu, pid, when (v5.17+ with
+        STACKDEPOT); 4.x kept 16 return addresses (TRACK_ADDRS_COUNT)."""
+        p = self.ptr
+        if self.k.version >= (5, 17):
+            return 32 if p == 8 else 20
+        return (p + 16 * p + 4 + 4 + p)
+
+    def calculate_sizes(self, s: KmemCache) -> None:
+        """mm/slub.c ``calculate_sizes()`` + ``calculate_order()`` + ``set_min_partial()``."""
+        k = self.k
+        p = self.ptr
+        flags = s.flags
+        size = _align(s.object_size, p)
+        if flags & SLAB_POISON and not flags & SLAB_TYPESAFE_BY_RCU and s.ctor is None:
+            flags |= OBJECT_POISON
+        else:
+            flags &= ~OBJECT_POISON
+        if flags & SLAB_RED_ZONE and size == s.object_size:
+            size += p                                   # room for the right red zone
+        s.inuse = size
+        orig_size = bool(flags & SLAB_STORE_USER and flags & SLAB_KMALLOC and k.version >= (6, 1))
+        if (flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) or s.ctor is not None
+                or (flags & SLAB_RED_ZONE and (s.object_size < p or orig_size))):
+            s.offset = size                             # free pointer after the object
+            size += p
+        elif k.version >= (5, 7):
+            s.offset = (s.object_size // 2) & ~(p - 1)  # mid-object (v5.7: 3202fa62fb43)
+        else:
+            s.offset = 0
+        if flags & SLAB_STORE_USER:
+            size += 2 * self.track_size()
+            if orig_size:
+                size += 4                               # unsigned int orig_size
+        if flags & SLAB_RED_ZONE:
+            size += p
+            s.red_left_pad = _align(p, s.align)
+            size += s.red_left_pad
+        size = _align(size, s.align)
+        s.size = size
+        s.flags = flags
+        s.orig_size_tracked = orig_size
+        order = calculate_order(size, k.nr_cpus, self.page_size, k.profile.max_order - 1)
+        s.order = order
+        s.objects = (self.page_size << order) // size
+        s.min_order = get_order(size, self.page_shift)
+        s.min_objects = (self.page_size << s.min_order) // size
+        s.allocflags = (G.F_COMP if order else 0) | (G.F_DMA if flags & SLAB_CACHE_DMA else 0) \
+            | (G.F_RECLAIMABLE if flags & SLAB_RECLAIM_ACCOUNT else 0)
+        s.min_partial = min(MAX_PARTIAL, max(MIN_PARTIAL, (size.bit_length() - 1) // 2))
+
+    @staticmethod
+    def calculate_alignment(flags: int, align: int, size: int, ptr: int) -> int:
+        """mm/slab_common.c ``calculate_alignment()``."""
+        if flags & SLAB_HWCACHE_ALIGN:
+            ralign = L1_CACHE_BYTES
+            while size <= ralign // 2:
+                ralign //= 2
+            align = max(align, ralign)
+        align = max(align, ARCH_SLAB_MINALIGN)
+        return _align(align, ptr)
+
+    def _new_id(self) -> int:
+        i = self._next_id
+        self._next_id = i + 1
+        return i
+
+    def _debug_flags_for(self, name: str) -> int:
+        if self.debug_only is None or name in self.debug_only:
+            return self.debug_flags
+        return 0
+
+    def create_cache(self, name: str, size: int, align: int, flags: int, ctor=None) -> KmemCache:
+        s = KmemCache(self, self._new_id(), name, size, align, flags, ctor)
+        self.slab_caches.append(s)
+        self.caches_by_id[s.id] = s
+        return s
+
+    def create_kmalloc_caches(self) -> None:
+        """mm/slab_common.c ``create_kmalloc_caches()``: for each type, kmalloc-8 ..
+        kmalloc-8k, with kmalloc-96 after kmalloc-64 and kmalloc-192 after kmalloc-128."""
+        v = self.k.version
+        types = [KMALLOC_NORMAL]
+        if v >= (4, 20):
+            types.append(KMALLOC_RECLAIM)
+        if self.k.profile.has_zone("DMA"):
+            types.append(KMALLOC_DMA)
+        if v >= (5, 14):
+            types.append(KMALLOC_CGROUP)
+        self.kmalloc_types = types
+        self.kmalloc_caches: list[list[KmemCache | None]] = [[None] * (KMALLOC_SHIFT_HIGH + 1)
+                                                             for _ in range(4)]
+        type_flags = {KMALLOC_NORMAL: 0, KMALLOC_RECLAIM: SLAB_RECLAIM_ACCOUNT,
+                      KMALLOC_DMA: SLAB_CACHE_DMA, KMALLOC_CGROUP: SLAB_ACCOUNT}
+        for t in types:
+            for i in range(KMALLOC_SHIFT_LOW, KMALLOC_SHIFT_HIGH + 1):
+                self._new_kmalloc_cache(i, t, type_flags[t])
+                if i == 6:
+                    self._new_kmalloc_cache(1, t, type_flags[t])
+                if i == 7:
+                    self._new_kmalloc_cache(2, t, type_flags[t])
+        self.kmalloc_max_cache_size = KMALLOC_MAX_CACHE_SIZE if self.page_size == 4096 else 2 * self.page_size
+        # kmalloc_type(): unused types fall back to the normal caches (the kernel aliases them)
+        for t in range(4):
+            if t not in types:
+                self.kmalloc_caches[t] = self.kmalloc_caches[KMALLOC_NORMAL]
+
+    def _new_kmalloc_cache(self, idx: int, t: int, flags: int) -> None:
+        """``new_kmalloc_cache()`` -> ``create_boot_cache()``: power-of-two sizes are
+        aligned to their size (v5.4+), 96 and 192 to ARCH_KMALLOC_MINALIGN."""
+        size = kmalloc_size(idx)
+        name = kmalloc_cache_name(t, idx, self.k.version)
+        flags |= SLAB_KMALLOC if self.k.version >= (6, 1) else 0
+        flags |= self._debug_flags_for(name)
+        align = ARCH_KMALLOC_MINALIGN
+        if size & (size - 1) == 0 and self.k.version >= (5, 4):
+            align = max(align, size)
+        align = self.calculate_alignment(flags, align, size, self.ptr)
+        self.kmalloc_caches[t][idx] = self.create_cache(name, size, align, flags)
+
+    # -- memory helpers (the free pointer lives in the object) ------------------------
+
+    def get_freepointer(self, s: KmemCache, obj: int) -> int:
+        phys = obj + s.offset - self.page_offset
+        page = self.pages.get(phys >> self.page_shift)
+        if page is None:
+            return 0
+        o = phys & self.page_mask
+        return int.from_bytes(page[o:o + self.ptr], "little")
+
+    def set_freepointer(self, s: KmemCache, obj: int, fp: int) -> None:
+        phys = obj + s.offset - self.page_offset
+        pfn = phys >> self.page_shift
+        page = self.pages.get(pfn)
+        if page is None:
+            if not fp:
+                return
+            page = self.pages[pfn] = bytearray(self.page_size)
+        o = phys & self.page_mask
+        page[o:o + self.ptr] = fp.to_bytes(self.ptr, "little")
+
+    def fill(self, addr: int, byte: int, n: int) -> None:
+        """memset() on direct-map memory; zeroing a frame nobody wrote costs nothing."""
+        phys = addr - self.page_offset
+        pages = self.pages
+        ps = self.page_size
+        while n > 0:
+            pfn = phys >> self.page_shift
+            off = phys & self.page_mask
+            chunk = min(n, ps - off)
+            page = pages.get(pfn)
+            if page is None:
+                if byte:
+                    page = pages[pfn] = bytearray(ps)
+                    page[off:off + chunk] = bytes([byte]) * chunk
+            else:
+                page[off:off + chunk] = bytes([byte]) * chunk
+            phys += chunk
+            n -= chunk
+
+    def read(self, addr: int, n: int) -> bytes:
+        return self.k.memory.read(addr - self.page_offset, n)
+
+    def copy(self, dst: int, src: int, n: int) -> None:
+        po = self.page_offset
+        self.k.memory.write(dst - po, self.k.memory.read(src - po, n))
+
+    # -- slabs -----------------------------------------------------------------------
+
+    def allocate_slab(self, s: KmemCache, gfp: int, node: int) -> Slab | None:
+        """``allocate_slab()``: try s->oo quietly, then fall back to s->min."""
+        k = self.k
+        flags = (gfp & ~G.F_ZERO) | s.allocflags
+        alloc_gfp = (flags | G.F_NOWARN | G.F_NORETRY) & ~G.F_NOFAIL
+        order = s.order
+        if alloc_gfp & G.F_DIRECT_RECLAIM and order > s.min_order:
+            alloc_gfp = (alloc_gfp | G.F_NOMEMALLOC) & ~(G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM)
+        sid = self._next_id
+        pfn = k.buddy.alloc(alloc_gfp, order, K_SLAB, sid, node, warn=False)
+        objects = s.objects
+        if pfn < 0 and order != s.min_order:
+            order = s.min_order
+            objects = s.min_objects
+            pfn = k.buddy.alloc(flags, order, K_SLAB, sid, node)
+        if pfn < 0:
+            return None
+        self._next_id = sid + 1
+        mm = k.mem_map
+        nr = 1 << order
+        if order:
+            mm.flags[pfn:pfn + nr] |= PG_slab
+        else:
+            mm.flags[pfn] |= PG_slab
+        slab = Slab(sid, s, pfn, order, self.page_offset + (pfn << self.page_shift), objects,
+                    int(mm.node[pfn]))
+        self.slabs[sid] = slab
+        ps = self.page_slab
+        for p in range(pfn, pfn + nr):
+            ps[p] = slab
+        n = s.node[slab.node]
+        n.nr_slabs += 1
+        n.total_objects += objects
+        key = "nr_slab_reclaimable" if s.flags & SLAB_RECLAIM_ACCOUNT else "nr_slab_unreclaimable"
+        k.vmstat[key] += nr
+        if s.flags & SLAB_POISON:
+            self.fill(slab.addr, 0x5a, self.page_size << order)     # POISON_INUSE
+        # link the objects in address order: each free pointer names the next object
+        size = s.size
+        start = slab.addr + s.red_left_pad
+        debug = s.debug
+        for i in range(objects):
+            obj = start + i * size
+            if debug:
+                self.dbg.init_object(s, obj, 0xbb)                  # SLUB_RED_INACTIVE
+            if s.ctor is not None:
+                s.ctor(obj)
+            self.set_freepointer(s, obj, obj + size if i < objects - 1 else 0)
+        slab.freelist = start
+        return slab
+
+    def discard_slab(self, s: KmemCache, slab: Slab) -> None:
+        """``discard_slab()`` -> ``free_slab()``: the pages go back to the buddy allocator."""
+        k = self.k
+        n = s.node[slab.node]
+        n.nr_slabs -= 1
+        n.total_objects -= slab.objects
+        nr = 1 << slab.order
+        key = "nr_slab_reclaimable" if s.flags & SLAB_RECLAIM_ACCOUNT else "nr_slab_unreclaimable"
+        k.vmstat[key] -= nr
+        del self.slabs[slab.id]
+        ps = self.page_slab
+        for p in range(slab.pfn, slab.pfn + nr):
+            del ps[p]
+        k.buddy.free(slab.pfn, slab.order)
+
+    def _add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool) -> None:
+        n.partial[slab.id] = slab
+        if not tail:
+            n.partial.move_to_end(slab.id, last=False)
+        slab.on_list = "partial"
+
+    def _remove_partial(self, n: KmemCacheNode, slab: Slab) -> None:
+        del n.partial[slab.id]
+        slab.on_list = None
+
+    def _add_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
+        if s.flags & SLAB_STORE_USER:
+            n.full[slab.id] = slab
+            slab.on_list = "full"
+
+    def _remove_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
+        if slab.on_list == "full":
+            del n.full[slab.id]
+            slab.on_list = None
+
+    # -- allocation ------------------------------------------------------------------
+
+    def slab_alloc(self, s: KmemCache, gfp: int, node: int = -1, orig_size: int = 0) -> int:
+        """``slab_alloc_node()``: pop the CPU's freelist, else ``___slab_alloc()``.
+        Returns the object's address or 0."""
+        k = self.k
+        if s.debug:
+            obj = self.dbg.alloc(s, gfp, node, orig_size or s.object_size)
+        else:
+            c = s.cpu_slab[k.cpu]
+            obj = c.freelist
+            if obj and (node < 0 or c.slab.node == node):
+                c.freelist = self.get_freepointer(s, obj)
+            else:
+                obj = self._slab_alloc_slow(s, c, gfp, node)
+                if not obj:
+                    return 0
+        if gfp & G.F_ZERO:
+            self.fill(obj, 0, orig_size if s.debug and s.orig_size_tracked else s.object_size)
+        return obj
+
+    def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, gfp: int, node: int) -> int:
+        """``___slab_alloc()`` without per-cpu partial slabs."""
+        slab = c.slab
+        if slab is not None:
+            if node >= 0 and slab.node != node:
+                self.deactivate_slab(s, slab, c.freelist)
+                c.slab = None
+                c.freelist = 0
+            else:
+                # get_freelist(): take the objects remote CPUs freed into slab->freelist
+                freelist = slab.freelist
+                slab.freelist = 0
+                slab.inuse = slab.objects
+                if freelist:
+                    c.freelist = self.get_freepointer(s, freelist)
+                    return freelist
+                slab.frozen = False                  # full: on no list
+                c.slab = None
+        nid = self.k.numa_node_id() if node < 0 else node
+        slab = self.get_partial(s, nid, node < 0)
+        if slab is None:
+            slab = self.allocate_slab(s, gfp, node)
+            if slab is None:
+                self.slab_out_of_memory(s, gfp, nid)
+                return 0
+        freelist = slab.freelist
+        slab.freelist = 0
+        slab.inuse = slab.objects
+        slab.frozen = True
+        c.slab = slab
+        c.freelist = self.get_freepointer(s, freelist)
+        return freelist
+
+    def get_partial(self, s: KmemCache, nid: int, any_node: bool) -> Slab | None:
+        """``get_partial()``: the head of this node's partial list, else (no node
+        requested) another node's (``get_any_partial``)."""
+        nodes = [nid] + ([i for i in range(len(s.node)) if i != nid] if any_node else [])
+        for i in nodes:
+            n = s.node[i]
+            if n.partial:
+                slab = next(iter(n.partial.values()))
+                self._remove_partial(n, slab)
+                return slab
+        return None
+
+    def deactivate_slab(self, s: KmemCache, slab: Slab, freelist: int) -> None:
+        """``deactivate_slab()``: splice the CPU's freelist back onto the slab, then put
+        the slab on the partial list, leave it full, or discard it if it is empty."""
+        free_delta = 0
+        tail = 0
+        p = freelist
+        while p:
+            free_delta += 1
+            tail = p
+            p = self.get_freepointer(s, p)
+            if free_delta > slab.objects:                # a cycle: a double free corrupted it
+                break
+        to_tail = bool(slab.freelist)                   # remote frees: DEACTIVATE_TO_TAIL
+        if tail:
+            self.set_freepointer(s, tail, slab.freelist)
+            slab.freelist = freelist
+        slab.inuse -= free_delta
+        slab.frozen = False
+        n = s.node[slab.node]
+        if slab.inuse <= 0 and n.nr_partial >= s.min_partial:
+            self.discard_slab(s, slab)
+        elif slab.freelist:
+            self._add_partial(n, slab, to_tail)
+        else:
+            self._add_full(s, n, slab)
+
+    def flush_all(self, s: KmemCache) -> None:
+        """``flush_all()``: deactivate every CPU's slab of the cache."""
+        for c in s.cpu_slab:
+            if c.slab is not None:
+                slab, fl = c.slab, c.freelist
+                c.slab = None
+                c.freelist = 0
+                self.deactivate_slab(s, slab, fl)
+
+    def slab_out_of_memory(self, s: KmemCache, gfp: int, nid: int) -> None:
+        """``slab_out_of_memory()``: the "SLUB: Unable to allocate memory" report."""
+        if gfp & G.F_NOWARN:
+            return
+        k = self.k
+        lines = [f"SLUB: Unable to allocate memory on node {nid}, gfp={G.format_gfp(gfp)}",
+                 f"  cache: {s.name}, object size: {s.object_size}, buffer size: {s.size}, "
+                 f"default order: {s.order}, min order: {s.min_order}"]
+        for i, n in enumerate(s.node):
+            free = sum(sl.objects - sl.inuse for sl in n.partial.values())
+            lines.append(f"  node {i}: slabs: {n.nr_slabs}, objs: {n.total_objects}, free: {free}")
+        k.log.printk("warn", "\n".join(lines))
+
+    # -- freeing ---------------------------------------------------------------------
+
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
+        """``do_slab_free()``: push onto the CPU's freelist if the object's slab is the
+        CPU slab, else ``__slab_free()``."""
+        c = s.cpu_slab[self.k.cpu]
+        if c.slab is slab:
+            self.set_freepointer(s, obj, c.freelist)
+            c.freelist = obj
+            return
+        prior = slab.freelist
+        self.set_freepointer(s, obj, prior)
+        slab.freelist = obj
+        slab.inuse -= 1
+        if slab.frozen:
+            return                                    # another CPU's slab: it sees it later
+        n = s.node[slab.node]
+        if slab.inuse == 0 and n.nr_partial >= s.min_partial:
+            if prior:
+                self._remove_partial(n, slab)
+            else:
+                self._remove_full(s, n, slab)
+            self.discard_slab(s, slab)
+        elif not prior:
+            self._remove_full(s, n, slab)
+            self._add_partial(n, slab, True)
+
+    # -- kmalloc ---------------------------------------------------------------------
+
+    def kmalloc_type(self, gfp: int) -> int:
+        """``kmalloc_type()``: DMA beats reclaimable beats accounted (v6.x)."""
+        if not gfp & (G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT):
+            return KMALLOC_NORMAL
+        if gfp & G.F_DMA:
+            return KMALLOC_DMA
+        if gfp & G.F_RECLAIMABLE:
+            return KMALLOC_RECLAIM
+        return KMALLOC_CGROUP
+
+    def kmalloc_slab(self, size: int, gfp: int) -> KmemCache | None:
+        """``kmalloc_slab()``: the cache for ``size`` (None above KMALLOC_MAX_CACHE_SIZE)."""
+        if size <= 192:
+            idx = SIZE_INDEX[(size - 1) >> 3] if size else 0
+        elif size <= self.kmalloc_max_cache_size:
+            idx = (size - 1).bit_length()
+        else:
+            return None
+        if not gfp & (G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT):
+            return self.kmalloc_caches[KMALLOC_NORMAL][idx]
+        return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
+
+    def kmalloc(self, size: int, gfp: int, node: int = -1) -> int:
+        """``__kmalloc_node()``: an object of at least ``size`` bytes; 0 on failure,
+        ZERO_SIZE_PTR (16) for size 0. ``gfp`` is a validated int."""
+        if size > self.kmalloc_max_cache_size:
+            return self.kmalloc_large(size, gfp, node)
+        if not size:
+            return 16
+        if size <= 192:
+            idx = SIZE_INDEX[(size - 1) >> 3]
+        else:
+            idx = (size - 1).bit_length()
+        if gfp & (G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT):
+            s = self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
+        else:
+            s = self.kmalloc_caches[0][idx]
+        k = self.k
+        c = s.cpu_slab[k.cpu]
+        obj = c.freelist
+        if obj and node < 0 and not gfp & G.F_ZERO and not s.debug:
+            # slab_alloc_node() fast path, inlined: pop the CPU's lockless freelist
+            phys = obj + s.offset - self.page_offset
+            page = self.pages.get(phys >> self.page_shift)
+            if page is None:
+                c.freelist = 0
+            else:
+                o = phys & self.page_mask
+                c.freelist = int.from_bytes(page[o:o + self.ptr], "little")
+        else:
+            obj = self.slab_alloc(s, gfp, node, size)
+        k.clock.advance(120)
+        if obj and k.bus.subscribers:
+            slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
+            k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+        return obj
+
+    def kmalloc_large(self, size: int, gfp: int, node: int = -1) -> int:
+        """``__kmalloc_large_node()``: a compound block of get_order(size) pages."""
+        k = self.k
+        order = get_order(size, self.page_shift)
+        pfn = k.buddy.alloc(gfp | G.F_COMP, order, K_KMALLOC_LARGE, 0, node)
+        if pfn < 0:
+            return 0
+        if k.version >= (5, 10):         # accounted as NR_SLAB_UNRECLAIMABLE_B since ~v5.9
+            k.vmstat["nr_slab_unreclaimable"] += 1 << order
+        addr = self.page_offset + (pfn << self.page_shift)
+        k.clock.advance(300)
+        if k.bus.subscribers:
+            k.bus.emit(Event("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
+                             f"kmalloc_large order:{order}"))
+        return addr
+
+    def lookup(self, addr: int, fn: str):
+        """``virt_to_folio()`` for a kfree/ksize argument: (slab, None) for a slab page,
+        (None, head pfn) for another page; KernelBug for a non-direct-map address."""
+        off = addr - self.page_offset
+        if not 0 <= off < (self.k.max_low_pfn << self.page_shift):
+            raise self._bad_virt(addr, fn)
+        pfn = off >> self.page_shift
+        slab = self.page_slab.get(pfn)
+        if slab is not None:
+            return slab, pfn
+        mm = self.k.mem_map
+        head = pfn
+        while head > 0 and mm.flags[head] & PG_tail:
+            head -= 1
+        return None, head
+
+    def _bad_virt(self, addr: int, fn: str) -> KernelBug:
+        k = self.k
+        text = (f"------------[ cut here ]------------\n"
+                f"kernel BUG at arch/x86/mm/physaddr.c:28!\n"
+                f"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
+                f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1\n"
+                f"RIP: 0010:__phys_addr+0x4f/0x60\n"
+                f"Call Trace:\n <TASK>\n {fn}+0x2a/0x180\n </TASK>")
+        k.log.printk("warn", text)
+        return KernelBug(f"{fn}({addr:#x}): not a direct-map address, so not from kmalloc() "
+                         "(virt_to_page() of it is meaningless)", text)
+
+    def kfree(self, addr: int) -> None:
+        """``kfree()``: NULL and ZERO_SIZE_PTR are ignored; slab objects go back to their
+        cache, other pages (kmalloc_large) back to the buddy allocator."""
+        if addr <= 16:
+            return
+        off = addr - self.page_offset
+        slab = self.page_slab.get(off >> self.page_shift) if off >= 0 else None
+        if slab is None:
+            slab, pfn = self.lookup(addr, "kfree")
+        if slab is None:
+            self.free_large_kmalloc(pfn, addr)
+            return
+        s = slab.cache
+        if s.debug:
+            self.dbg.free(s, slab, addr, "kfree")
+        else:
+            self.slab_free(s, slab, addr)
+        k = self.k
+        k.clock.advance(100)
+        if k.bus.subscribers:
+            k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+
+    def free_large_kmalloc(self, pfn: int, addr: int) -> None:
+        """``free_large_kmalloc()``: free the compound block holding ``addr`` (6.x WARNs
+        for an order-0 page, which kmalloc never returns, and frees it anyway)."""
+        k = self.k
+        mm = k.mem_map
+        kind = int(mm.kind[pfn])
+        order = int(mm.order[pfn])
+        if kind not in (K_KMALLOC_LARGE, K_PAGES) or order < 0:
+            k.buddy.check_free(pfn, max(order, 0))        # raises: bad page state
+            raise KernelBug(f"kfree({addr:#x}): not memory from kmalloc()")
+        if not mm.flags[pfn] & PG_head and order == 0:
+            k.warn_once(f"free_large_kmalloc:{pfn}",
+                        f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slub.c free_large_kmalloc\n"
+                        f"object pointer: {addr:#018x}")
+        k.buddy.check_free(pfn, order)
+        if kind == K_KMALLOC_LARGE and k.version >= (5, 10):
+            k.vmstat["nr_slab_unreclaimable"] -= 1 << order
+        k.buddy.free(pfn, order)
+        k.clock.advance(300)
+        if k.bus.subscribers:
+            k.bus.emit(Event("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
+                             f"kmalloc_large order:{order}"))
+
+    def ksize(self, addr: int) -> int:
+        """``ksize()``: the usable size of a kmalloc'ed object (``slab_ksize()``), or of
+        a large kmalloc block; 0 for NULL / ZERO_SIZE_PTR."""
+        if addr <= 16:
+            return 0
+        slab, pfn = self.lookup(addr, "ksize")
+        if slab is None:
+            k = self.k
+            order = int(k.mem_map.order[pfn])
+            if order < 0 or (self.page_size << order) <= KMALLOC_MAX_CACHE_SIZE:
+                k.warn_once(f"ksize:{pfn}", f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slab_common.c "
+                                            f"__ksize: {addr:#x} is not a kmalloc object")
+                return 0
+            return self.page_size << order
+        return self.slab_ksize(slab.cache)
+
+    @staticmethod
+    def slab_ksize(s: KmemCache) -> int:
+        """mm/slab.h ``slab_ksize()``."""
+        if s.flags & (SLAB_RED_ZONE | SLAB_POISON):
+            return s.object_size
+        if s.flags & SLAB_STORE_USER:
+            return s.inuse
+        return s.size
+
+    def krealloc(self, addr: int, new_size: int, gfp: int) -> int:
+        """``krealloc()``: keep the object when ksize() still fits, else allocate, copy
+        ksize() bytes and free the old one; new_size 0 frees and returns ZERO_SIZE_PTR."""
+        if not new_size:
+            self.kfree(addr)
+            return 16
+        ks = self.ksize(addr) if addr > 16 else 0
+        if ks >= new_size:
+            if addr > 16:
+                slab, _ = self.lookup(addr, "krealloc")
+                if slab is not None and slab.cache.debug:
+                    self.dbg.resize(slab.cache, addr, new_size)
+            return addr
+        new = self.kmalloc(new_size, gfp)
+        if new and addr > 16:
+            self.copy(new, addr, ks)
+            self.kfree(addr)
+        return new
+
+    # -- user caches -------------------------------------------------------------------
+
+    def kmem_cache_alloc(self, s: KmemCache, gfp: int, node: int = -1) -> int:
+        obj = self.slab_alloc(s, gfp, node)
+        k = self.k
+        k.clock.advance(100)
+        if obj and k.bus.subscribers:
+            slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
+            k.bus.emit(Event("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
+                             s.object_size, s.name))
+        return obj
+
+    def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
+        """``kmem_cache_free()``; ``cache_from_obj()`` WARNs when the object belongs to
+        another cache and frees it to the right one."""
+        if not addr:
+            return
+        slab, pfn = self.lookup(addr, "kmem_cache_free")
+        k = self.k
+        if slab is None:
+            text = (f"------------[ cut here ]------------\n"
+                    f"kernel BUG at mm/slub.c: kmem_cache_free({s.name}, {addr:#x}): "
+                    f"page is not a slab page\n"
+                    f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
+            k.log.printk("warn", text)
+            raise KernelBug(f"kmem_cache_free({s.name}, {addr:#x}): not a slab object", text)
+        if slab.cache is not s:
+            k.log.printk("warn", f"------------[ cut here ]------------\n"
+                                 f"kmem_cache_free: Wrong slab cache. {s.name} but object is from "
+                                 f"{slab.cache.name}\n"
+                                 f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slab.h cache_from_obj\n"
+                                 f"---[ end trace 0000000000000000 ]---")
+            s = slab.cache
+        if s.debug:
+            self.dbg.free(s, slab, addr, "kmem_cache_free")
+        else:
+            self.slab_free(s, slab, addr)
+        k.clock.advance(100)
+        if k.bus.subscribers:
+            k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
+                             s.object_size, s.name))
+
+    def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None):
+        """``kmem_cache_create()``: a new cache, or None (logged) when the arguments fail
+        the kernel's checks."""
+        k = self.k
+        if size > 1 << (self.page_shift + k.profile.max_order - 1) or size < 1:
+            k.log.printk("err", f"kmem_cache_create({name}) integrity check failed")
+            k.log.printk("warn", f"kmem_cache_create({name}) failed with error -22")
+            return None
+        flags |= self._debug_flags_for(name)
+        align = self.calculate_alignment(flags, align, size, self.ptr)
+        s = self.create_cache(name, size, align, flags, ctor)
+        if s.order < 0:
+            self.slab_caches.remove(s)
+            del self.caches_by_id[s.id]
+            k.log.printk("warn", f"kmem_cache_create({name}) failed with error -38")
+            return None
+        return s
+
+    def live_objects(self, s: KmemCache) -> int:
+        """Objects allocated and not freed (slabs' inuse less the CPUs' free objects)."""
+        total = 0
+        for n in s.node:
+            total += n.total_objects
+        free = 0
+        for c in s.cpu_slab:
+            p = c.freelist
+            while p and free <= total:
+                free += 1
+                p = self.get_freepointer(s, p)
+        for slab in self.slabs_of(s):
+            free += slab.objects - slab.inuse
+        return total - free
+
+    def slabs_of(self, s: KmemCache):
+        return [sl for sl in self.slabs.values() if sl.cache is s]
+
+    def kmem_cache_shrink(self, s: KmemCache) -> int:
+        """``__kmem_cache_do_shrink()``: flush CPU slabs, free every empty slab, and
+        order the partial list fullest first. Returns 1 if slabs remain."""
+        self.flush_all(s)
+        ret = 0
+        for n in s.node:
+            empty = [sl for sl in n.partial.values() if sl.inuse == 0]
+            for sl in empty:
+                self._remove_partial(n, sl)
+                self.discard_slab(s, sl)
+            rest = sorted(n.partial.values(), key=lambda sl: sl.objects - sl.inuse)
+            n.partial = OrderedDict((sl.id, sl) for sl in rest)
+            if n.partial:
+                ret = 1
+        return ret
+
+    def kmem_cache_destroy(self, s: KmemCache, caller: str = "kmem_cache_destroy") -> bool:
+        """``kmem_cache_destroy()`` -> ``shutdown_cache()``: refuses, with the kernel's
+        report, while objects are allocated (the cache then stays, as in the kernel)."""
+        k = self.k
+        self.flush_all(s)
+        for n in s.node:
+            for sl in [sl for sl in n.partial.values() if sl.inuse == 0]:
+                self._remove_partial(n, sl)
+                self.discard_slab(s, sl)
+        left = self.slabs_of(s)
+        if left:
+            for sl in left:
+                self.dbg.report_objects_remaining(s, sl)
+            k.log.printk("warn", f"------------[ cut here ]------------\n"
+                                 f"kmem_cache_destroy {s.name}: Slab cache still has objects when "
+                                 f"called from {caller}\n"
+                                 f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slab_common.c "
+                                 f"kmem_cache_destroy\n---[ end trace 0000000000000000 ]---")
+            return False
+        self.slab_caches.remove(s)
+        del self.caches_by_id[s.id]
+        return True
+
+
+def caller_name(skip_module: str = "kmemlab") -> str:
+    """The first caller outside kmemlab, printed like ``%pS`` (the Python line stands
+    in for the instruction offset): ``my_init+0x1d/0x1000 [cell]``."""
+    f = sys._getframe(1)
+    while f is not None and f.f_globals.get("__name__", "").startswith(skip_module):
+        f = f.f_back
+    if f is None:
+        return "0x0"
+    mod = f.f_globals.get("__name__", "?")
+    return f"{f.f_code.co_name}+{f.f_lineno:#x}/0x1000 [{mod}]"
+
+
+def check_slub(k) -> None:
+    """Invariants of the slab allocator (called by ``check_invariants()``)."""
+    import numpy as np
+    from .invariants import _fail
+    slub = k.slub
+    mm = k.mem_map
+    pages = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0}
+    for sid, slab in slub.slabs.items():
+        s = slab.cache
+        nr = 1 << slab.order
+        sl = slice(slab.pfn, slab.pfn + nr)
+        if slab.id != sid or s.id not in slub.caches_by_id:
+            _fail(f"slab {sid} of {s.name} is not registered with its cache")
+        if not (np.all(mm.kind[sl] == K_SLAB) and np.all(mm.owner[sl] == sid)
+                and np.all(mm.flags[sl] & PG_slab) and int(mm.order[slab.pfn]) == slab.order):
+            _fail(f"slab at pfn {slab.pfn:#x} ({s.name}): its pages are not marked slab/owner {sid}")
+        if any(slub.page_slab.get(p) is not slab for p in range(slab.pfn, slab.pfn + nr)):
+            _fail(f"slab at pfn {slab.pfn:#x}: page -> slab index disagrees")
+        key = "nr_slab_reclaimable" if s.flags & SLAB_RECLAIM_ACCOUNT else "nr_slab_unreclaimable"
+        pages[key] += nr
+        # the free objects: on the slab's freelist, plus a CPU's freelist for a CPU slab
+        chains = [slab.freelist]
+        owners = [c for c in s.cpu_slab if c.slab is slab]
+        if slab.frozen != bool(owners) or len(owners) > 1:
+            _fail(f"slab at pfn {slab.pfn:#x} ({s.name}): frozen={slab.frozen} but it is the CPU slab "
+                  f"of {len(owners)} CPUs")
+        chains += [c.freelist for c in owners]
+        free = set()
+        on_slab = 0
+        for i, p in enumerate(chains):
+            while p:
+                if not slub.dbg.check_valid_pointer(s, slab, p):
+                    _fail(f"{s.name}: free pointer {p:#x} in slab {slab.pfn:#x} is not an object start")
+                if p in free:
+                    _fail(f"{s.name}: object {p:#x} is twice on a freelist (double free)")
+                free.add(p)
+                on_slab += i == 0
+                p = slub.get_freepointer(s, p)
+        # inuse counts what is not on the slab's own freelist (a CPU's free objects count)
+        if slab.inuse != slab.objects - on_slab:
+            _fail(f"{s.name}: slab {slab.pfn:#x} inuse={slab.inuse} but {slab.objects - on_slab} "
+                  "objects are off its freelist")
+        n = s.node[slab.node]
+        where = "partial" if slab.id in n.partial else "full" if slab.id in n.full else None
+        if where != slab.on_list:
+            _fail(f"{s.name}: slab {slab.pfn:#x} says it is on list {slab.on_list} but is on {where}")
+        if where == "partial" and (not slab.freelist or slab.frozen):
+            _fail(f"{s.name}: slab {slab.pfn:#x} is on the partial list without free objects")
+        if not slab.frozen and where is None and slab.inuse != slab.objects:
+            _fail(f"{s.name}: slab {slab.pfn:#x} with free objects is on no list (lost)")
+    for s in slub.slab_caches:
+        mine = [sl for sl in slub.slabs.values() if sl.cache is s]
+        for nid, n in enumerate(s.node):
+            ns = [sl for sl in mine if sl.node == nid]
+            if n.nr_slabs != len(ns) or n.total_objects != sum(sl.objects for sl in ns):
+                _fail(f"{s.name}: node {nid} counts {n.nr_slabs} slabs/{n.total_objects} objects, "
+                      f"has {len(ns)}/{sum(sl.objects for sl in ns)}")
+    if k.version >= (5, 10):
+        heads = np.flatnonzero((mm.kind == K_KMALLOC_LARGE) & (mm.order >= 0))
+        pages["nr_slab_unreclaimable"] += int(sum(1 << int(o) for o in mm.order[heads]))
+    for key, v in pages.items():
+        if k.vmstat[key] != v:
+            _fail(f"vmstat {key}={k.vmstat[key]} but slabs hold {v} pages")

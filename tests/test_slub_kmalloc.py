@@ -1,0 +1,222 @@
+"""kmalloc/kfree/ksize/krealloc semantics, memory contents, per-cpu slabs, large kmalloc."""
+
+import pytest
+
+import kmemlab as km
+
+
+@pytest.fixture
+def m():
+    return km.Machine(mem="64M", cpus=4)
+
+
+def test_zero_size_and_null(m):
+    assert m.kmalloc(0) == km.ZERO_SIZE_PTR == 16
+    m.kfree(km.NULL)
+    m.kfree(km.ZERO_SIZE_PTR)
+    assert m.ksize(km.ZERO_SIZE_PTR) == 0 and m.ksize(km.NULL) == 0
+    m.check_invariants()
+
+
+def test_ksize_is_the_bucket_size(m):
+    for size, bucket in [(1, 8), (9, 16), (65, 96), (100, 128), (130, 192), (193, 256), (5000, 8192)]:
+        p = m.kmalloc(size)
+        assert m.ksize(p) == bucket
+        m.kfree(p)
+    m.check_invariants()
+
+
+def test_new_slab_hands_out_ascending_addresses_then_lifo(m):
+    ps = [m.kmalloc(64) for _ in range(5)]
+    assert [b - a for a, b in zip(ps, ps[1:])] == [64] * 4
+    m.kfree(ps[1])
+    m.kfree(ps[3])
+    assert m.kmalloc(64) == ps[3] and m.kmalloc(64) == ps[1]
+
+
+def test_free_pointer_is_stored_mid_object(m):
+    a, b = m.kmalloc(64), m.kmalloc(64)
+    m.kfree(a)
+    m.kfree(b)
+    # b is the freelist head; its word at offset 32 names the next free object, a
+    assert int.from_bytes(m.read(b + 32, 8), "little") == a
+
+
+def test_kzalloc_and_kcalloc_zero_reused_memory(m):
+    p = m.kmalloc(48)
+    m.memset(p, 0xab, 48)
+    m.kfree(p)
+    q = m.kmalloc(48)
+    assert q == p and m.read(q, 4) == b"\xab" * 4          # kmalloc does not clear
+    m.kfree(q)
+    z = m.kzalloc(48)
+    assert z == p and m.read(z, 64) == bytes(64)
+    m.kfree(z)
+    c = m.kcalloc(4, 12)
+    assert c == p and m.read(c, 48) == bytes(48)
+
+
+def test_kmalloc_array_overflow_returns_null(m):
+    assert m.kmalloc_array(1 << 62, 8) == km.NULL
+    assert m.kcalloc(1 << 33, 1 << 31) == km.NULL
+    p = m.kmalloc_array(3, 10)
+    assert m.ksize(p) == 32
+
+
+def test_krealloc_keeps_in_place_then_moves_and_copies(m):
+    p = m.kmalloc(100)
+    m.write(p, b"hello world")
+    assert m.krealloc(p, 120) == p                        # ksize 128 still fits
+    q = m.krealloc(p, 200)
+    assert q != p and m.ksize(q) == 256 and m.read(q, 11) == b"hello world"
+    assert m.kmalloc(100) == p                            # the old object was freed
+    assert m.krealloc(q, 0) == km.ZERO_SIZE_PTR
+    r = m.krealloc(km.NULL, 10)
+    assert m.ksize(r) == 16
+    m.check_invariants()
+
+
+def test_gfp_flags_choose_the_cache_type(m):
+    def cache(gfp):
+        return m.kmalloc_slab(100, gfp).name
+    assert cache(km.GFP_KERNEL) == "kmalloc-128"
+    assert cache(km.GFP_KERNEL | km.__GFP_RECLAIMABLE) == "kmalloc-rcl-128"
+    assert cache(km.GFP_KERNEL | km.GFP_DMA) == "dma-kmalloc-128"
+    assert cache(km.GFP_KERNEL | km.GFP_DMA | km.__GFP_RECLAIMABLE) == "dma-kmalloc-128"
+    assert cache(km.GFP_KERNEL_ACCOUNT) == "kmalloc-cg-128"
+    p = m.kmalloc(100, km.GFP_KERNEL | km.GFP_DMA)
+    assert m.virt_to_page(p).zone == "DMA"
+    r = m.kmalloc(100, km.GFP_KERNEL | km.__GFP_RECLAIMABLE)
+    assert "SReclaimable:          4 kB" in m.proc.meminfo()
+    m.kfree(r)
+    m.check_invariants()
+
+
+def test_kmalloc_large_uses_the_buddy_allocator_not_slabinfo(m):
+    before_slab = m.proc.slabinfo()
+    before_buddy = m.proc.buddyinfo()
+    p = m.kmalloc(8193)
+    assert m.ksize(p) == 16384
+    pg = m.virt_to_page(p)
+    assert pg.order == 2 and "head" in pg.flags and pg.owner == "kmalloc_large"
+    assert m.proc.slabinfo() == before_slab
+    assert m.proc.buddyinfo() != before_buddy
+    assert "SUnreclaim:           16 kB" in m.proc.meminfo()
+    m.check_invariants()
+    m.kfree(p)
+    assert m.proc.buddyinfo() == before_buddy
+    with pytest.raises(km.KernelBug):
+        m.kfree(p)                                        # its pages are free now
+    m.check_invariants()
+
+
+def test_too_large_kmalloc_fails_with_the_kernel_warning(m):
+    assert m.kmalloc(8 << 20) == km.NULL
+    assert "__alloc_pages" in m.dmesg() and "WARNING" in m.dmesg()
+    assert m.kmalloc(8 << 20, km.GFP_KERNEL | km.__GFP_NOWARN) == km.NULL
+
+
+def test_empty_slabs_are_kept_up_to_min_partial_then_freed(m):
+    s = m.kmalloc_slab(1024)        # 16 objects per order-2 slab with 4 CPUs, min_partial 5
+    per = s.objects
+    groups = [[m.kmalloc(1024) for _ in range(per)] for _ in range(8)]
+    assert m.find_cache("kmalloc-1k").node[0].nr_slabs == 8
+    # free a slab at a time from the oldest: full slabs become partial, then empty
+    for g in groups[:7]:
+        for p in g:
+            m.kfree(p)
+        m.check_invariants()
+    n = m.find_cache("kmalloc-1k").node[0]
+    # __slab_free discards an empty slab when nr_partial (itself included) >= min_partial,
+    # so min_partial - 1 empty slabs stay on the list
+    assert n.nr_partial == s.min_partial - 1
+    assert n.nr_slabs == s.min_partial         # plus the CPU slab
+    assert m.kmem_cache_shrink(s) == 0
+    assert n.nr_slabs == 1 and n.nr_partial == 0
+    m.check_invariants()
+
+
+def test_each_cpu_has_its_own_slab(m):
+    a = m.kmalloc(64)
+    with m.on_cpu(1):
+        b = m.kmalloc(64)
+    assert m.virt_to_page(a).pfn != m.virt_to_page(b).pfn
+    with m.on_cpu(1):
+        m.kfree(a)                     # a remote free goes to the slab's own freelist
+    m.check_invariants()
+    assert m.kmalloc(64) == a + 64     # CPU 0's lockless freelist is untouched
+    m.check_invariants()
+
+
+def test_double_free_without_debugging_corrupts_the_freelist(m):
+    p = m.kmalloc(64)
+    q = m.kmalloc(64)
+    m.kfree(p)
+    m.kfree(q)
+    m.kfree(p)                         # the kernel cannot see this one
+    x, y, z = m.kmalloc(64), m.kmalloc(64), m.kmalloc(64)
+    assert x == p and z == p and y == q      # p is handed out twice
+    with pytest.raises(AssertionError):
+        m.check_invariants()
+
+
+def test_user_cache_lifecycle_and_destroy_with_live_objects(m):
+    c = m.kmem_cache_create("my_obj", 72)
+    o = m.kmem_cache_alloc(c)
+    assert "my_obj" in m.proc.slabinfo().splitlines()[2]
+    m.kmem_cache_destroy(c)
+    log = m.dmesg()
+    assert "Objects remaining in my_obj on __kmem_cache_shutdown()" in log
+    assert "kmem_cache_destroy my_obj: Slab cache still has objects" in log
+    m.kmem_cache_free(c, o)
+    m.kmem_cache_destroy(c)
+    assert "my_obj" not in m.proc.slabinfo()
+    with pytest.raises(ValueError):
+        m.kmem_cache_alloc(c)
+    m.check_invariants()
+
+
+def test_wrong_cache_free_warns_and_frees_to_the_right_cache(m):
+    c = m.kmem_cache_create("thing", 64)
+    p = m.kmalloc(64)
+    m.kmem_cache_free(c, p)
+    assert "kmem_cache_free: Wrong slab cache. thing but object is from kmalloc-64" in m.dmesg()
+    assert m.kmalloc(64) == p
+    m.check_invariants()
+
+
+def test_ctor_runs_on_each_object_of_a_new_slab(m):
+    seen = []
+    c = m.kmem_cache_create("ctor_obj", 256, 0, 0, seen.append)
+    o = m.kmem_cache_alloc(c)
+    assert len(seen) == c.objects and o in seen and c.offset == 256
+
+
+def test_unmapped_access_oopses_and_changes_nothing(m):
+    snap = m.proc.slabinfo()
+    with pytest.raises(km.KernelOops) as e:
+        m.write(0xffffc90000000000, b"x")
+    assert "BUG: unable to handle page fault for address: ffffc90000000000" in e.value.report
+    assert m.proc.slabinfo() == snap
+
+
+def test_bad_arguments(m):
+    with pytest.raises(TypeError):
+        m.kmalloc("64")
+    with pytest.raises(ValueError):
+        m.kmalloc(-1)
+    with pytest.raises(km.KernelBug):
+        m.kfree(0xffffc90000001000)
+    with pytest.raises(TypeError):
+        m.kmem_cache_alloc("kmalloc-64")
+
+
+def test_kmalloc_node_and_snapshot_restore():
+    m = km.Machine(mem="256M", cpus=4, nodes=2)
+    p = m.kmalloc_node(64, km.GFP_KERNEL, 1)
+    assert m.virt_to_page(p).node == 1
+    s = m.snapshot()
+    q = m.kmalloc(64)
+    m.restore(s)
+    assert m.kmalloc(64) == q
+    m.check_invariants()
