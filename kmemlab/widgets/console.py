@@ -192,7 +192,7 @@ class Console(View):
 
     def _redraw(self) -> None:
         lines = str(self.machine.dmesg()).splitlines()
-        self.dmesg.value = "\n".join(lines[-60:])
+        self.dmesg.value = "\n".join(lines[-self.DMESG_LINES:])   # a textarea shows its top: keep the tail
 
     def _note(self, ev) -> None:
         if ev.type == "restore":

@@ -44,9 +44,10 @@ _FULL_RECOLOUR = 1 << 16
 
 
 def _row_width(max_pfn: int) -> int:
-    """A power of two near sqrt(max_pfn): a picture about twice as wide as tall."""
+    """The smallest power of two >= sqrt(max_pfn): a picture about as tall as wide, so that
+    one block is a visible patch on a projector rather than a one-pixel line."""
     w = 64
-    while w * w < 2 * max_pfn:
+    while w * w < max_pfn:
         w *= 2
     return w
 
@@ -94,14 +95,14 @@ class PhysMap(View):
                                align="start", x_offset=4, y_offset=14)
         self._draw_boundaries()
         ax = bq.Axis(scale=self._sx, label="frame within row", num_ticks=5, tick_format="d")
-        ay = bq.Axis(scale=self._sy, side="left", label="physical address (MiB)",
+        ay = bq.Axis(scale=self._sy, orientation="vertical", label="physical address (MiB)",
                      tick_format="d", num_ticks=6)
         self.brush = bq.interacts.BrushSelector(x_scale=self._sx, y_scale=self._sy, color="black")
         self.brush.observe(self._on_brush, names=["brushing"])
-        fig_h = int(min(620, max(260, 760 * h / w + 110)))
+        fig_h = int(min(640, max(300, 760 * h / w + 110)))
         self.figure = bq.Figure(marks=[self.image, self.boundaries, self.labels], axes=[ax, ay],
                                 interaction=self.brush, padding_x=0, padding_y=0,
-                                fig_margin={"top": 30, "bottom": 45, "left": 70, "right": 10},
+                                fig_margin={"top": 50, "bottom": 45, "left": 70, "right": 10},
                                 title=f"Physical memory: {self.machine.max_pfn} frames, "
                                       f"{w} per row ({self.machine.PAGE_SIZE * w >> 10} KiB)",
                                 layout=W.Layout(width="860px", height=f"{fig_h}px"))
@@ -127,7 +128,7 @@ class PhysMap(View):
                                   scales={"x": zx, "y": zy, "color": self._zcolour})
         self.zoom_figure = bq.Figure(marks=[self.heatmap],
                                      axes=[bq.Axis(scale=zx, label="frame within row", tick_format="d"),
-                                           bq.Axis(scale=zy, side="left", tick_format="d",
+                                           bq.Axis(scale=zy, orientation="vertical", tick_format="d",
                                                    label="row")],
                                      padding_x=0, padding_y=0, title="zoom",
                                      fig_margin={"top": 30, "bottom": 45, "left": 60, "right": 10},
