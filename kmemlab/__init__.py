@@ -29,3 +29,11 @@ for _name in dir(_gfp):
 del _name
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # km.widgets is imported on first use, so `import kmemlab` never loads ipywidgets/bqplot
+    if name == "widgets":
+        import importlib
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

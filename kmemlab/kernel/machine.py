@@ -246,6 +246,19 @@ class Machine(VmallocAPI):
         return (f"<kmemlab Machine {k.profile.name} mem={format_size(k.mem)} cpus={k.nr_cpus} "
                 f"nodes={k.nr_nodes} kernel={k.kernel} free={self._free_pages() << (k.profile.page_shift - 10)}kB>")
 
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """``display(m)``: the live dashboard (one per machine, reused), with a static
+        HTML picture for front ends without widgets; plain text if widgets are missing.
+        The widgets are imported here, lazily: the kernel model never needs them."""
+        try:
+            from ..widgets import Dashboard
+        except ImportError:
+            return {"text/plain": repr(self)}
+        dash = getattr(self, "_dashboard", None)
+        if dash is None or dash.closed:
+            dash = self._dashboard = Dashboard(self)
+        return dash._repr_mimebundle_(include, exclude)
+
     def _free_pages(self) -> int:
         return sum(z.nr_free_pages for z in self._k.zones)
 

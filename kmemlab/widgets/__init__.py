@@ -1,0 +1,22 @@
+"""Live views of a Machine (the only package that imports ipywidgets and bqplot).
+
+>>> import kmemlab as km
+>>> m = km.Machine(mem="256M")
+>>> d = km.widgets.Dashboard(m, views=["physmap", "buddy", "console"])
+>>> display(d)        # or simply display(m)
+
+Views subscribe to the machine's change events and redraw at most ~30 times a second
+(:mod:`.coalesce`); each also renders a static HTML picture (``to_html()``) for notebooks
+viewed without a kernel. Colours: :mod:`.palette`.
+"""
+
+from .base import View
+from .buddychart import BuddyChart
+from .coalesce import Coalescer
+from .console import Console
+from .dashboard import DEFAULT_VIEWS, VIEWS, Dashboard
+from .palette import PALETTE_NAME
+from .physmap import PhysMap
+
+__all__ = ["View", "PhysMap", "BuddyChart", "Console", "Dashboard", "Coalescer", "VIEWS",
+           "DEFAULT_VIEWS", "PALETTE_NAME"]

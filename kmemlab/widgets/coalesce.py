@@ -1,0 +1,103 @@
+"""Coalescing change events into a few redraws a second.
+
+A notebook cell may run a 100 000-call workload: redrawing after every event would cost
+more than the workload and flood the front end. A :class:`Coalescer` sits between the
+machine's change events and a view's redraw:
+
+- on an event the view records *what* changed (cheap), then calls :meth:`Coalescer.poke`;
+- ``poke`` redraws at once if the last redraw is older than ``interval`` (1/30 s), so a long
+  cell still animates about 30 times a second;
+- otherwise it makes sure a later flush will happen: a timer on the kernel's asyncio loop
+  (runs as soon as the cell yields) and IPython's ``post_run_cell`` hook (runs when the
+  cell ends), so the final state is always drawn. Outside IPython, call :meth:`flush`.
+
+Redraws happen on the thread that runs the notebook's code, between two kernel operations,
+never from a second thread that could see a half-done change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+__all__ = ["Coalescer", "DEFAULT_INTERVAL"]
+
+DEFAULT_INTERVAL = 1 / 30
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:        # pragma: no cover - IPython comes with ipykernel
+        return None
+    return get_ipython()
+
+
+class Coalescer:
+    """Calls ``redraw()`` at most once per ``interval`` seconds while pokes keep coming,
+    and once more after the last poke. ``clock`` is injectable for tests."""
+
+    def __init__(self, redraw, interval: float = DEFAULT_INTERVAL, clock=time.monotonic):
+        if not callable(redraw):
+            raise TypeError(f"Coalescer needs a callable redraw(), got {type(redraw).__name__}")
+        self._redraw = redraw
+        self.interval = float(interval)
+        self._clock = clock
+        self._last = float("-inf")
+        self.dirty = False
+        self._timer = None
+        self.closed = False
+        self.redraws = 0               # how many times redraw() ran (tests, benchmarks)
+        self._ip = _ipython()
+        if self._ip is not None:
+            self._ip.events.register("post_run_cell", self._post_run_cell)
+
+    def poke(self) -> None:
+        """Something changed: redraw now if allowed, else schedule the final flush."""
+        if self.closed:
+            return
+        self.dirty = True
+        if self._clock() - self._last >= self.interval:
+            self.flush()
+        elif self._timer is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return                     # no loop: post_run_cell or an explicit flush() will do
+        self._timer = loop.call_later(self.interval, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def _post_run_cell(self, *args) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Redraw now if anything changed since the last redraw."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self.dirty or self.closed:
+            return
+        self.dirty = False
+        self._last = self._clock()
+        self.redraws += 1
+        self._redraw()
+
+    def close(self) -> None:
+        """Stop: no more redraws, the IPython hook is removed (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._ip is not None:
+            try:
+                self._ip.events.unregister("post_run_cell", self._post_run_cell)
+            except ValueError:
+                pass

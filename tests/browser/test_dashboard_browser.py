@@ -1,0 +1,148 @@
+"""The dashboard in a real browser: Voilà serves tests/browser/dashboard.ipynb on
+127.0.0.1, headless Debian Chromium (driven by Playwright) clicks the console's buttons,
+and the test checks that the charts changed in the DOM. Screenshots go to tests/artifacts/.
+
+Skipped only when /usr/bin/chromium is missing outside CI; under CI it must run
+(``./run test`` installs chromium when tests/browser/ exists).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the test runs under CI=true",
+                allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def voila_url():
+    voila = Path(sys.executable).with_name("voila")
+    assert voila.exists(), f"voila is not installed next to {sys.executable}"
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "voila.log", "w")
+    proc = subprocess.Popen([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser",
+                             f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
+                            cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "voila/static/", timeout=2)
+            except urllib.error.HTTPError:
+                break                              # the server answers (404 is fine)
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("voila did not start; see tests/artifacts/voila.log")
+                time.sleep(0.3)
+            else:
+                break
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)        # the server and the kernel it started
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(voila_url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage",
+                                          "--disable-background-networking",
+                                          "--disable-component-update", "--no-first-run"])
+        pg = browser.new_page(viewport={"width": 1280, "height": 2400})
+        pg.goto(voila_url, timeout=120_000)
+        pg.wait_for_selector(".kmemlab-physmap svg.svg-figure image", timeout=120_000)
+        pg.wait_for_selector(".kmemlab-buddychart .bar", state="attached", timeout=60_000)
+        yield pg
+        browser.close()
+
+
+def _map_href(pg) -> str:
+    return pg.eval_on_selector(".kmemlab-physmap svg.svg-figure image",
+                               "e => e.getAttribute('href') || e.getAttribute('xlink:href')")
+
+
+def _bar_heights(pg) -> list:
+    return pg.eval_on_selector_all(".kmemlab-buddychart .bar",
+                                   "els => els.map(e => e.getAttribute('height'))")
+
+
+def _png_of(pg, href) -> bytes:
+    """The bytes the map's <image> shows (a blob: URL made from the widget's PNG)."""
+    data = pg.evaluate("""async h => { const r = await fetch(h); const b = new Uint8Array(await r.arrayBuffer());
+                          return Array.from(b); }""", href)
+    return bytes(data)
+
+
+def test_dashboard_renders_and_buttons_change_the_charts(page):
+    pg = page
+    pg.screenshot(path=str(ARTIFACTS / "dashboard-initial.png"))
+    href0, bars0 = _map_href(pg), _bar_heights(pg)
+    png0 = _png_of(pg, href0)
+    assert png0.startswith(b"\x89PNG") and len(bars0) > 0
+    assert pg.locator(".kmemlab-legend").inner_text().count("free order") == 3
+
+    # alloc_pages(GFP_KERNEL, order=9) from the console
+    pg.fill(".kmemlab-size input", "9")
+    pg.click(".kmemlab-alloc-pages")
+    pg.wait_for_function("""() => document.querySelectorAll('.kmemlab-live option').length === 1""",
+                         timeout=30_000)
+    pg.wait_for_function("h => { const e = document.querySelector('.kmemlab-physmap svg.svg-figure image');"
+                         " return e && (e.getAttribute('href') || e.getAttribute('xlink:href')) !== h; }",
+                         arg=href0, timeout=30_000)
+    pg.wait_for_function("b => JSON.stringify(Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
+                         ".map(e => e.getAttribute('height'))) !== JSON.stringify(b)",
+                         arg=bars0, timeout=30_000)
+    assert "alloc_pages(order=9)" in pg.inner_text(".kmemlab-message")
+    png1 = _png_of(pg, _map_href(pg))
+    assert png1 != png0
+    pg.screenshot(path=str(ARTIFACTS / "dashboard-after-alloc.png"))
+
+    # a bad size: a message in the panel, no new allocation
+    pg.fill(".kmemlab-size input", "lots")
+    pg.click(".kmemlab-alloc-pages")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('neither')",
+                         timeout=30_000)
+    assert pg.locator(".kmemlab-live option").count() == 1
+
+    # free it again: the picture goes back to the boot picture
+    pg.click(".kmemlab-free")
+    pg.wait_for_function("() => document.querySelectorAll('.kmemlab-live option').length === 0",
+                         timeout=30_000)
+    pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('__free_pages')",
+                         timeout=30_000)
+    deadline = time.monotonic() + 30
+    while _png_of(pg, _map_href(pg)) != png0:
+        assert time.monotonic() < deadline, "the map did not return to the boot picture after the free"
+        time.sleep(0.2)
+    pg.screenshot(path=str(ARTIFACTS / "dashboard-after-free.png"))
