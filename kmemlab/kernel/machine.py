@@ -607,6 +607,21 @@ class Machine(VmallocAPI):
         """Call ``callback(event)`` after every change; returns a handle with ``close()``."""
         return self._bus.subscribe(callback)
 
+    def explain(self, addr) -> Text:
+        """What an address (or a :class:`Page`) is, in words: its region, zone, owner —
+        slab cache and object, vmalloc area and page, free block — one fact per line."""
+        from .explain import explain
+        if isinstance(addr, Page):
+            self._check_page(addr)
+            if addr.pfn >= self._k.max_low_pfn:
+                from .explain import _frame
+                return Text("\n".join(_frame(self._k, addr.pfn, None)))
+            addr = self.page_address(addr)
+        addr = as_int(addr, "address")
+        if not 0 <= addr < 1 << self._k.profile.bits:
+            raise ValueError(f"{addr:#x} does not fit in a {self._k.profile.bits}-bit address")
+        return Text(explain(self._k, self.layout, addr))
+
     @contextlib.contextmanager
     def trace(self):
         """Record the kernel functions the calls in the block run (ftrace function_graph).
