@@ -345,13 +345,15 @@ class Machine(VmallocAPI):
         size = as_int(size, what)
         if size < 0:
             raise ValueError(f"{what} must be >= 0 (a size_t), got {size}")
+        if size >> self._k.profile.bits:
+            raise ValueError(f"{what} {size:#x} does not fit in a {self._k.profile.bits}-bit size_t")
         return size
 
     def kmalloc(self, size, gfp=G.GFP_KERNEL) -> Address:
         """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
         (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
         from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
-        if type(size) is int and type(gfp) is not bool and 0 <= size:   # the hot path
+        if type(size) is int and type(gfp) is not bool and 0 <= size <= 0xffffffff:   # the hot path
             return Address(self._k.slub.kmalloc(size, G.check_gfp(gfp), -1))
         return self.kmalloc_node(size, gfp, -1)
 
@@ -486,10 +488,14 @@ class Machine(VmallocAPI):
         off = addr - self._k.profile.page_offset
         if 0 <= off < (self._k.max_low_pfn << self.PAGE_SHIFT):
             return off >> self.PAGE_SHIFT
-        raise KernelBug(f"{fn}: {Address(addr)} is not a direct-map address",
-                        f"{fn}() used for non-linear address: {Address(addr)}\n"
-                        f"kernel BUG at mm/page_alloc.c: {fn}() expects an address from "
-                        "page_address()/__get_free_pages()")
+        text = (f"{fn}() used for non-linear address: {Address(addr)}\n"
+                f"kernel BUG at arch/x86/mm/physaddr.c:28!\n"
+                f"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
+                f"CPU: {self._k.cpu} PID: {self._k.pid} Comm: {self._k.comm} {self._k.taint_string()} "
+                f"{self._k.uname_release} #1")
+        self._k.log.printk("warn", text)
+        raise KernelBug(f"{fn}: {Address(addr)} is not a direct-map address (only addresses from "
+                        "page_address()/__get_free_pages()/kmalloc() are)", text)
 
     def page_to_pfn(self, page: Page) -> int:
         """``page_to_pfn(page)``."""

@@ -1,0 +1,138 @@
+"""Bad input on every public function, with what kmemlab does about it.
+
+One table serves twice: tests/test_bad_input.py checks every row against the model, and
+`python tests/bad_input_cases.py > docs/bad-input.md` writes the table in the docs (a test
+checks the committed file is up to date). Outcomes:
+
+- ``TypeError`` / ``ValueError``: Python misuse; the message says what to pass.
+- ``KernelBug`` / ``KernelOops``: what the real kernel would BUG or oops on; the report is in dmesg.
+- ``NULL`` / ``None``: a C-style failure (``km.NULL`` or ``None``), logged unless ``__GFP_NOWARN``.
+- ``no-op``: the kernel ignores it too (``kfree(NULL)``).
+- ``WARN``: the kernel warns in dmesg and carries on.
+- ``corrupts``: the kernel does not check this either; the damage is the kernel's (a lesson).
+
+Unless the outcome is ``corrupts`` or a successful call, the machine's state afterwards is
+exactly what it was before (except the log).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import kmemlab as km
+
+G = km.GFP_KERNEL
+NOWARN = km.__GFP_NOWARN
+PAGE = 4096
+
+
+def _freed_page(m):
+    a = m.get_free_pages(G, 1)
+    m.free_pages(a, 1)
+    return a
+
+
+def _freed_vmalloc(m):
+    v = m.vmalloc(PAGE)
+    m.vfree(v)
+    return v
+
+
+#: (function, what is passed, setup(m) -> x or None, call(m, x), outcome, kernel behaviour / note
+#:  [, Machine keyword arguments])
+CASES = [
+    # sizes and numbers
+    ("kmalloc", "a string size", None, lambda m, x: m.kmalloc("100"), "TypeError", ""),
+    ("kmalloc", "a float size", None, lambda m, x: m.kmalloc(100.0), "TypeError", ""),
+    ("kmalloc", "a bool size", None, lambda m, x: m.kmalloc(True), "TypeError", ""),
+    ("kmalloc", "a negative size", None, lambda m, x: m.kmalloc(-1), "ValueError",
+     "size_t cannot be negative"),
+    ("kmalloc", "a numpy integer size", lambda m: m.kmalloc(np.int64(100)),
+     lambda m, x: m.kfree(x), "ok",
+     "numpy integers are accepted everywhere"),
+    ("kmalloc", "size 0", None, lambda m, x: m.kmalloc(0), "ZERO_SIZE_PTR", "as the kernel: ((void *)16)"),
+    ("kmalloc", "size 2**64", None, lambda m, x: m.kmalloc(2**64), "ValueError", "does not fit in size_t"),
+    ("kmalloc", "64 MiB (above the largest buddy block)", None, lambda m, x: m.kmalloc(64 << 20), "NULL",
+     "WARN in __alloc_pages (order > MAX_ORDER), NULL"),
+    ("kmalloc", "flags that are not a GFP mask", None, lambda m, x: m.kmalloc(64, "GFP_KERNEL"), "TypeError", ""),
+    ("kmalloc", "undefined GFP bits", None, lambda m, x: m.kmalloc(64, 1 << 30), "ValueError", ""),
+    ("kmalloc", "__GFP_DMA | __GFP_HIGHMEM", None, lambda m, x: m.kmalloc(64, G | km.__GFP_DMA | km.__GFP_HIGHMEM),
+     "ValueError", "GFP_ZONE_BAD: the kernel BUG()s"),
+    ("kcalloc", "n * size overflowing size_t", None, lambda m, x: m.kcalloc(2**40, 2**40), "NULL",
+     "kmalloc_array(): check_mul_overflow() -> NULL"),
+    ("alloc_pages", "order 11", None, lambda m, x: m.alloc_pages(G, 11), "None",
+     "WARN_ON_ONCE(order > MAX_ORDER), NULL without a report"),
+    ("alloc_pages", "order -1", None, lambda m, x: m.alloc_pages(G, -1), "ValueError", ""),
+    ("alloc_pages_node", "a node that does not exist", None, lambda m, x: m.alloc_pages_node(5, G, 0), "ValueError", ""),
+    ("vmalloc", "size 0", None, lambda m, x: m.vmalloc(0), "NULL", "WARN_ON_ONCE(!size) in 6.x"),
+    ("vmalloc", "more than totalram", None, lambda m, x: m.vmalloc(1 << 40), "NULL",
+     "\"vmalloc error: size ..., exceeds total pages\""),
+    ("vmalloc", "a string size", None, lambda m, x: m.vmalloc("1M"), "TypeError", ""),
+    # frees
+    ("kfree", "NULL", None, lambda m, x: m.kfree(km.NULL), "no-op", "kfree(NULL) is allowed"),
+    ("kfree", "ZERO_SIZE_PTR", None, lambda m, x: m.kfree(km.ZERO_SIZE_PTR), "no-op", ""),
+    ("kfree", "a vmalloc address", lambda m: m.vmalloc(PAGE),
+     lambda m, x: m.kfree(x), "KernelBug",
+     "virt_to_page() of a non-direct-map address: kernel BUG at arch/x86/mm/physaddr.c"),
+    ("kfree", "a pointer into the middle of an object (no slub_debug)", lambda m: m.kmalloc(64) + 8,
+     lambda m, x: m.kfree(x), "corrupts",
+     "as in the kernel: nothing checks it, the bad pointer joins the freelist and the next kmalloc(64) returns it"),
+    ("kfree", "a pointer into the middle of an object (slub_debug=F)", lambda m: m.kmalloc(64) + 8,
+     lambda m, x: m.kfree(x), "KernelBug", "SLUB: Invalid object pointer", {"slub_debug": "F"}),
+    ("kfree", "an alloc_pages() page that is not compound",
+     lambda m: m.page_address(m.alloc_pages(G, 0)),
+     lambda m, x: m.kfree(x), "WARN",
+     "6.x free_large_kmalloc() WARNs for order 0 and frees it"),
+    ("vfree", "a kmalloc address", lambda m: m.kmalloc(64),
+     lambda m, x: m.vfree(x), "KernelBug",
+     "\"Trying to vfree() nonexistent vm area\""),
+    ("vfree", "an address vfree()d already", _freed_vmalloc,
+     lambda m, x: m.vfree(x), "KernelBug",
+     "\"Trying to vfree() nonexistent vm area\""),
+    ("vfree", "NULL", None, lambda m, x: m.vfree(km.NULL), "no-op", ""),
+    ("free_pages", "a block freed already", _freed_page,
+     lambda m, x: m.free_pages(x, 1),
+     "KernelBug", "BUG: Bad page state"),
+    ("free_pages", "the wrong order", lambda m: m.alloc_pages(G, 3),
+     lambda m, x: m.free_pages(x, 2), "KernelBug",
+     "BUG: Bad page state"),
+    ("free_pages", "None (a failed alloc_pages)", None, lambda m, x: m.free_pages(None, 0), "TypeError", ""),
+    ("free_pages", "a vmalloc address", lambda m: m.vmalloc(PAGE),
+     lambda m, x: m.free_pages(x, 0), "KernelBug", ""),
+    ("kmem_cache_free", "an object of another cache",
+     lambda m: (m.kmem_cache_create("a", 64), m.kmalloc(64)),
+     lambda m, x: m.kmem_cache_free(*x), "WARN",
+     "\"kmem_cache_free: Wrong slab cache\", freed into the right cache"),
+    # memory access
+    ("read", "an unmapped vmalloc address", None, lambda m, x: m.read(0xffffc90000000000 + (1 << 30), 1),
+     "KernelOops", "BUG: unable to handle page fault"),
+    ("write", "past the end of a vmalloc area (the guard page)",
+     lambda m: m.vmalloc(PAGE),
+     lambda m, x: m.write(x + PAGE, b"x"), "KernelOops", ""),
+    ("write", "text instead of bytes", lambda m: m.kmalloc(64),
+     lambda m, x: m.write(x, "hi"), "TypeError", ""),
+    ("read", "a negative length", lambda m: m.kmalloc(64),
+     lambda m, x: m.read(x, -1), "ValueError", ""),
+    ("virt_to_phys", "a vmalloc address", lambda m: m.vmalloc(PAGE),
+     lambda m, x: m.virt_to_phys(x), "KernelBug",
+     "CONFIG_DEBUG_VIRTUAL: virt_to_phys used for non-linear address"),
+    ("phys_to_virt", "a physical address beyond RAM", None, lambda m, x: m.phys_to_virt(1 << 45), "ValueError", ""),
+    ("restore", "something that is not a snapshot", None, lambda m, x: m.restore("yesterday"), "TypeError", ""),
+]
+
+
+def markdown() -> str:
+    out = ["# Bad input, and what kmemlab does about it", "",
+           "Generated from `tests/bad_input_cases.py` (the same table the tests check): "
+           "`python tests/bad_input_cases.py > docs/bad-input.md`.", "",
+           "Unless the outcome is `corrupts` (the kernel's own behaviour) or `ok`, the machine's "
+           "state afterwards is exactly what it was before (only the kernel log has the report).", "",
+           "| function | passed | outcome | the kernel / note |", "|---|---|---|---|"]
+    for fn, what, _setup, _call, outcome, note, *machine in CASES:
+        where = f" (`Machine({', '.join(f'{k}={v!r}' for k, v in machine[0].items())})`)" if machine else ""
+        out.append(f"| `{fn}` | {what}{where} | {outcome} | {note} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
