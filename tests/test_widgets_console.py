@@ -33,7 +33,7 @@ def test_alloc_button_allocates_the_typed_order_and_free_button_frees_it(m):
     c.size.value = "3"
     c.alloc_button.click()
     assert len(c.live) == 1
-    page, order = c.live[0]
+    _, page, order = c.live[0]
     assert order == 3 and m.mem_map.order[page.pfn] == 3
     assert m.zone(page.zone).nr_free_pages == free0 - 8
     assert f"{page.pfn:#x}" in c.message.value
@@ -46,7 +46,7 @@ def test_size_in_bytes_is_rounded_up_to_get_order(m):
     c = Console(m)
     c.size.value = "12K"
     c.alloc_button.click()
-    assert c.live[0][1] == 2                        # 12 KiB needs 4 pages: get_order(12288) == 2
+    assert c.live[0][2] == 2                        # 12 KiB needs 4 pages: get_order(12288) == 2
     assert [get_order(s, 12) for s in (1, 4096, 4097, 8192, 1 << 22)] == [0, 0, 1, 1, 10]
 
 
@@ -56,7 +56,7 @@ def test_gfp_picker_and_modifiers_reach_alloc_pages(m):
     c.modifiers.value = ("__GFP_ZERO",)
     c.size.value = "0"
     c.alloc_button.click()
-    page, _ = c.live[0]
+    _, page, _ = c.live[0]
     assert page.zone == "DMA"
 
 
@@ -72,7 +72,7 @@ def test_double_free_behind_the_consoles_back_is_shown_not_raised(m):
     c = Console(m)
     c.size.value = "1"
     c.alloc_button.click()
-    page, order = c.live[0]
+    _, page, order = c.live[0]
     m.free_pages(page, order)                       # freed in a cell, still in the console's list
     before = state(m)
     c.free_button.click()                           # the kernel's bad_page report, as a message

@@ -2,7 +2,7 @@
 
 >>> import kmemlab as km
 >>> m = km.Machine(mem="256M")
->>> d = km.widgets.Dashboard(m, views=["physmap", "buddy", "console"])
+>>> d = km.widgets.Dashboard(m, views=["console", "mapping", "walk", "physmap"])
 >>> display(d)        # or simply display(m)
 
 Views subscribe to the machine's change events and redraw at most ~30 times a second
@@ -10,13 +10,18 @@ Views subscribe to the machine's change events and redraw at most ~30 times a se
 viewed without a kernel. Colours: :mod:`.palette`.
 """
 
-from .base import View
+from .base import Hub, View
 from .buddychart import BuddyChart
 from .coalesce import Coalescer
 from .console import Console
 from .dashboard import DEFAULT_VIEWS, VIEWS, Dashboard
 from .palette import PALETTE_NAME
+from .mapping import MappingView
 from .physmap import PhysMap
+from .slabview import SlabView
+from .virtmap import VirtMap
+from .walkview import WalkView
 
-__all__ = ["View", "PhysMap", "BuddyChart", "Console", "Dashboard", "Coalescer", "VIEWS",
+__all__ = ["View", "Hub", "PhysMap", "BuddyChart", "Console", "Dashboard", "Coalescer", "VIEWS",
+           "MappingView", "SlabView", "VirtMap", "WalkView",
            "DEFAULT_VIEWS", "PALETTE_NAME"]

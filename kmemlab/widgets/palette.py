@@ -12,7 +12,10 @@ Palette indices (one byte per frame in the physical map's PNG):
 
 - ``0 .. FREE_BASE-1``: the mem_map kind with that number (``K_*``); kinds added later to
   mem_map get a neutral mid grey until they are given a colour here;
-- ``FREE_BASE + order``: a free frame inside a free buddy block of that order.
+- ``FREE_BASE + order``: a free frame inside a free buddy block of that order;
+- ``SLAB_BASE + shade``: a slab frame, shaded by its cache's object size (lighter green
+  for small objects, darker for large ones: :func:`slab_shade`), so the slabs of
+  kmalloc-16 and kmalloc-4k look different on the map.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ..kernel.mem_map import (KIND_NAMES, K_FREE, K_KERNEL, K_KMALLOC_LARGE, K_M
                               K_PAGES, K_PGTABLE, K_RESERVED, K_SLAB, K_USER, K_VMALLOC)
 
 __all__ = ["PALETTE_NAME", "KIND_COLOURS", "FREE_BASE", "MAX_FREE_ORDER", "free_colour",
+           "SLAB_BASE", "SLAB_SHADES", "slab_shade",
            "palette_rgb", "palette_hex", "kind_lut", "legend_entries"]
 
 PALETTE_NAME = "Paul Tol 'muted' (colour-blind safe) + grey ramp for free blocks"
@@ -48,6 +52,18 @@ _FREE_DARK = 0x9A       # grey level of order 0 (darkest: the most fragmented me
 _FREE_LIGHT = 0xE6      # grey level of the largest order
 
 
+SLAB_BASE = 48          # palette index of the lightest slab shade
+#: greens from light (8-byte objects) to dark (1 KiB and more); the middle one is K_SLAB's
+SLAB_SHADES = ("#A6DBA0", "#7FC97F", "#5AAE61", "#2F9A45", "#117733", "#0E6A2D", "#0B5A26",
+               "#08461D")
+
+
+def slab_shade(object_size: int) -> int:
+    """Shade (0..7) of a slab whose objects are ``object_size`` bytes: one step per
+    power of two from 8 bytes (0) to 1 KiB and more (7)."""
+    return min(len(SLAB_SHADES) - 1, max(0, (int(object_size) - 1).bit_length() - 3))
+
+
 def free_colour(order: int, max_order: int = 11) -> str:
     """The grey of a free block of ``order`` (0 darkest .. max_order-1 lightest)."""
     top = max(1, max_order - 1)
@@ -63,6 +79,8 @@ def palette_hex(max_order: int = 11) -> list[str]:
         pal[kind] = colour
     for o in range(MAX_FREE_ORDER + 1):
         pal[FREE_BASE + o] = free_colour(o, max_order)
+    for i, c in enumerate(SLAB_SHADES):
+        pal[SLAB_BASE + i] = c
     return pal
 
 
@@ -80,7 +98,8 @@ def kind_lut() -> np.ndarray:
 
 def legend_entries(max_order: int = 11) -> list[tuple[str, str]]:
     """``(label, colour)`` pairs in the order a legend lists them."""
-    out = [(KIND_NAMES[k], c) for k, c in KIND_COLOURS.items() if k != K_NOMAP]
+    out = [(KIND_NAMES[k] if k != K_SLAB else "slab (light: small objects, dark: 1 KiB+)", c)
+           for k, c in KIND_COLOURS.items() if k != K_NOMAP]
     out += [(f"free order {o}", free_colour(o, max_order)) for o in (0, max_order // 2, max_order - 1)]
     out.append(("not RAM (hole)", KIND_COLOURS[K_NOMAP]))
     return out

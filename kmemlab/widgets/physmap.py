@@ -31,9 +31,10 @@ import numpy as np
 from PIL import Image as PILImage
 
 from ..kernel import gfp as G
-from ..kernel.mem_map import K_FREE, K_NOMAP
+from ..kernel.mem_map import K_FREE, K_NOMAP, K_SLAB
 from .base import View
-from .palette import FREE_BASE, PALETTE_NAME, kind_lut, legend_entries, palette_hex, palette_rgb
+from .palette import (FREE_BASE, PALETTE_NAME, SLAB_BASE, kind_lut, legend_entries, palette_hex,
+                      palette_rgb, slab_shade)
 
 __all__ = ["PhysMap", "ZOOM_COUNTS"]
 
@@ -57,6 +58,9 @@ class PhysMap(View):
     ``pm.describe(pfn)`` is the text shown for one frame."""
 
     title = "physical memory map"
+    #: while a burst of events runs, redraw the (expensive) map at most 4 times a second;
+    #: the small charts keep their ~30 Hz and the final state is always drawn
+    burst_interval = 0.25
 
     def __init__(self, machine, interval=None, zoom_count: int = 4096, **kw):
         if interval is not None:
@@ -215,6 +219,7 @@ class PhysMap(View):
         pix = self.pixels
         kind = mm.kind[lo:hi]
         pix[lo:hi] = self._lut[kind]
+        self._shade_slabs(lo, kind)
         free = np.flatnonzero(kind == K_FREE)
         i, n = 0, len(free)
         free_order = mm.free_order
@@ -225,11 +230,29 @@ class PhysMap(View):
             pix[p:p + (1 << o)] = FREE_BASE + o
             i += 1 << o
 
+    def _shade_slabs(self, lo: int, kind: np.ndarray) -> None:
+        """Slab frames in ``kind`` (frames from ``lo``) get their cache's size shade:
+        mem_map.owner of a slab frame is the slab's id (k.slub.slabs)."""
+        idx = np.flatnonzero(kind == K_SLAB)
+        if not idx.size:
+            return
+        slub = getattr(self.machine._k, "slub", None)
+        if slub is None:
+            return
+        idx += lo
+        owners = self.machine.mem_map.owner[idx]
+        ids, inv = np.unique(owners, return_inverse=True)
+        slabs = slub.slabs
+        shade = np.array([SLAB_BASE + slab_shade(slabs[int(i)].cache.size) if int(i) in slabs
+                          else K_SLAB for i in ids], np.uint8)
+        self.pixels[idx] = shade[inv]
+
     def _recolour_all(self) -> None:
         m = self.machine
         mm = m.mem_map
         pix = self.pixels
         pix[:mm.max_pfn] = self._lut[mm.kind]
+        self._shade_slabs(0, mm.kind)
         for z in m.zones:
             for fa in z.free_area:
                 o = fa.order

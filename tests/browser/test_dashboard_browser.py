@@ -79,7 +79,7 @@ def page(voila_url):
                                     args=["--no-sandbox", "--disable-dev-shm-usage",
                                           "--disable-background-networking",
                                           "--disable-component-update", "--no-first-run"])
-        pg = browser.new_page(viewport={"width": 1280, "height": 2400})
+        pg = browser.new_page(viewport={"width": 1280, "height": 4200})
         pg.goto(voila_url, timeout=120_000)
         pg.wait_for_selector(".kmemlab-physmap svg.svg-figure image", timeout=120_000)
         pg.wait_for_selector(".kmemlab-buddychart .bar", state="attached", timeout=60_000)
@@ -146,3 +146,52 @@ def test_dashboard_renders_and_buttons_change_the_charts(page):
         assert time.monotonic() < deadline, "the map did not return to the boot picture after the free"
         time.sleep(0.2)
     pg.screenshot(path=str(ARTIFACTS / "dashboard-after-free.png"))
+
+
+def _mapping_state(pg) -> dict:
+    """What the mapping picture shows: its title and the line paths drawn."""
+    return pg.evaluate("""() => {
+        const fig = document.querySelector('.kmemlab-mapping');
+        const title = fig.querySelector('.mainheading') ? fig.querySelector('.mainheading').textContent : '';
+        const paths = Array.from(fig.querySelectorAll('path.line')).map(e => e.getAttribute('d'));
+        return {title: title, paths: paths}; }""")
+
+
+def _wait_mapping_title(pg, text):
+    pg.wait_for_function("t => { const e = document.querySelector('.kmemlab-mapping .mainheading');"
+                         " return e && e.textContent.includes(t); }", arg=text, timeout=30_000)
+
+
+def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
+    pg = page
+    before = _mapping_state(pg)
+    pg.fill(".kmemlab-bytes input", "64K")
+    pg.click(".kmemlab-kmalloc")
+    _wait_mapping_title(pg, "kmalloc(65536)")
+    after_k = _mapping_state(pg)
+    assert after_k != before and "parallel lines" in after_k["title"]
+    pg.wait_for_function("() => document.querySelector('.kmemlab-walk') &&"
+                         " document.querySelector('.kmemlab-walk').innerText.includes('PSE')", timeout=30_000)
+    pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-kmalloc.png"))
+
+    pg.fill(".kmemlab-bytes input", "40K")
+    pg.click(".kmemlab-vmalloc")
+    _wait_mapping_title(pg, "vmalloc(40960)")
+    after_v = _mapping_state(pg)
+    assert after_v != after_k
+    assert "vmalloc" in pg.inner_text(".kmemlab-message")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-walk').innerText.includes('pte')",
+                         timeout=30_000)
+    pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-vmalloc.png"))
+    pg.locator(".kmemlab-walk-view").screenshot(path=str(ARTIFACTS / "walk-vmalloc.png"))
+    if pg.locator(".kmemlab-trace").count():
+        assert "vmalloc" in pg.input_value(".kmemlab-trace textarea") or \
+            "alloc" in pg.input_value(".kmemlab-trace textarea")
+    pg.locator(".kmemlab-slab-view").screenshot(path=str(ARTIFACTS / "slab-view.png"))
+    pg.locator(".kmemlab-virtmap").screenshot(path=str(ARTIFACTS / "virtmap.png"))
+    pg.screenshot(path=str(ARTIFACTS / "dashboard-full.png"), full_page=True)
+
+    # free the vmalloc from the live list: vfree, and the picture says so
+    pg.click(".kmemlab-free")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('vfree')",
+                         timeout=30_000)

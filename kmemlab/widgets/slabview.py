@@ -1,0 +1,260 @@
+"""SlabView: the slab caches (``/proc/slabinfo``) and one slab's objects.
+
+Top: one pair of bars per cache that holds slabs, read from ``/proc/slabinfo`` itself
+(so the picture and the file never disagree): a light bar for ``<num_objs>`` and a dark
+one for ``<active_objs>``; the slab counts are in the labels and the table. SLUB counts
+every object of a CPU's slab as active (the free ones sit on that CPU's lockless
+freelist), which is why a fresh cache shows a full bar after one kmalloc.
+
+Bottom: one slab of the chosen cache drawn object by object, in address order:
+in use (green), free on the slab's own freelist (grey), free on a CPU's lockless
+freelist (blue). The free lists are read by following the free pointers stored in the
+objects (``get_freepointer``), as the kernel does.
+"""
+
+from __future__ import annotations
+
+import html
+
+import bqplot as bq
+import ipywidgets as W
+import numpy as np
+
+from ..kernel.mem_map import K_SLAB
+from .base import View
+
+__all__ = ["SlabView", "parse_slabinfo", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
+
+OBJ_USED, OBJ_FREE, OBJ_CPU_FREE = 2, 0, 1
+_OBJ_COLOURS = ["#DDDDDD", "#88CCEE", "#117733"]     # free, free on a CPU freelist, in use
+MAX_CACHES = 14
+
+
+def parse_slabinfo(text: str) -> list[dict]:
+    """The rows of ``/proc/slabinfo`` 2.1 as dicts (name, active_objs, num_objs, objsize,
+    objperslab, pagesperslab, active_slabs, num_slabs)."""
+    rows = []
+    for line in text.splitlines()[2:]:
+        f = line.split()
+        if len(f) < 16:
+            continue
+        rows.append({"name": f[0], "active_objs": int(f[1]), "num_objs": int(f[2]),
+                     "objsize": int(f[3]), "objperslab": int(f[4]), "pagesperslab": int(f[5]),
+                     "active_slabs": int(f[13]), "num_slabs": int(f[14])})
+    return rows
+
+
+class SlabView(View):
+    """``SlabView(m)``; ``sv.rows`` (slabinfo rows drawn), ``sv.select_slab(pfn)``,
+    ``sv.object_states()`` (state of each object of the shown slab)."""
+
+    title = "slab caches"
+    WAKE = frozenset(("kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free", "vmalloc",
+                      "vfree", "restore"))
+
+    def __init__(self, machine, **kw):
+        super().__init__(machine, **kw)
+        self.rows: list[dict] = []
+        self.slab = None                 # the Slab drawn below
+        self._follow_pfn = None
+        ys = bq.OrdinalScale()
+        self._xs = xs = bq.LinearScale(min=0.0, max=1.0)
+        sc = {"x": ys, "y": xs}
+        self.total_bars = bq.Bars(x=["-"], y=[0], scales=sc, orientation="horizontal",
+                                  colors=["#BBDDBB"], padding=0.25, labels=["num_objs"])
+        self.active_bars = bq.Bars(x=["-"], y=[0], scales=sc, orientation="horizontal",
+                                   colors=["#117733"], padding=0.45, labels=["active_objs"])
+        self.figure = bq.Figure(marks=[self.total_bars, self.active_bars],
+                                axes=[bq.Axis(scale=ys, orientation="vertical", label=""),
+                                      bq.Axis(scale=xs, label="objects (light: num_objs, dark: active_objs)",
+                                              tick_format="d", num_ticks=5)],
+                                title="Slab caches in use (/proc/slabinfo)",
+                                title_style={"font-size": "18px"},
+                                fig_margin={"top": 40, "bottom": 50, "left": 130, "right": 20},
+                                layout=W.Layout(width="620px", height="420px"))
+        self.figure.add_class("kmemlab-slab-caches")
+        gx = bq.LinearScale(min=-0.5, max=31.5)
+        gy = bq.LinearScale(min=-0.5, max=7.5, reverse=True)
+        self._gx, self._gy = gx, gy
+        cs = bq.ColorScale(colors=_OBJ_COLOURS, min=0, max=2)
+        self.objects = bq.Scatter(x=[0], y=[0], color=[0], scales={"x": gx, "y": gy, "color": cs},
+                                  marker="square", default_size=260, stroke="#333333")
+        self.slab_figure = bq.Figure(marks=[self.objects], axes=[], padding_x=0, padding_y=0,
+                                     title="one slab", title_style={"font-size": "16px"},
+                                     fig_margin={"top": 40, "bottom": 10, "left": 10, "right": 10},
+                                     layout=W.Layout(width="620px", height="300px"))
+        self.slab_figure.add_class("kmemlab-slab-objects")
+        self.cache_box = W.Dropdown(options=[], description="cache", layout=W.Layout(width="300px"))
+        self.cache_box.observe(self._on_cache, names=["value"])
+        self.slab_box = W.Dropdown(options=[], description="slab", layout=W.Layout(width="300px"))
+        self.slab_box.observe(self._on_slab, names=["value"])
+        self.legend = W.HTML(
+            '<span style="font-size:15px">' + "".join(
+                f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
+                f'border:1px solid #333;margin:0 4px 0 10px;vertical-align:middle"></span>{t}'
+                for c, t in ((_OBJ_COLOURS[2], "in use"), (_OBJ_COLOURS[0], "free (slab freelist)"),
+                             (_OBJ_COLOURS[1], "free (CPU freelist)"))) + "</span>")
+        self.table = W.HTML("")
+        self.table.add_class("kmemlab-slabinfo")
+        self.widget = W.VBox([W.HBox([self.figure, W.VBox([self.cache_box, self.slab_box, self.legend,
+                                                           self.slab_figure])]),
+                              self.table])
+        self.widget.add_class("kmemlab-slab-view")
+        self._redraw()
+
+    def _owned_widgets(self):
+        return [self.widget, self.figure, self.total_bars, self.active_bars, self.slab_figure,
+                self.objects, self.cache_box, self.slab_box, self.legend, self.table]
+
+    # -- data ------------------------------------------------------------------------
+
+    def _slub(self):
+        return self.machine._k.slub
+
+    def object_states(self, slab=None) -> np.ndarray:
+        """int8 per object of ``slab`` (default: the one shown): OBJ_USED / OBJ_FREE / OBJ_CPU_FREE."""
+        slab = self.slab if slab is None else slab
+        if slab is None:
+            return np.zeros(0, np.int8)
+        slub = self._slub()
+        s = slab.cache
+        start = slab.addr + s.red_left_pad
+        st = np.full(slab.objects, OBJ_USED, np.int8)
+
+        def chase(p, state):
+            n = 0
+            while p and n <= slab.objects:
+                i, r = divmod(p - start, s.size)
+                if r or not 0 <= i < slab.objects:
+                    break                  # a corrupted pointer (use-after-free lesson): stop
+                st[i] = state
+                p = slub.get_freepointer(s, p)
+                n += 1
+        chase(slab.freelist, OBJ_FREE)
+        for c in s.cpu_slab:
+            if c.slab is slab:
+                chase(c.freelist, OBJ_CPU_FREE)
+        return st
+
+    def _note(self, ev) -> None:
+        if ev.kind == K_SLAB and ev.pfn >= 0 and ev.type in ("kmalloc", "kmem_cache_alloc"):
+            self._follow_pfn = ev.pfn
+
+    def select_slab(self, pfn: int) -> None:
+        """Draw the slab that holds frame ``pfn``."""
+        slab = self._slub().page_slab.get(int(pfn))
+        if slab is None:
+            raise ValueError(f"pfn {int(pfn):#x} is not a slab page")
+        self.slab = slab
+        self._draw_slab()
+
+    def select_cache(self, name: str) -> None:
+        """Draw the first slab of cache ``name``."""
+        slub = self._slub()
+        s = next((c for c in slub.slab_caches if c.name == name), None)
+        if s is None:
+            raise ValueError(f"no slab cache named {name!r}")
+        slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn)
+        self.slab = slabs[0] if slabs else None
+        self._draw_slab(cache=s)
+
+    # -- drawing --------------------------------------------------------------------
+
+    def _redraw(self) -> None:
+        slub = self._slub()
+        rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
+        rows.sort(key=lambda r: -r["num_objs"])
+        self.rows = rows[:MAX_CACHES]
+        shown = list(reversed(self.rows))            # the largest at the top
+        names = [r["name"] for r in shown] or ["(no slabs)"]
+        tot = np.array([r["num_objs"] for r in shown] or [0], np.float64)
+        act = np.array([r["active_objs"] for r in shown] or [0], np.float64)
+        with self.total_bars.hold_sync(), self.active_bars.hold_sync(), self._xs.hold_sync():
+            self._xs.max = float(max(1.0, tot.max() * 1.05))
+            self.total_bars.x = names
+            self.total_bars.y = tot
+            self.active_bars.x = names
+            self.active_bars.y = act
+        self.table.value = self._table_html(rows)
+        names_all = [r["name"] for r in rows]
+        if list(self.cache_box.options) != names_all:
+            keep = self.cache_box.value
+            self.cache_box.unobserve(self._on_cache, names=["value"])
+            self.cache_box.options = names_all
+            self.cache_box.value = keep if keep in names_all else None
+            self.cache_box.observe(self._on_cache, names=["value"])
+        if self._follow_pfn is not None:
+            pfn, self._follow_pfn = self._follow_pfn, None
+            if pfn in slub.page_slab:
+                self.slab = slub.page_slab[pfn]
+        if self.slab is not None and slub.slabs.get(self.slab.id) is not self.slab:
+            self.slab = None                         # discarded (or a restore happened)
+        self._draw_slab()
+
+    def _draw_slab(self, cache=None) -> None:
+        slub = self._slub()
+        slab = self.slab
+        s = slab.cache if slab is not None else cache
+        if s is not None and self.cache_box.value != s.name and s.name in self.cache_box.options:
+            self.cache_box.unobserve(self._on_cache, names=["value"])
+            self.cache_box.value = s.name
+            self.cache_box.observe(self._on_cache, names=["value"])
+        slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn) if s is not None else []
+        opts = [(f"pfn {sl.pfn:#x}  {sl.inuse}/{sl.objects}", sl.pfn) for sl in slabs]
+        self.slab_box.unobserve(self._on_slab, names=["value"])
+        self.slab_box.options = opts
+        self.slab_box.value = slab.pfn if slab is not None and opts else None
+        self.slab_box.observe(self._on_slab, names=["value"])
+        if slab is None:
+            with self.objects.hold_sync():
+                self.objects.x, self.objects.y, self.objects.color = [0], [0], [0]
+                self.objects.visible = False
+            self.slab_figure.title = "one slab: none chosen (kmalloc something, or pick a cache)"
+            return
+        st = self.object_states(slab)
+        n = len(st)
+        cols = 32 if n > 64 else (16 if n > 16 else 8)
+        rows = -(-n // cols)
+        i = np.arange(n)
+        with self.objects.hold_sync(), self._gx.hold_sync(), self._gy.hold_sync():
+            self._gx.max = cols - 0.5
+            self._gy.max = max(rows, 4) - 0.5
+            self.objects.x = (i % cols).astype(np.int32)
+            self.objects.y = (i // cols).astype(np.int32)
+            self.objects.color = st.astype(np.int32)
+            self.objects.default_size = 260 if cols <= 16 else 120
+            self.objects.visible = True
+        used = int((st == OBJ_USED).sum())
+        self.slab_figure.title = (f"{s.name}: slab at pfn {slab.pfn:#x} (order {slab.order}), "
+                                  f"{used} of {n} objects in use")
+
+    def _on_cache(self, change) -> None:
+        if change["new"]:
+            self.select_cache(change["new"])
+
+    def _on_slab(self, change) -> None:
+        if change["new"] is not None:
+            self.select_slab(change["new"])
+
+    @staticmethod
+    def _table_html(rows) -> str:
+        head = ("<tr><th>name</th><th>active_objs</th><th>num_objs</th><th>objsize</th>"
+                "<th>objperslab</th><th>pagesperslab</th><th>active_slabs</th><th>num_slabs</th></tr>")
+        body = "".join(
+            f"<tr><td>{html.escape(r['name'])}</td><td>{r['active_objs']}</td><td>{r['num_objs']}</td>"
+            f"<td>{r['objsize']}</td><td>{r['objperslab']}</td><td>{r['pagesperslab']}</td>"
+            f"<td>{r['active_slabs']}</td><td>{r['num_slabs']}</td></tr>" for r in rows)
+        return (f'<table class="kmemlab-slabinfo-table" style="font-size:14px">'
+                f"<caption>/proc/slabinfo, caches holding slabs</caption>{head}{body}</table>")
+
+    def to_html(self) -> str:
+        self.flush()
+        rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
+        out = self._table_html(rows)
+        if self.slab is not None:
+            st = self.object_states()
+            cells = "".join(f'<span style="display:inline-block;width:12px;height:12px;margin:1px;'
+                            f'background:{_OBJ_COLOURS[int(v)]};border:1px solid #333"></span>' for v in st)
+            out += (f"<p>{html.escape(self.slab.cache.name)} slab at pfn {self.slab.pfn:#x}: "
+                    f"green in use, grey free, blue free on a CPU freelist</p><div style='width:480px'>{cells}</div>")
+        return f'<div class="kmemlab-slab-static">{out}</div>'

@@ -1,0 +1,149 @@
+"""WalkView: one page-table walk (``m.walk(addr)``) as a path of boxes.
+
+The virtual address is cut into its index fields (one per paging level, coloured per
+level) and the page offset; then one box per table the MMU reads: the table's physical
+address, the index taken from the address, the entry found (hex) and its flags; the
+used entry is the highlighted path from CR3 to the frame. A huge page (PSE) ends the
+walk early, with a wider offset; a non-present entry ends it with a page fault.
+Everything drawn is a field of :class:`kmemlab.kernel.pgtable.Walk`.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..kernel.types import Address, Page
+from .base import View
+
+__all__ = ["WalkView", "LEVEL_COLOURS"]
+
+#: one colour per level (Paul Tol "bright"), pgd first
+LEVEL_COLOURS = {"pgd": "#4477AA", "p4d": "#AA3377", "pud": "#228833", "pmd": "#CCBB44",
+                 "pte": "#EE6677"}
+_OFFSET_COLOUR = "#777777"
+
+
+class WalkView(View):
+    """``WalkView(m)``; ``wv.select(addr_or_page)``; ``wv.walk`` is the Walk drawn."""
+
+    title = "page-table walk"
+    WAKE = frozenset(("kmalloc", "vmalloc", "vfree", "vmap", "vunmap", "restore"))
+
+    def __init__(self, machine, follow: bool = True, **kw):
+        super().__init__(machine, **kw)
+        self.follow = follow
+        self.addr = None
+        self.walk = None
+        self._pending = None
+        self.address = W.Text(value="", description="walk", placeholder="virtual address, e.g. 0xffff888000100000",
+                              layout=W.Layout(width="460px"))
+        self.address.add_class("kmemlab-walk-address")
+        self.address.observe(self._on_address, names=["value"])
+        self.html = W.HTML("")
+        self.html.add_class("kmemlab-walk")
+        self.widget = W.VBox([self.address, self.html])
+        self.widget.add_class("kmemlab-walk-view")
+        self._redraw()
+
+    def _owned_widgets(self):
+        return [self.widget, self.address, self.html]
+
+    def select(self, target) -> None:
+        """Walk ``target``: a virtual address or a Page (its direct-map address); None clears."""
+        if isinstance(target, Page):
+            target = self.machine.page_address(target)
+        if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
+            raise TypeError(f"select() takes an address (int) or a Page, got {type(target).__name__}")
+        self.addr = None if target is None else int(target)
+        self._pending = None
+        self._redraw()
+
+    def _note(self, ev) -> None:
+        if self.follow and ev.type in ("kmalloc", "vmalloc", "vmap") and ev.addr:
+            self._pending = ev.addr
+
+    def _on_address(self, change) -> None:
+        text = change["new"].strip()
+        if not text:
+            return
+        try:
+            self.select(int(text, 0))
+        except (ValueError, TypeError) as e:
+            self.html.value = f'<span style="color:#882255;font-size:16px">{html.escape(str(e))}</span>'
+
+    def _redraw(self) -> None:
+        if self._pending is not None:
+            self.addr, self._pending = self._pending, None
+        if self.addr is None:
+            self.walk = None
+            self.html.value = ('<span style="font-size:16px">Type a virtual address (or allocate '
+                               'something in the console) to see the MMU walk the page tables.</span>')
+            return
+        self.walk = self.machine.walk(self.addr)
+        self.html.value = self.to_html()
+
+    # -- the picture -----------------------------------------------------------------
+
+    def _fields_html(self, w) -> str:
+        """The address cut into its per-level index fields and the offset."""
+        levels = self.machine.profile.levels
+        bits = self.machine.profile.bits
+        top = max(s + (n.bit_length() - 1) for _, s, n in levels)
+        cells = []
+        if top < bits:
+            cells.append(("sign", f"{w.vaddr >> top:#x}", f"bits {bits - 1}..{top}", "#BBBBBB"))
+        for name, shift, n in levels:
+            width = n.bit_length() - 1
+            idx = (w.vaddr >> shift) & (n - 1)
+            cells.append((name, str(idx), f"bits {shift + width - 1}..{shift}", LEVEL_COLOURS.get(name, "#999")))
+        shift = levels[-1][1]
+        cells.append(("offset", f"{w.vaddr & ((1 << shift) - 1):#x}", f"bits {shift - 1}..0", _OFFSET_COLOUR))
+        return "".join(
+            f'<div style="display:inline-block;text-align:center;margin:0 3px;padding:4px 10px;'
+            f'border:3px solid {c};border-radius:6px;min-width:70px">'
+            f'<div style="font-size:14px;color:{c};font-weight:bold">{html.escape(name)}</div>'
+            f'<div style="font-size:22px;font-family:monospace">{html.escape(v)}</div>'
+            f'<div style="font-size:12px;color:#555">{html.escape(b)}</div></div>'
+            for name, v, b, c in cells)
+
+    def to_html(self) -> str:
+        if self.addr is None:
+            return '<div class="kmemlab-walk-static">no address selected</div>'
+        w = self.walk if self.walk is not None else self.machine.walk(self.addr)
+        d = w.entry_digits
+        boxes = [f'<div class="kmemlab-walk-box" style="display:inline-block;vertical-align:top;margin:4px;'
+                 f'padding:8px;border:3px solid #333;border-radius:6px;font-size:15px">'
+                 f'<b>CR3</b><br><span style="font-family:monospace">{w.cr3:#0{d + 2}x}</span></div>']
+        for lv in w.levels:
+            c = LEVEL_COLOURS.get(lv.level, "#999")
+            ok = lv.present
+            flags = " ".join(lv.flags) or "none"
+            end = ""
+            if not ok:
+                end = '<br><b style="color:#882255">not present: page fault</b>'
+            elif lv.huge:
+                end = f"<br><b>PSE: a {w.page_size >> 20} MiB page</b>"
+            boxes.append(
+                f'<span style="font-size:26px;vertical-align:middle">&rarr;</span>'
+                f'<div class="kmemlab-walk-box kmemlab-walk-{lv.level}" style="display:inline-block;'
+                f'vertical-align:top;margin:4px;padding:8px;border:4px solid {c};border-radius:6px;'
+                f'background:{c}22;font-size:15px;min-width:170px">'
+                f'<b style="color:{c};font-size:18px">{lv.level}</b> table '
+                f'<span style="font-family:monospace">{lv.table:#x}</span><br>'
+                f'index <b style="font-size:20px">{lv.index}</b><br>'
+                f'entry <span style="font-family:monospace">{lv.entry:#0{d + 2}x}</span><br>'
+                f'<span style="font-size:13px">{html.escape(flags)}</span>{end}</div>')
+        if w.phys is not None:
+            boxes.append(
+                f'<span style="font-size:26px;vertical-align:middle">&rarr;</span>'
+                f'<div class="kmemlab-walk-box kmemlab-walk-frame" style="display:inline-block;'
+                f'vertical-align:top;margin:4px;padding:8px;border:4px solid #117733;border-radius:6px;'
+                f'font-size:15px"><b style="font-size:18px">frame</b><br>pfn '
+                f'<b style="font-size:20px">{w.pfn:#x}</b><br>phys '
+                f'<span style="font-family:monospace">{w.phys:#x}</span></div>')
+        head = (f'<div style="font-size:18px;margin:4px 0"><b>page-table walk of {Address(w.vaddr)}</b> '
+                f'({html.escape(w.profile)})</div>')
+        return (f'<div class="kmemlab-walk-static">{head}<div>{self._fields_html(w)}</div>'
+                f'<div>{"".join(boxes)}</div></div>')
