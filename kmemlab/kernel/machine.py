@@ -35,6 +35,11 @@ __all__ = ["Machine", "KernelState", "Snapshot", "Text", "SUPPORTED_KERNELS"]
 
 #: kernel generations whose behaviour kmemlab follows (names, messages, constants)
 SUPPORTED_KERNELS = ("4.14", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6")
+#: kmalloc()'s hot path: the default gfp is recognised by identity, and the Address it
+#: returns is built without Address()'s checks (the model only returns valid addresses)
+_GFP_KERNEL = G.GFP_KERNEL
+_GFP_KERNEL_INT = int(G.GFP_KERNEL)
+_new_address = int.__new__
 
 
 class Text(str):
@@ -351,8 +356,13 @@ class Machine(VmallocAPI):
         """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
         (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
         from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
-        if type(size) is int and type(gfp) is not bool and 0 <= size:   # the hot path
-            return Address(self._k.slub.kmalloc(size, G.check_gfp(gfp), -1))
+        if type(size) is int and size >= 0:                 # the hot path: plain ints
+            if gfp is _GFP_KERNEL:
+                gfp = _GFP_KERNEL_INT
+            elif type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
+                gfp = G.check_gfp(gfp)
+            # the model returns a valid address: skip Address()'s re-validation
+            return _new_address(Address, self._k.slub.kmalloc(size, gfp, -1))
         return self.kmalloc_node(size, gfp, -1)
 
     def kmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1) -> Address:
