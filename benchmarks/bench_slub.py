@@ -65,8 +65,51 @@ def buddy_share(ops) -> tuple[float, float]:
     return spent[0], total
 
 
+def hook_overhead(rounds: int = 9) -> tuple[float, float]:
+    """kmalloc(64)+kfree with the tracing hooks (as shipped) and with copies of
+    Slub.kmalloc / Slub.kfree whose `k.tracer is not None` branch is cut out,
+    measured alternately so load changes hit both: (hooked us, bare us), medians."""
+    import inspect
+    import statistics
+    import textwrap
+
+    from kmemlab.kernel import slub as S
+
+    def bare(fn):
+        lines, out, skip = textwrap.dedent(inspect.getsource(fn)).split("\n"), [], False
+        for line in lines:
+            if "k.tracer is not None" in line:
+                skip = True
+                continue
+            if skip:
+                skip = False
+                continue
+            out.append(line)
+        ns = {}
+        exec("\n".join(out), vars(S), ns)
+        return ns[fn.__name__]
+    hooked = (S.Slub.kmalloc, S.Slub.kfree)
+    variants = {"hooked": hooked, "bare": (bare(S.Slub.kmalloc), bare(S.Slub.kfree))}
+    m = km.Machine(mem="256M", cpus=4)
+
+    def pair():
+        m.kfree(m.kmalloc(64))
+    res = {"hooked": [], "bare": []}
+    try:
+        for _ in range(rounds):
+            for name, (a, f) in variants.items():
+                S.Slub.kmalloc, S.Slub.kfree = a, f
+                res[name].append(median_us(pair, number=5000, repeat=3))
+    finally:
+        S.Slub.kmalloc, S.Slub.kfree = hooked
+    return statistics.median(res["hooked"]), statistics.median(res["bare"])
+
+
 def run(quick: bool = False) -> list[dict]:
     out = []
+    hooked, bare = hook_overhead(5 if quick else 9)
+    out.append(figure("tracing off: hook overhead on kmalloc(64)+kfree", 100 * (hooked / bare - 1), "%",
+                      10.0, note=f"with hooks {hooked:.3f} us, same code without them {bare:.3f} us"))
     m = km.Machine(mem="256M", cpus=4)
     kmalloc, kfree = m.kmalloc, m.kfree
 

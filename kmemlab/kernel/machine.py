@@ -77,6 +77,7 @@ class KernelState:
         self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {kernel}"
         self._warned_once: set[str] = set()
         self.tracer = None            # a trace.Tracer while `with m.trace()` runs
+        self.freelist_random = False  # CONFIG_SLAB_FREELIST_RANDOM (Machine(freelist_random=True))
         self.invariant_checks = []    # each subsystem's check, run by check_invariants()
         self.zone_types = [name for name, _ in profile.zones]
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
@@ -129,11 +130,14 @@ class Machine(VmallocAPI):
     Parameters: ``profile`` (x86_64, x86_64-la57, i386, tiny), ``mem`` ("128M", "4G" or
     bytes; the profile's default if None), ``cpus``, ``nodes`` (NUMA nodes; memory is
     split evenly), ``seed`` (all randomness), ``kernel`` (which generation's names and
-    messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU").
+    messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU"),
+    ``freelist_random`` (CONFIG_SLAB_FREELIST_RANDOM: new slabs hand out objects in a
+    shuffled order, drawn from ``seed``).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
-                 seed: int = 0, kernel: str = "6.6", slub_debug: str = ""):
+                 seed: int = 0, kernel: str = "6.6", slub_debug: str = "",
+                 freelist_random: bool = False):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -160,7 +164,10 @@ class Machine(VmallocAPI):
         version = tuple(int(x) for x in kernel.split("."))
         self._id = next(_machine_ids)
         self._bus = Bus()
+        if not isinstance(freelist_random, bool):
+            raise TypeError(f"freelist_random must be True or False, got {freelist_random!r}")
         self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, version, kernel, slub_debug, self._bus)
+        self._k.freelist_random = freelist_random
         _boot(self._k)
         self.proc = ProcFS(self)
 

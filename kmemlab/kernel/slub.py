@@ -29,7 +29,8 @@ Modelled on mm/slub.c, mm/slab_common.c and include/linux/slab.h of v6.6:
 Simplifications (each a real kernel configuration, except the last two):
 no per-cpu partial lists (``CONFIG_SLUB_CPU_PARTIAL=n``), no freelist pointer
 hardening (``CONFIG_SLAB_FREELIST_HARDENED=n``: the stored free pointer is the plain
-address, so a memory dump shows it), no freelist randomisation, no random kmalloc
+address, so a memory dump shows it), freelist randomisation only with
+``Machine(freelist_random=True)`` (``CONFIG_SLAB_FREELIST_RANDOM``), no random kmalloc
 caches (``CONFIG_RANDOM_KMALLOC_CACHES=n``); no slab merging (as booting with
 ``slab_nomerge``), no ``kmem_cache`` / ``kmem_cache_node`` boot caches; the
 ``cache_from_obj()`` check of ``kmem_cache_free()`` always runs.
@@ -277,6 +278,7 @@ class KmemCache:
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
         slub.calculate_sizes(self)
+        self.random_seq = slub.init_cache_random_seq(self)
 
     @property
     def oo(self) -> tuple[int, int]:
@@ -390,6 +392,38 @@ class Slub:
             align = max(align, ralign)
         align = max(align, ARCH_SLAB_MINALIGN)
         return _align(align, ptr)
+
+    def init_cache_random_seq(self, s: KmemCache):
+        """``init_cache_random_seq()`` -> ``cache_random_seq_create()`` ->
+        ``freelist_randomize()`` (mm/slab_common.c): a Fisher-Yates shuffle of
+        0 .. oo_objects(s->oo)-1 with one 32-bit random number per step (rand % (i + 1)).
+        The kernel then multiplies each entry by s->size; we keep object indices.
+        None when CONFIG_SLAB_FREELIST_RANDOM is off (or the cache could not be sized)."""
+        k = self.k
+        if not k.freelist_random or s.order < 0:
+            return None
+        count = s.objects
+        seq = list(range(count))
+        rand = k.rng.integers(0, 1 << 32, max(count - 1, 0)).tolist()
+        for j, i in enumerate(range(count - 1, 0, -1)):
+            r = rand[j] % (i + 1)
+            seq[i], seq[r] = seq[r], seq[i]
+        return seq
+
+    def shuffle_freelist(self, s: KmemCache, objects: int):
+        """``shuffle_freelist()``: start at a random position of s->random_seq and walk
+        it cyclically (``next_freelist_entry()``), skipping entries beyond this slab's
+        objects (a fallback s->min slab holds fewer). Returns (object indices, start)."""
+        seq = s.random_seq
+        count = len(seq)
+        start = pos = int(self.k.rng.integers(0, count))      # get_random_u32_below(count)
+        out = []
+        while len(out) < objects:
+            idx = seq[pos]
+            pos = pos + 1 if pos + 1 < count else 0
+            if idx < objects:
+                out.append(idx)
+        return out, start
 
     def _new_id(self) -> int:
         i = self._next_id
@@ -554,20 +588,35 @@ class Slub:
         k.vmstat[key] += nr
         if s.flags & SLAB_POISON:
             self.fill(slab.addr, 0x5a, self.page_size << order)     # POISON_INUSE
-        # link the objects in address order: each free pointer names the next object
+        # link the objects in address order (or shuffle_freelist()'s order): each free
+        # pointer names the next object
         size = s.size
         start = slab.addr + s.red_left_pad
         debug = s.debug
-        for i in range(objects):
+        if s.random_seq is not None and objects >= 2:
+            order_ = self.shuffle_freelist(s, objects)
+            if tr is not None:
+                tr.leaf("shuffle_freelist", f"start at random_seq[{order_[1]}]")
+            order_ = order_[0]
+        else:
+            order_ = range(objects)
+        prev = 0
+        for i in order_:
             obj = start + i * size
             if debug:
                 self.dbg.init_object(s, obj, 0xbb)                  # SLUB_RED_INACTIVE
             if s.ctor is not None:
                 s.ctor(obj)
-            self.set_freepointer(s, obj, obj + size if i < objects - 1 else 0)
-        slab.freelist = start
+            if prev:
+                self.set_freepointer(s, prev, obj)
+            else:
+                slab.freelist = obj
+            prev = obj
+        self.set_freepointer(s, prev, 0)
         if tr is not None:
-            tr.stack[-1].detail = f"{objects} objects linked in address order"
+            tr.stack[-1].detail = (f"{objects} objects linked in "
+                                   + ("shuffled order" if s.random_seq is not None and objects >= 2
+                                      else "address order"))
             tr.leave(slab.addr)
             tr.leave(slab.addr)
         return slab
