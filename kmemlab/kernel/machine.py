@@ -35,6 +35,11 @@ __all__ = ["Machine", "KernelState", "Snapshot", "Text", "SUPPORTED_KERNELS"]
 
 #: kernel generations whose behaviour kmemlab follows (names, messages, constants)
 SUPPORTED_KERNELS = ("4.14", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6")
+#: kmalloc()'s hot path: the default gfp is recognised by identity, and the Address it
+#: returns is built without Address()'s checks (the model only returns valid addresses)
+_GFP_KERNEL = G.GFP_KERNEL
+_GFP_KERNEL_INT = int(G.GFP_KERNEL)
+_new_address = int.__new__
 
 
 class Text(str):
@@ -72,6 +77,7 @@ class KernelState:
         self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {kernel}"
         self._warned_once: set[str] = set()
         self.tracer = None            # a trace.Tracer while `with m.trace()` runs
+        self.freelist_random = False  # CONFIG_SLAB_FREELIST_RANDOM (Machine(freelist_random=True))
         self.invariant_checks = []    # each subsystem's check, run by check_invariants()
         self.zone_types = [name for name, _ in profile.zones]
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
@@ -124,11 +130,14 @@ class Machine(VmallocAPI):
     Parameters: ``profile`` (x86_64, x86_64-la57, i386, tiny), ``mem`` ("128M", "4G" or
     bytes; the profile's default if None), ``cpus``, ``nodes`` (NUMA nodes; memory is
     split evenly), ``seed`` (all randomness), ``kernel`` (which generation's names and
-    messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU").
+    messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU"),
+    ``freelist_random`` (CONFIG_SLAB_FREELIST_RANDOM: new slabs hand out objects in a
+    shuffled order, drawn from ``seed``).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
-                 seed: int = 0, kernel: str = "6.6", slub_debug: str = ""):
+                 seed: int = 0, kernel: str = "6.6", slub_debug: str = "",
+                 freelist_random: bool = False):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -155,7 +164,10 @@ class Machine(VmallocAPI):
         version = tuple(int(x) for x in kernel.split("."))
         self._id = next(_machine_ids)
         self._bus = Bus()
+        if not isinstance(freelist_random, bool):
+            raise TypeError(f"freelist_random must be True or False, got {freelist_random!r}")
         self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, version, kernel, slub_debug, self._bus)
+        self._k.freelist_random = freelist_random
         _boot(self._k)
         self.proc = ProcFS(self)
 
@@ -353,8 +365,13 @@ class Machine(VmallocAPI):
         """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
         (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
         from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
-        if type(size) is int and type(gfp) is not bool and 0 <= size <= 0xffffffff:   # the hot path
-            return Address(self._k.slub.kmalloc(size, G.check_gfp(gfp), -1))
+        if type(size) is int and 0 <= size <= 0xffffffff:    # the hot path: plain ints
+            if gfp is _GFP_KERNEL:
+                gfp = _GFP_KERNEL_INT
+            elif type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
+                gfp = G.check_gfp(gfp)
+            # the model returns a valid address: skip Address()'s re-validation
+            return _new_address(Address, self._k.slub.kmalloc(size, gfp, -1))
         return self.kmalloc_node(size, gfp, -1)
 
     def kmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1) -> Address:

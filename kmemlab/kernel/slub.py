@@ -29,7 +29,8 @@ Modelled on mm/slub.c, mm/slab_common.c and include/linux/slab.h of v6.6:
 Simplifications (each a real kernel configuration, except the last two):
 no per-cpu partial lists (``CONFIG_SLUB_CPU_PARTIAL=n``), no freelist pointer
 hardening (``CONFIG_SLAB_FREELIST_HARDENED=n``: the stored free pointer is the plain
-address, so a memory dump shows it), no freelist randomisation, no random kmalloc
+address, so a memory dump shows it), freelist randomisation only with
+``Machine(freelist_random=True)`` (``CONFIG_SLAB_FREELIST_RANDOM``), no random kmalloc
 caches (``CONFIG_RANDOM_KMALLOC_CACHES=n``); no slab merging (as booting with
 ``slab_nomerge``), no ``kmem_cache`` / ``kmem_cache_node`` boot caches; the
 ``cache_from_obj()`` check of ``kmem_cache_free()`` always runs.
@@ -37,6 +38,7 @@ caches (``CONFIG_RANDOM_KMALLOC_CACHES=n``); no slab merging (as booting with
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections import OrderedDict
 
@@ -93,6 +95,11 @@ SLAB_USER_FLAGS = (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_
 SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2)
 #: the largest size the compile-time kmalloc_index() knows (v6.x: 2 MiB, index 21)
 _KMALLOC_INDEX_MAX = 21
+#: gfp bits that make kmalloc_type() pick a cache array other than KMALLOC_NORMAL
+_TYPE_GFP = G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT
+#: free pointers are native words: struct's unpack_from/pack_into read and write one in
+#: place (3x cheaper than slicing + int.from_bytes on the hot paths)
+_FP_STRUCT = {8: struct.Struct("<Q"), 4: struct.Struct("<I")}
 
 
 def kmalloc_index(size: int) -> int:
@@ -271,6 +278,7 @@ class KmemCache:
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
         slub.calculate_sizes(self)
+        self.random_seq = slub.init_cache_random_seq(self)
 
     @property
     def oo(self) -> tuple[int, int]:
@@ -281,11 +289,6 @@ class KmemCache:
     def min(self) -> tuple[int, int]:
         """(order, objects) of the fallback slab (``s->min``)."""
         return (self.min_order, self.min_objects)
-
-    @property
-    def debug(self) -> bool:
-        """``kmem_cache_debug(s)``."""
-        return bool(self.flags & SLAB_DEBUG_FLAGS)
 
     def __repr__(self):
         return (f"<kmem_cache {self.name}: object_size={self.object_size} size={self.size} "
@@ -304,6 +307,12 @@ class Slub:
         self.page_mask = prof.page_size - 1
         self.page_offset = prof.page_offset
         self.pages = k.memory.pages                     # the RAM contents (pfn -> bytearray)
+        self._fp_get = _FP_STRUCT[self.ptr].unpack_from
+        self._fp_set = _FP_STRUCT[self.ptr].pack_into
+        # which generation's function names the tracer shows (see _kmalloc_traced)
+        self._v6 = k.version >= (6, 1)
+        # large kmalloc blocks count as NR_SLAB_UNRECLAIMABLE_B since ~v5.9
+        self._large_accounted = k.version >= (5, 10)
         self.slab_caches: list[KmemCache] = []          # creation order (slab_caches, reversed)
         self.caches_by_id: dict[int, KmemCache] = {}
         self.slabs: dict[int, Slab] = {}                # slab id -> slab (mem_map.owner)
@@ -313,6 +322,11 @@ class Slub:
         self.dbg = SlubDebug(self)
         self.debug_flags, self.debug_only = parse_slub_debug(k, k.slub_debug)
         self.create_kmalloc_caches()
+        # the last line of mm/slub.c kmem_cache_init() (same text v4.14 .. v6.6; the
+        # arguments are cache_line_size(), slub_min_order, slub_max_order,
+        # slub_min_objects (0: computed per cache), nr_cpu_ids, nr_node_ids)
+        k.log.info(f"SLUB: HWalign={L1_CACHE_BYTES}, Order={SLUB_MIN_ORDER}-{SLUB_MAX_ORDER}, "
+                   f"MinObjects=0, CPUs={k.nr_cpus}, Nodes={k.nr_nodes}")
 
     # -- geometry -------------------------------------------------------------------
 
@@ -357,6 +371,7 @@ class Slub:
         size = _align(size, s.align)
         s.size = size
         s.flags = flags
+        s.debug = bool(flags & SLAB_DEBUG_FLAGS)       # kmem_cache_debug(s), read on hot paths
         s.orig_size_tracked = orig_size
         order = calculate_order(size, k.nr_cpus, self.page_size, k.profile.max_order - 1)
         s.order = order
@@ -377,6 +392,38 @@ class Slub:
             align = max(align, ralign)
         align = max(align, ARCH_SLAB_MINALIGN)
         return _align(align, ptr)
+
+    def init_cache_random_seq(self, s: KmemCache):
+        """``init_cache_random_seq()`` -> ``cache_random_seq_create()`` ->
+        ``freelist_randomize()`` (mm/slab_common.c): a Fisher-Yates shuffle of
+        0 .. oo_objects(s->oo)-1 with one 32-bit random number per step (rand % (i + 1)).
+        The kernel then multiplies each entry by s->size; we keep object indices.
+        None when CONFIG_SLAB_FREELIST_RANDOM is off (or the cache could not be sized)."""
+        k = self.k
+        if not k.freelist_random or s.order < 0:
+            return None
+        count = s.objects
+        seq = list(range(count))
+        rand = k.rng.integers(0, 1 << 32, max(count - 1, 0)).tolist()
+        for j, i in enumerate(range(count - 1, 0, -1)):
+            r = rand[j] % (i + 1)
+            seq[i], seq[r] = seq[r], seq[i]
+        return seq
+
+    def shuffle_freelist(self, s: KmemCache, objects: int):
+        """``shuffle_freelist()``: start at a random position of s->random_seq and walk
+        it cyclically (``next_freelist_entry()``), skipping entries beyond this slab's
+        objects (a fallback s->min slab holds fewer). Returns (object indices, start)."""
+        seq = s.random_seq
+        count = len(seq)
+        start = pos = int(self.k.rng.integers(0, count))      # get_random_u32_below(count)
+        out = []
+        while len(out) < objects:
+            idx = seq[pos]
+            pos = pos + 1 if pos + 1 < count else 0
+            if idx < objects:
+                out.append(idx)
+        return out, start
 
     def _new_id(self) -> int:
         i = self._next_id
@@ -418,6 +465,12 @@ class Slub:
                 if i == 7:
                     self._new_kmalloc_cache(2, t, type_flags[t])
         self.kmalloc_max_cache_size = KMALLOC_MAX_CACHE_SIZE if self.page_size == 4096 else 2 * self.page_size
+        # kmalloc_index() of every size, done once: what the compiler folds for a
+        # constant-size kmalloc(); kmalloc()'s hot path reads the normal cache from here
+        normal = self.kmalloc_caches[KMALLOC_NORMAL]
+        self.kmalloc_by_size = [None] + [
+            normal[SIZE_INDEX[(n - 1) >> 3] if n <= 192 else (n - 1).bit_length()]
+            for n in range(1, KMALLOC_MAX_CACHE_SIZE + 1)]
         # kmalloc_type(): unused types fall back to the normal caches (the kernel aliases them)
         for t in range(4):
             if t not in types:
@@ -439,14 +492,16 @@ class Slub:
     # -- memory helpers (the free pointer lives in the object) ------------------------
 
     def get_freepointer(self, s: KmemCache, obj: int) -> int:
+        """``get_freepointer()``: the word at ``obj + s->offset`` (a frame never written
+        reads as zeros)."""
         phys = obj + s.offset - self.page_offset
         page = self.pages.get(phys >> self.page_shift)
         if page is None:
             return 0
-        o = phys & self.page_mask
-        return int.from_bytes(page[o:o + self.ptr], "little")
+        return self._fp_get(page, phys & self.page_mask)[0]
 
     def set_freepointer(self, s: KmemCache, obj: int, fp: int) -> None:
+        """``set_freepointer()``: store ``fp`` at ``obj + s->offset``."""
         phys = obj + s.offset - self.page_offset
         pfn = phys >> self.page_shift
         page = self.pages.get(pfn)
@@ -454,8 +509,7 @@ class Slub:
             if not fp:
                 return
             page = self.pages[pfn] = bytearray(self.page_size)
-        o = phys & self.page_mask
-        page[o:o + self.ptr] = fp.to_bytes(self.ptr, "little")
+        self._fp_set(page, phys & self.page_mask, fp)
 
     def fill(self, addr: int, byte: int, n: int) -> None:
         """memset() on direct-map memory; zeroing a frame nobody wrote costs nothing."""
@@ -494,21 +548,33 @@ class Slub:
         if alloc_gfp & G.F_DIRECT_RECLAIM and order > s.min_order:
             alloc_gfp = (alloc_gfp | G.F_NOMEMALLOC) & ~(G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM)
         sid = self._next_id
+        tr = k.tracer
+        if tr is not None:     # new_slab() -> allocate_slab() -> alloc_slab_page() (4.x-6.6)
+            tr.enter("new_slab", s.name)
+            tr.enter("allocate_slab")
+            tr.enter("alloc_slab_page", f"order={order}")
         pfn = k.buddy.alloc(alloc_gfp, order, K_SLAB, sid, node, warn=False)
         objects = s.objects
         if pfn < 0 and order != s.min_order:
             order = s.min_order
             objects = s.min_objects
+            if tr is not None:
+                tr.leave(None)
+                tr.enter("alloc_slab_page", f"order={order} (s->min fallback)")
             pfn = k.buddy.alloc(flags, order, K_SLAB, sid, node)
+        if tr is not None:
+            tr.leave(pfn if pfn >= 0 else None)
         if pfn < 0:
+            if tr is not None:
+                tr.leave(None)
+                tr.leave(None)
             return None
         self._next_id = sid + 1
         mm = k.mem_map
         nr = 1 << order
-        if order:
-            mm.flags[pfn:pfn + nr] |= PG_slab
-        else:
-            mm.flags[pfn] |= PG_slab
+        fmv = mm.flags_mv
+        for p in range(pfn, pfn + nr):
+            fmv[p] |= PG_slab
         slab = Slab(sid, s, pfn, order, self.page_offset + (pfn << self.page_shift), objects,
                     int(mm.node[pfn]))
         self.slabs[sid] = slab
@@ -522,23 +588,46 @@ class Slub:
         k.vmstat[key] += nr
         if s.flags & SLAB_POISON:
             self.fill(slab.addr, 0x5a, self.page_size << order)     # POISON_INUSE
-        # link the objects in address order: each free pointer names the next object
+        # link the objects in address order (or shuffle_freelist()'s order): each free
+        # pointer names the next object
         size = s.size
         start = slab.addr + s.red_left_pad
         debug = s.debug
-        for i in range(objects):
+        if s.random_seq is not None and objects >= 2:
+            order_ = self.shuffle_freelist(s, objects)
+            if tr is not None:
+                tr.leaf("shuffle_freelist", f"start at random_seq[{order_[1]}]")
+            order_ = order_[0]
+        else:
+            order_ = range(objects)
+        prev = 0
+        for i in order_:
             obj = start + i * size
             if debug:
                 self.dbg.init_object(s, obj, 0xbb)                  # SLUB_RED_INACTIVE
             if s.ctor is not None:
                 s.ctor(obj)
-            self.set_freepointer(s, obj, obj + size if i < objects - 1 else 0)
-        slab.freelist = start
+            if prev:
+                self.set_freepointer(s, prev, obj)
+            else:
+                slab.freelist = obj
+            prev = obj
+        self.set_freepointer(s, prev, 0)
+        if tr is not None:
+            tr.stack[-1].detail = (f"{objects} objects linked in "
+                                   + ("shuffled order" if s.random_seq is not None and objects >= 2
+                                      else "address order"))
+            tr.leave(slab.addr)
+            tr.leave(slab.addr)
         return slab
 
     def discard_slab(self, s: KmemCache, slab: Slab) -> None:
         """``discard_slab()`` -> ``free_slab()``: the pages go back to the buddy allocator."""
         k = self.k
+        tr = k.tracer
+        if tr is not None:
+            tr.enter("discard_slab", f"{s.name}: slab pfn={slab.pfn:#x} is empty")
+            tr.enter("free_slab")
         n = s.node[slab.node]
         n.nr_slabs -= 1
         n.total_objects -= slab.objects
@@ -550,6 +639,9 @@ class Slub:
         for p in range(slab.pfn, slab.pfn + nr):
             del ps[p]
         k.buddy.free(slab.pfn, slab.order)
+        if tr is not None:
+            tr.leave()
+            tr.leave()
 
     def _add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool) -> None:
         n.partial[slab.id] = slab
@@ -594,9 +686,12 @@ class Slub:
 
     def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, gfp: int, node: int) -> int:
         """``___slab_alloc()`` without per-cpu partial slabs."""
+        tr = self.k.tracer
         slab = c.slab
         if slab is not None:
             if node >= 0 and slab.node != node:
+                if tr is not None:
+                    tr.leaf("deactivate_slab", f"cpu slab is on node {slab.node}, not {node}")
                 self.deactivate_slab(s, slab, c.freelist)
                 c.slab = None
                 c.freelist = 0
@@ -605,18 +700,29 @@ class Slub:
                 freelist = slab.freelist
                 slab.freelist = 0
                 slab.inuse = slab.objects
+                if tr is not None:
+                    tr.leaf("get_freelist", "objects freed by other CPUs onto the cpu slab" if freelist
+                            else "cpu slab is full: unfreeze it", freelist)
                 if freelist:
                     c.freelist = self.get_freepointer(s, freelist)
                     return freelist
                 slab.frozen = False                  # full: on no list
                 c.slab = None
         nid = self.k.numa_node_id() if node < 0 else node
+        # 4.x: get_partial() and new_slab() are called from new_slab_objects()
+        v4 = tr is not None and not self._v6
+        if v4:
+            tr.enter("new_slab_objects")
         slab = self.get_partial(s, nid, node < 0)
         if slab is None:
             slab = self.allocate_slab(s, gfp, node)
             if slab is None:
+                if v4:
+                    tr.leave(None)
                 self.slab_out_of_memory(s, gfp, nid)
                 return 0
+        if v4:
+            tr.leave(slab.freelist)
         freelist = slab.freelist
         slab.freelist = 0
         slab.inuse = slab.objects
@@ -629,12 +735,18 @@ class Slub:
         """``get_partial()``: the head of this node's partial list, else (no node
         requested) another node's (``get_any_partial``)."""
         nodes = [nid] + ([i for i in range(len(s.node)) if i != nid] if any_node else [])
+        tr = self.k.tracer
         for i in nodes:
             n = s.node[i]
             if n.partial:
                 slab = next(iter(n.partial.values()))
                 self._remove_partial(n, slab)
+                if tr is not None:
+                    tr.leaf("get_partial", f"node {i}: slab pfn={slab.pfn:#x} with "
+                                           f"{slab.objects - slab.inuse} free objects", slab.freelist)
                 return slab
+        if tr is not None:
+            tr.leaf("get_partial", f"no partial slab on node {nid}", None)
         return None
 
     def deactivate_slab(self, s: KmemCache, slab: Slab, freelist: int) -> None:
@@ -695,22 +807,34 @@ class Slub:
             self.set_freepointer(s, obj, c.freelist)
             c.freelist = obj
             return
+        self.__slab_free(s, slab, obj)
+
+    def __slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
+        """``__slab_free()``: push on the slab's own freelist; a full slab goes to the
+        partial list, an empty one is discarded once the node has ``min_partial``."""
+        tr = self.k.tracer
         prior = slab.freelist
+        if tr is not None:
+            tr.enter("__slab_free", f"slab pfn={slab.pfn:#x} inuse={slab.inuse}"
+                                    + (" (another CPU's slab)" if slab.frozen else ""))
         self.set_freepointer(s, obj, prior)
         slab.freelist = obj
         slab.inuse -= 1
-        if slab.frozen:
-            return                                    # another CPU's slab: it sees it later
-        n = s.node[slab.node]
-        if slab.inuse == 0 and n.nr_partial >= s.min_partial:
-            if prior:
-                self._remove_partial(n, slab)
-            else:
+        if not slab.frozen:               # else another CPU's slab: it sees it later
+            n = s.node[slab.node]
+            if slab.inuse == 0 and n.nr_partial >= s.min_partial:
+                if prior:
+                    self._remove_partial(n, slab)
+                else:
+                    self._remove_full(s, n, slab)
+                self.discard_slab(s, slab)
+            elif not prior:
                 self._remove_full(s, n, slab)
-            self.discard_slab(s, slab)
-        elif not prior:
-            self._remove_full(s, n, slab)
-            self._add_partial(n, slab, True)
+                self._add_partial(n, slab, True)
+                if tr is not None:
+                    tr.leaf("add_partial", "was full: now on the node's partial list (tail)")
+        if tr is not None:
+            tr.leave()
 
     # -- kmalloc ---------------------------------------------------------------------
 
@@ -737,51 +861,175 @@ class Slub:
         return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
 
     def kmalloc(self, size: int, gfp: int, node: int = -1) -> int:
-        """``__kmalloc_node()``: an object of at least ``size`` bytes; 0 on failure,
-        ZERO_SIZE_PTR (16) for size 0. ``gfp`` is a validated int."""
-        if size > self.kmalloc_max_cache_size:
-            return self.kmalloc_large(size, gfp, node)
-        if not size:
-            return 16
-        if size <= 192:
-            idx = SIZE_INDEX[(size - 1) >> 3]
-        else:
-            idx = (size - 1).bit_length()
-        if gfp & (G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT):
-            s = self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
-        else:
-            s = self.kmalloc_caches[0][idx]
+        """``kmalloc()`` / ``kmalloc_node()``: an object of at least ``size`` bytes; 0 on
+        failure, ZERO_SIZE_PTR (16) for size 0. ``size`` and ``gfp`` are validated ints.
+
+        This is the hot path, kept lean: the cache comes from a per-size table (what
+        ``kmalloc_index()`` computes at compile time for a constant size), then the
+        ``slab_alloc_node()`` fast path pops ``c->freelist`` of this CPU's slab: the
+        object's free pointer (the word at ``object + s->offset``) becomes the new head.
+        Anything else (empty CPU freelist, node request, __GFP_ZERO, a debug cache, an
+        active trace) takes the general path."""
         k = self.k
+        if k.tracer is not None:
+            return self._kmalloc_traced(k.tracer, size, gfp, node)
+        if size <= KMALLOC_MAX_CACHE_SIZE and not gfp & _TYPE_GFP:
+            s = self.kmalloc_by_size[size]
+            if s is None:
+                return 16                                   # ZERO_SIZE_PTR
+        else:
+            s = self._kmalloc_cache(size, gfp)
+            if s is None:
+                return 16 if not size else self.kmalloc_large(size, gfp, node)
         c = s.cpu_slab[k.cpu]
         obj = c.freelist
         if obj and node < 0 and not gfp & G.F_ZERO and not s.debug:
             # slab_alloc_node() fast path, inlined: pop the CPU's lockless freelist
             phys = obj + s.offset - self.page_offset
             page = self.pages.get(phys >> self.page_shift)
-            if page is None:
-                c.freelist = 0
-            else:
-                o = phys & self.page_mask
-                c.freelist = int.from_bytes(page[o:o + self.ptr], "little")
+            c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
         else:
             obj = self.slab_alloc(s, gfp, node, size)
-        k.clock.advance(120)
+        k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
             k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
         return obj
 
+    def _kmalloc_cache(self, size: int, gfp: int) -> KmemCache | None:
+        """kmalloc_caches[kmalloc_type(gfp)][kmalloc_index(size)], None for size 0 and
+        above kmalloc_max_cache_size (those are ZERO_SIZE_PTR / kmalloc_large)."""
+        if not size or size > self.kmalloc_max_cache_size:
+            return None
+        idx = SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()
+        return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
+
+    def _kmalloc_traced(self, tr, size: int, gfp: int, node: int) -> int:
+        """kmalloc() while a trace runs: the same work as :meth:`kmalloc`, recorded with
+        the kernel's function names of the machine's generation.
+
+        Which form is modelled: a notebook passes a Python int, which in C would
+        usually be a compile-time constant, so kmalloc() takes the inline
+        constant-size path of include/linux/slab.h (the seed article's code):
+
+        - 4.x/5.x (v4.14/v4.19 slab.h): ``kmalloc`` -> ``kmalloc_index`` ->
+          ``kmem_cache_alloc_trace`` -> ``slab_alloc`` -> ``slab_alloc_node``; above
+          KMALLOC_MAX_CACHE_SIZE ``kmalloc_large`` -> ``kmalloc_order_trace`` ->
+          ``kmalloc_order`` -> ``alloc_pages``. Before v4.20 a __GFP_DMA request left
+          the inline path for ``__kmalloc`` -> ``kmalloc_slab`` -> ``slab_alloc``.
+        - 6.x (v6.6 slab.h / slab_common.c / slub.c): ``kmalloc`` -> ``kmalloc_trace``
+          -> ``__kmem_cache_alloc_node`` -> ``slab_alloc_node`` -> ``__slab_alloc_node``;
+          large: ``kmalloc_large`` -> ``__kmalloc_large_node`` -> ``alloc_pages_node``.
+
+        The fast path ends in ``slab_alloc_node`` (6.x: ``__slab_alloc_node``) with no
+        callees; the slow path shows ``__slab_alloc`` -> ``___slab_alloc`` and what that
+        did (``get_freelist``, ``get_partial``, ``new_slab`` -> ``allocate_slab`` ->
+        ``alloc_slab_page`` -> the page allocator)."""
+        v6 = self._v6
+        depth = len(tr.stack)
+        name = "kmalloc" if node < 0 else "kmalloc_node"
+        tr.enter(name, f"size={size} gfp={G.format_gfp(gfp, self.k.version)}"
+                       + (f" node={node}" if node >= 0 else ""))
+        try:
+            if size > self.kmalloc_max_cache_size:
+                if v6:
+                    names = ("kmalloc_large", "__kmalloc_large_node", "alloc_pages_node")
+                else:
+                    names = ("kmalloc_large", "kmalloc_order_trace", "kmalloc_order", "alloc_pages")
+                order = get_order(size, self.page_shift)
+                for i, n in enumerate(names):
+                    tr.enter(n, f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else "")
+                obj = self.kmalloc_large(size, gfp, node)
+                for _ in names:
+                    tr.leave(obj)
+                return tr.leave(obj)
+            if not size:
+                if v6:
+                    # v6.6 kmalloc(): `if (__builtin_constant_p(size) && size)`, so size 0
+                    # goes to __kmalloc(), whose kmalloc_slab() returns ZERO_SIZE_PTR
+                    tr.enter("__kmalloc")
+                    tr.enter("__do_kmalloc_node")
+                    tr.leaf("kmalloc_slab", "size=0", "ZERO_SIZE_PTR")
+                    tr.leave(16)
+                    tr.leave(16)
+                else:
+                    tr.leaf("kmalloc_index", "size=0", 0)   # `if (!index) return ZERO_SIZE_PTR`
+                return tr.leave(16)
+            s = self._kmalloc_cache(size, gfp)
+            if not v6 and self.k.version < (4, 20) and gfp & G.F_DMA:
+                # v4.19 kmalloc(): `if (!(flags & GFP_DMA))` guards the inline path
+                names = ("__kmalloc" if node < 0 else "__kmalloc_node",)
+                tr.enter(names[0])
+                tr.leaf("kmalloc_slab", f"size={size}", s.name)
+                if node < 0:
+                    names += ("slab_alloc",)
+                    tr.enter("slab_alloc")
+            else:
+                tr.leaf("kmalloc_index", f"size={size}", kmalloc_index(size))
+                if v6:      # v6.6: kmalloc_trace()/kmalloc_node_trace() in slab_common.c
+                    names = ("kmalloc_trace" if node < 0 else "kmalloc_node_trace",
+                             "__kmem_cache_alloc_node")
+                elif node < 0:
+                    names = ("kmem_cache_alloc_trace", "slab_alloc")
+                else:       # v4.19: kmem_cache_alloc_node_trace() calls slab_alloc_node()
+                    names = ("kmem_cache_alloc_node_trace",)
+                tr.enter(names[0], s.name)
+                for n in names[1:]:
+                    tr.enter(n)
+            obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
+            self.k.clock.ns += 120
+            if obj and self.k.bus.subscribers:
+                slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
+                self.k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            for _ in names:
+                tr.leave(obj)
+            return tr.leave(obj)
+        except BaseException:
+            tr.unwind(depth)
+            raise
+
+    def _slab_alloc_node_traced(self, tr, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
+        """``slab_alloc_node()`` (6.x: with ``__slab_alloc_node()``) recorded: a CPU
+        freelist hit has no callees, a miss shows ``__slab_alloc`` -> ``___slab_alloc``."""
+        v6 = self._v6
+        tr.enter("slab_alloc_node", s.name)
+        if v6:
+            tr.enter("__slab_alloc_node")
+        c = s.cpu_slab[self.k.cpu]
+        obj = c.freelist
+        if obj and not s.debug and (node < 0 or c.slab.node == node):
+            c.freelist = self.get_freepointer(s, obj)
+            tr.stack[-1].detail = f"c->freelist hit: object {obj:#x}, next {c.freelist:#x} (fast path)"
+        else:
+            tr.enter("__slab_alloc")
+            tr.enter("___slab_alloc", "debug cache: no cpu slab" if s.debug else
+                     "c->freelist empty" if not obj else f"cpu slab not on node {node}")
+            if s.debug:
+                obj = self.dbg.alloc(s, gfp, node, orig_size or s.object_size)
+                tr.leaf("alloc_debug_processing", "checks, red zones, poison")
+            else:
+                obj = self._slab_alloc_slow(s, c, gfp, node)
+            tr.leave(obj)
+            tr.leave(obj)
+        if obj and gfp & G.F_ZERO:
+            n = orig_size if s.debug and s.orig_size_tracked else s.object_size
+            tr.leaf("memset", f"__GFP_ZERO: {n} bytes")
+            self.fill(obj, 0, n)
+        if v6:
+            tr.leave(obj)
+        return tr.leave(obj)
+
     def kmalloc_large(self, size: int, gfp: int, node: int = -1) -> int:
         """``__kmalloc_large_node()``: a compound block of get_order(size) pages."""
         k = self.k
-        order = get_order(size, self.page_shift)
+        order = ((size - 1) >> self.page_shift).bit_length()        # get_order(size)
         pfn = k.buddy.alloc(gfp | G.F_COMP, order, K_KMALLOC_LARGE, 0, node)
         if pfn < 0:
             return 0
-        if k.version >= (5, 10):         # accounted as NR_SLAB_UNRECLAIMABLE_B since ~v5.9
+        if self._large_accounted:
             k.vmstat["nr_slab_unreclaimable"] += 1 << order
         addr = self.page_offset + (pfn << self.page_shift)
-        k.clock.advance(300)
+        k.clock.ns += 300
         if k.bus.subscribers:
             k.bus.emit(Event("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
                              f"kmalloc_large order:{order}"))
@@ -797,9 +1045,9 @@ class Slub:
         slab = self.page_slab.get(pfn)
         if slab is not None:
             return slab, pfn
-        mm = self.k.mem_map
+        flags = self.k.mem_map.flags_mv
         head = pfn
-        while head > 0 and mm.flags[head] & PG_tail:
+        while head > 0 and flags[head] & PG_tail:
             head -= 1
         return None, head
 
@@ -817,45 +1065,116 @@ class Slub:
 
     def kfree(self, addr: int) -> None:
         """``kfree()``: NULL and ZERO_SIZE_PTR are ignored; slab objects go back to their
-        cache, other pages (kmalloc_large) back to the buddy allocator."""
+        cache, other pages (kmalloc_large) back to the buddy allocator.
+
+        Hot path: ``virt_to_slab()`` is one look-up in the pfn -> slab index, then
+        ``do_slab_free()``'s fast path pushes the object on ``c->freelist`` when its slab
+        is this CPU's slab (the old head is stored in the object at ``s->offset``)."""
         if addr <= 16:
             return
-        off = addr - self.page_offset
-        slab = self.page_slab.get(off >> self.page_shift) if off >= 0 else None
+        k = self.k
+        if k.tracer is not None:
+            return self._kfree_traced(k.tracer, addr)
+        pfn = (addr - self.page_offset) >> self.page_shift
+        slab = self.page_slab.get(pfn)
         if slab is None:
+            if (0 <= pfn < self.k.max_low_pfn and not addr & self.page_mask
+                    and self.k.mem_map.kind_mv[pfn] == K_KMALLOC_LARGE):
+                self.free_large_kmalloc(pfn, addr)      # the head of a kmalloc_large block
+                return
             slab, pfn = self.lookup(addr, "kfree")
-        if slab is None:
-            self.free_large_kmalloc(pfn, addr)
-            return
+            if slab is None:
+                self.free_large_kmalloc(pfn, addr)
+                return
         s = slab.cache
         if s.debug:
             self.dbg.free(s, slab, addr, "kfree")
         else:
-            self.slab_free(s, slab, addr)
-        k = self.k
-        k.clock.advance(100)
+            c = s.cpu_slab[k.cpu]
+            if c.slab is slab:
+                phys = addr + s.offset - self.page_offset
+                page = self.pages.get(phys >> self.page_shift)
+                if page is None:
+                    self.set_freepointer(s, addr, c.freelist)
+                else:
+                    self._fp_set(page, phys & self.page_mask, c.freelist)
+                c.freelist = addr
+            else:
+                self.__slab_free(s, slab, addr)
+        k.clock.ns += 100
         if k.bus.subscribers:
             k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+
+    def _kfree_traced(self, tr, addr: int) -> None:
+        """kfree() while a trace runs: ``kfree`` -> ``slab_free`` -> ``do_slab_free``
+        (a leaf when the object went on ``c->freelist``; else -> ``__slab_free``, maybe ->
+        ``discard_slab`` -> ``free_slab`` -> ``__free_pages``). A large kmalloc block:
+        4.x ``kfree`` -> ``__free_pages``; 6.x ``kfree`` -> ``free_large_kmalloc``."""
+        depth = len(tr.stack)
+        tr.enter("kfree", f"{addr:#x}")
+        try:
+            slab, pfn = self.lookup(addr, "kfree")
+            if slab is None:
+                if self._v6:
+                    tr.enter("free_large_kmalloc", f"order={int(self.k.mem_map.order[pfn])}")
+                    self.free_large_kmalloc(pfn, addr)
+                    tr.leave()
+                else:
+                    self.free_large_kmalloc(pfn, addr)
+                return tr.leave()
+            self._slab_free_traced(tr, slab.cache, slab, addr, "kfree")
+            k = self.k
+            k.clock.ns += 100
+            if k.bus.subscribers:
+                s = slab.cache
+                k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+            return tr.leave()
+        except BaseException:
+            tr.unwind(depth)
+            raise
+
+    def _slab_free_traced(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str) -> None:
+        """``slab_free()`` -> ``do_slab_free()`` recorded (v4.14 .. v6.6 share the names)."""
+        tr.enter("slab_free", s.name)
+        tr.enter("do_slab_free")
+        if s.debug:
+            # kmem_cache_debug(s): no cpu slab; __slab_free() -> free_to_partial_list()
+            # (v6.2+; before, free_debug_processing() inside __slab_free())
+            tr.enter("__slab_free")
+            tr.enter("free_to_partial_list" if self.k.version >= (6, 2) else "free_debug_processing")
+            self.dbg.free(s, slab, addr, fn)
+            tr.leave()
+            tr.leave()
+        else:
+            c = s.cpu_slab[self.k.cpu]
+            if c.slab is slab:
+                self.set_freepointer(s, addr, c.freelist)
+                c.freelist = addr
+                tr.stack[-1].detail = f"object's slab is the cpu slab: pushed on c->freelist (fast path)"
+            else:
+                self.__slab_free(s, slab, addr)
+        tr.leave()
+        tr.leave()
 
     def free_large_kmalloc(self, pfn: int, addr: int) -> None:
         """``free_large_kmalloc()``: free the compound block holding ``addr`` (6.x WARNs
         for an order-0 page, which kmalloc never returns, and frees it anyway)."""
         k = self.k
         mm = k.mem_map
-        kind = int(mm.kind[pfn])
-        order = int(mm.order[pfn])
-        if kind not in (K_KMALLOC_LARGE, K_PAGES) or order < 0:
+        kind = mm.kind_mv[pfn]
+        order = mm.order_mv[pfn]
+        if (kind != K_KMALLOC_LARGE and kind != K_PAGES) or order < 0:
             k.buddy.check_free(pfn, max(order, 0))        # raises: bad page state
             raise KernelBug(f"kfree({addr:#x}): not memory from kmalloc()")
-        if not mm.flags[pfn] & PG_head and order == 0:
+        if order == 0 and not mm.flags_mv[pfn] & PG_head:
             k.warn_once(f"free_large_kmalloc:{pfn}",
                         f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slub.c free_large_kmalloc\n"
                         f"object pointer: {addr:#018x}")
         k.buddy.check_free(pfn, order)
-        if kind == K_KMALLOC_LARGE and k.version >= (5, 10):
+        if kind == K_KMALLOC_LARGE and self._large_accounted:
             k.vmstat["nr_slab_unreclaimable"] -= 1 << order
         k.buddy.free(pfn, order)
-        k.clock.advance(300)
+        k.clock.ns += 300
         if k.bus.subscribers:
             k.bus.emit(Event("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
                              f"kmalloc_large order:{order}"))
@@ -907,8 +1226,22 @@ class Slub:
     # -- user caches -------------------------------------------------------------------
 
     def kmem_cache_alloc(self, s: KmemCache, gfp: int, node: int = -1) -> int:
-        obj = self.slab_alloc(s, gfp, node)
+        """``kmem_cache_alloc()`` -> ``slab_alloc()`` -> ``slab_alloc_node()``."""
         k = self.k
+        tr = k.tracer
+        if tr is None:
+            obj = self.slab_alloc(s, gfp, node)
+        else:
+            depth = len(tr.stack)
+            try:
+                tr.enter("kmem_cache_alloc", f"{s.name} gfp={G.format_gfp(gfp, k.version)}")
+                tr.enter("slab_alloc")
+                obj = self._slab_alloc_node_traced(tr, s, gfp, node, s.object_size)
+                tr.leave(obj)
+                tr.leave(obj)
+            except BaseException:
+                tr.unwind(depth)
+                raise
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
@@ -937,7 +1270,17 @@ class Slub:
                                  f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slab.h cache_from_obj\n"
                                  f"---[ end trace 0000000000000000 ]---")
             s = slab.cache
-        if s.debug:
+        tr = k.tracer
+        if tr is not None:
+            depth = len(tr.stack)
+            try:
+                tr.enter("kmem_cache_free", f"{s.name} {addr:#x}")
+                self._slab_free_traced(tr, s, slab, addr, "kmem_cache_free")
+                tr.leave()
+            except BaseException:
+                tr.unwind(depth)
+                raise
+        elif s.debug:
             self.dbg.free(s, slab, addr, "kmem_cache_free")
         else:
             self.slab_free(s, slab, addr)
