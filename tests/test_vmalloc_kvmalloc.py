@@ -82,12 +82,17 @@ def test_gfp_nofs_falls_back_only_from_5_17():
 
 
 def test_sub_page_kvmalloc_that_fails_does_not_try_vmalloc():
-    m = fragmented("6.6")
-    # kmalloc-4k needs order-3 slabs, impossible here: once its slabs are full it fails
-    got = [m.kvmalloc(4096) for _ in range(64)]
-    assert got[-1] == km.NULL
-    assert all(not m.is_vmalloc_addr(p) for p in got)
-    assert m.proc.vmallocinfo() == ""
+    m = km.Machine(mem="64M")
+    while m.alloc_pages(km.GFP_KERNEL | km.__GFP_NOWARN | km.__GFP_MEMALLOC, 0) is not None:
+        pass                                     # no free page left at all
+    while m.kvmalloc(4096):
+        pass                                     # until kmalloc-4k's last slab is full
+    with m.trace() as t:
+        assert m.kvmalloc(4096) == km.NULL
+    assert [c.func for c in t.calls[0].children] == ["__kmalloc_node"]
+    with m.trace() as t:
+        assert m.kvmalloc(PAGE + 1) == km.NULL
+    assert [c.func for c in t.calls[0].children] == ["__kmalloc_node", "__vmalloc_node_range"]
 
 
 def test_sizes_above_int_max_per_generation():
