@@ -1,71 +1,53 @@
-"""vmalloc benchmarks: a vmalloc(64 KiB)+vfree pair, a page-table walk and
-vmalloc(64 MiB) on a 4 GiB machine, each with its target, against a same-run floor
-(a bare dict insert+delete pair) so figures from different machines compare.
+"""vmalloc figures: a vmalloc(64 KiB)+vfree pair on 4.19 (pages one by one) and 6.6
+(the bulk allocator), a page-table walk, vmalloc(64 MiB) on a 4 GiB machine, and the
+kvmalloc pairs. Each is compared with the same-run floor (common.floor_us)."""
 
-    PYTHONPATH=. python benchmarks/bench_vmalloc.py [--out bench_vmalloc.json]
-"""
+from __future__ import annotations
 
-import argparse
 import json
 import statistics
+import sys
 import time
+
+from common import figure, median_us
 
 import kmemlab as km
 
 
-def _median_us(fn, reps, inner=1):
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t) / inner * 1e6)
-    return statistics.median(times)
+def run(quick: bool = False) -> list[dict]:
+    out = []
+    reps = 7 if quick else 15
+    for kernel, note in (("6.6", "5.13+: vm_area_alloc_pages -> __alloc_pages_bulk, batched vfree"),
+                         ("4.19", "4.x: alloc_page() per page, batched vfree")):
+        m = km.Machine(profile="x86_64", mem="4G", kernel=kernel)
 
-
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args()
-    d = {}
-
-    def floor():
-        d[1] = 1
-        del d[1]
-    floor_us = _median_us(floor, 50, 2000)
-
+        def pair(m=m):
+            m.vfree(m.vmalloc(64 << 10, caller="bench+0x0/0x1"))
+        out.append(figure(f"vmalloc(64 KiB)+vfree pair, kernel {kernel}, 4G machine",
+                          median_us(pair, number=100, repeat=reps), "us",
+                          100.0 if kernel == "6.6" else None, note=note))
     m = km.Machine(profile="x86_64", mem="4G")
-
-    def pair():
-        m.vfree(m.vmalloc(64 << 10, caller="bench+0x0/0x1"))
-    pair_us = _median_us(pair, 50, 20)
-
     v = m.vmalloc(64 << 10, caller="bench+0x0/0x1")
-    walk_us = _median_us(lambda: m.walk(v), 50, 200)
+    out.append(figure("walk() of a vmalloc address", median_us(lambda: m.walk(v), 200, reps), "us", 10.0))
 
+    def kv_small():
+        m.kvfree(m.kvmalloc(100))
+
+    def kv_large():
+        m.kvfree(m.kvmalloc(64 << 10))
+    out.append(figure("kvmalloc(100)+kvfree pair (slab)", median_us(kv_small, 500, reps), "us"))
+    out.append(figure("kvmalloc(64 KiB)+kvfree pair (kmalloc_large)", median_us(kv_large, 200, reps), "us"))
     big = []
-    for _ in range(5):
+    for _ in range(3 if quick else 5):
         t = time.perf_counter()
         b = m.vmalloc(64 << 20, caller="bench+0x0/0x1")
         big.append(time.perf_counter() - t)
         m.vfree(b)
-    big_s = statistics.median(big)
+    out.append(figure("vmalloc(64 MiB) on a 4G machine", statistics.median(big), "s", 0.5))
     m.check_invariants()
-
-    res = {
-        "floor_dict_insert_delete_us": floor_us,
-        "vmalloc_64k_vfree_pair_us": pair_us, "vmalloc_64k_vfree_pair_target_us": 100,
-        "vmalloc_64k_vfree_pair_ratio_to_floor": pair_us / floor_us,
-        "walk_us": walk_us, "walk_target_us": 10, "walk_ratio_to_floor": walk_us / floor_us,
-        "vmalloc_64m_on_4g_s": big_s, "vmalloc_64m_on_4g_target_s": 0.5,
-        "vmalloc_64m_ratio_to_floor": big_s * 1e6 / floor_us,
-    }
-    text = json.dumps(res, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    for rec in run(quick="--quick" in sys.argv):
+        print(json.dumps(rec))

@@ -209,7 +209,9 @@ def test_running_out_of_pages_part_way_uses_the_4x_wording_on_4x():
     _exhaust(m, size)
     msg = re.search(r"vmalloc: allocation failure, allocated (\d+) of (\d+) bytes", m.dmesg())
     assert msg and int(msg.group(2)) == size + PAGE and int(msg.group(1)) < size
-    assert "page allocation failure: order:0" in m.dmesg()
+    # v4.14/v4.19 __vmalloc_area_node(): alloc_mask = gfp_mask | __GFP_NOWARN, so the
+    # per-page failure is silent and only the vmalloc message is printed
+    assert "page allocation failure: order:0" not in m.dmesg()
 
 
 def test_vmalloc_space_exhaustion_purges_then_reports_vmap_allocation_failure():

@@ -276,6 +276,155 @@ class BuddyAllocator:
             tr.leave(pfn)
         return pfn
 
+    def alloc_bulk(self, gfp: int, nr: int, kind: int, owner: int = 0, node: int | None = None) -> list[int]:
+        """__alloc_pages_bulk() (mm/page_alloc.c, 5.13+): up to ``nr`` order-0 pages in
+        one call, as vm_area_alloc_pages() asks for them (at most 100 at a time).
+
+        As in the kernel: one request for one page, or no zone of the preferred node
+        above its low watermark *plus nr*, goes to the single-page allocator
+        (``__alloc_pages``, with its slow path and warn_alloc); otherwise the pages are
+        taken from that one zone without further watermark checks until it has none of
+        the migratetype left (a partial result, which the caller completes page by page).
+        The free lists change exactly as ``nr`` calls of __rmqueue() would change them
+        (kmemlab has no per-cpu lists, whose refill is the same __rmqueue() loop); the
+        mem_map stores are one numpy store per array and one ``alloc_pages_bulk`` event
+        (pfn = the lowest page, nr_pages = the span, detail = the pfn list).
+        Not modelled: the memcg __GFP_ACCOUNT refusal and cpuset checks."""
+        if nr <= 0:
+            return []
+        if node is None or node < 0:
+            node = self.k.numa_node_id()
+        tr = self.k.tracer
+        if nr == 1:                      # "Use the single page allocator for one page."
+            pfn = self.alloc(gfp, 0, kind, owner, node)
+            return [] if pfn < 0 else [pfn]
+        key = (gfp, node)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(gfp, node)
+        zl, highest, mt = plan
+        zone = None
+        multi = self.k.nr_nodes > 1
+        for z in zl:
+            # only zones of the preferred zone's node: a remote zone means "failed"
+            if multi and z is not zl[0] and z.node != zl[0].node:
+                break
+            if z.nr_free_pages > z.watermark[WMARK_LOW] + nr + z.lowmem_reserve[highest]:
+                zone = z
+                break
+            if tr is not None:
+                tr.leaf("zone_watermark_fast", f"zone={z.name} free <= low + {nr}", False)
+        pages = [] if zone is None else self._rmqueue_bulk(zone, nr, mt)
+        if not pages:                    # the "failed" label: one page, the hard way
+            pfn = self.alloc(gfp, 0, kind, owner, node)
+            return [] if pfn < 0 else [pfn]
+        if tr is not None:
+            tr.leaf("zone_watermark_fast", f"zone={zone.name} free > low + {nr}", True)
+            for pfn in pages:
+                tr.leaf("__rmqueue_pcplist", f"zone={zone.name} migratetype="
+                                              f"{G.MIGRATETYPE_NAMES[mt]}", pfn)
+        mm = self.mem_map
+        idx = np.array(pages, np.int64)
+        mm.kind[idx] = kind
+        mm.owner[idx] = owner
+        mm.order[idx] = 0
+        if gfp & G.F_ZERO:
+            zero = self.k.memory.zero
+            for pfn in pages:
+                zero(pfn, 1)
+        bus = self.k.bus
+        if bus.subscribers:
+            lo = min(pages)
+            bus.emit(Event("alloc_pages_bulk", lo, max(pages) + 1 - lo, kind, detail=tuple(pages)))
+        return pages
+
+    def _rmqueue_bulk(self, z: Zone, nr: int, mt: int) -> list[int]:
+        """``nr`` order-0 __rmqueue() calls on zone ``z``, inlined: pop the order-0
+        list head while it has pages, else split the smallest larger block
+        (__rmqueue_smallest + expand) or steal (__rmqueue_fallback). Stops early
+        when the zone has nothing left for ``mt``."""
+        out: list[int] = []
+        append = out.append
+        head = z._head
+        l0 = z._lists[0][mt]
+        pop = l0.popitem
+        taken = 0                        # pages popped straight from free_area[0]
+        n = 0
+        while n < nr:
+            if l0:
+                for _ in range(min(nr - n, len(l0))):
+                    pfn = pop(last=False)[0]
+                    del head[pfn]
+                    append(pfn)
+                    taken += 1
+                    n += 1
+                continue
+            pfn = self._rmqueue_smallest(z, 0, mt)     # counts its own page
+            if pfn < 0:
+                if not self._rmqueue_fallback(z, 0, mt):
+                    break
+                continue
+            append(pfn)
+            n += 1
+        z.nr_free_pages -= taken
+        return out
+
+    def free_bulk(self, pfns: list[int]) -> None:
+        """``__free_pages(page, 0)`` for each of ``pfns`` in order, as vfree() does,
+        with the mem_map stores done once for all (numpy) and one ``free_pages_bulk``
+        event. The merges run page by page in the same order, so the free lists end
+        up exactly as with one free() per page. The caller owns the pages (they are
+        allocated order-0 blocks); with a tracer active each page is freed traced."""
+        if not pfns:
+            return
+        tr = self.k.tracer
+        if tr is not None:
+            for pfn in pfns:
+                self.free(pfn, 0)
+            return
+        mm = self.mem_map
+        idx = np.array(pfns, np.int64)
+        mm.kind[idx] = K_FREE
+        mm.owner[idx] = 0
+        mm.flags[idx] = 0
+        mm.order[idx] = -1
+        zones = self.zones
+        zone_mv = mm.zone_mv
+        pb_mv = self.pageblock_mt_mv
+        pbo = self.pageblock_order
+        top = self.max_order - 1
+        for pfn in pfns:
+            # _free_one_page(zone, pfn, 0, migratetype, False), inlined
+            z = zones[zone_mv[pfn]]
+            head = z._head
+            lists = z._lists
+            mt = pb_mv[pfn >> pbo]
+            z.nr_free_pages += 1
+            order = 0
+            buddy_pfn = pfn
+            while order < top:
+                buddy_pfn = pfn ^ (1 << order)
+                v = head.get(buddy_pfn)
+                if v is None or v >> 3 != order:
+                    break
+                del head[buddy_pfn]
+                del lists[order][v & 7][buddy_pfn]
+                pfn &= buddy_pfn
+                order += 1
+            to_tail = False
+            if order < top - 1:          # buddy_merge_likely()
+                hb = head.get((buddy_pfn & pfn) ^ (1 << (order + 1)))
+                to_tail = hb is not None and hb >> 3 == order + 1
+            lst = lists[order][mt]
+            lst[pfn] = None
+            if not to_tail:
+                lst.move_to_end(pfn, last=False)
+            head[pfn] = (order << 3) | mt
+        bus = self.k.bus
+        if bus.subscribers:
+            lo = min(pfns)
+            bus.emit(Event("free_pages_bulk", lo, max(pfns) + 1 - lo, K_FREE, detail=tuple(pfns)))
+
     def _rmqueue_traced(self, tr, z: Zone, order: int, mt: int) -> int:
         """The same as the fast path's rmqueue, recording rmqueue -> __rmqueue ->
         __rmqueue_smallest -> expand (and __rmqueue_fallback when it steals)."""

@@ -16,6 +16,11 @@ Subsystems mark their functions with ``tr = k.tracer`` then ``tr.enter(name, det
 ``tr.leave(result)`` (or ``tr.leaf(name, detail)`` for a step with nothing inside). When no
 trace is active ``k.tracer`` is ``None`` and a hook costs one attribute test.
 
+A run of consecutive calls of one function under one parent (a vmalloc's per-page
+allocations, a vfree's per-page frees) prints its first call in full and the rest as one
+``func() ×N more;`` line; :attr:`Trace.calls` keeps every call, :meth:`Trace.outline`
+gives the printed rows as data.
+
 Durations are simulated, not measured: each call is charged 0.08 us plus its callees, so
 the column shows where the work is and is the same on every run.
 """
@@ -71,6 +76,33 @@ class Trace:
     def __contains__(self, func: str) -> bool:
         return func in self.functions()
 
+    @staticmethod
+    def _runs(calls: list[Call]):
+        """Consecutive calls of the same function, as (first, [all of them]) pairs."""
+        i, n = 0, len(calls)
+        while i < n:
+            j = i + 1
+            while j < n and calls[j].func == calls[i].func:
+                j += 1
+            yield calls[i], calls[i:j]
+            i = j
+
+    def outline(self) -> list[tuple[int, str, int]]:
+        """What ``print(t)`` shows, as (depth, function, count) rows: a run of N
+        consecutive calls of one function under the same parent (one per page of a
+        vmalloc, say) is its first call, expanded, then one ``(depth, func, N - 1)``
+        row. :attr:`calls` keeps every call."""
+        rows: list[tuple[int, str, int]] = []
+
+        def walk(calls: list[Call], depth: int):
+            for first, run in self._runs(calls):
+                rows.append((depth, first.func, 1))
+                walk(first.children, depth + 1)
+                if len(run) > 1:
+                    rows.append((depth, first.func, len(run) - 1))
+        walk(self.calls, 0)
+        return rows
+
     def __str__(self) -> str:
         lines = ["# tracer: function_graph", "#",
                  "# CPU  DURATION                  FUNCTION CALLS",
@@ -82,13 +114,22 @@ class Trace:
             dur = f"{c.duration_ns / 1000:8.3f} us"     # " 0)   0.712 us    |"
             if c.children:
                 lines.append(f" {c.cpu})               |{indent}{c.func}() {{{note}")
-                for ch in c.children:
-                    emit(ch, depth + 1)
+                emit_all(c.children, depth + 1)
                 lines.append(f" {c.cpu}){dur}    |{indent}}}")
             else:
                 lines.append(f" {c.cpu}){dur}    |{indent}{c.func}();{note}")
-        for c in self.calls:
-            emit(c, 0)
+
+        def emit_all(calls: list[Call], depth: int):
+            # a per-page loop shows its first call in full, then one line for the rest
+            for first, run in self._runs(calls):
+                emit(first, depth)
+                if len(run) > 1:
+                    rest = run[1:]
+                    ns = sum(c.duration_ns for c in rest)
+                    lines.append(f" {first.cpu}){ns / 1000:8.3f} us    |{'  ' * (depth + 1)}"
+                                 f"{first.func}() \u00d7{len(rest)} more; /* the same call repeated, "
+                                 f"its own arguments each time (Trace.calls has them all) */")
+        emit_all(self.calls, 0)
         return "\n".join(lines) + "\n"
 
     __repr__ = __str__

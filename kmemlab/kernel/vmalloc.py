@@ -227,6 +227,46 @@ class Vmalloc:
         del self.busy_starts[i]
         del self.busy[va.va_start]
 
+    # -- kernel function names per generation (what the tracer shows) -------------------
+
+    def _entry_chain(self, api: str) -> tuple[str, ...]:
+        """The calls from an API function down to __vmalloc_node_range().
+
+        v4.14/v4.19 mm/vmalloc.c: vmalloc()/vzalloc()/vzalloc_node() go through
+        __vmalloc_node_flags() to the static __vmalloc_node(); kvmalloc_node() (mm/util.c)
+        through __vmalloc_node_flags_caller(). 5.8+ (the __vmalloc() cleanup) call
+        __vmalloc_node() directly; 6.x kvmalloc_node() calls __vmalloc_node_range()
+        itself (with VM_ALLOW_HUGE_VMAP, which kmemlab does not model)."""
+        v = self.k.version
+        if api == "kvmalloc":
+            if v < (5, 8):
+                return ("__vmalloc_node_flags_caller", "__vmalloc_node")
+            return ("__vmalloc_node",) if v < (6, 0) else ()
+        if api == "__vmalloc_node":
+            return ("__vmalloc_node",)
+        if v < (5, 8) and api in ("vmalloc", "vzalloc", "vzalloc_node"):
+            return (api, "__vmalloc_node_flags", "__vmalloc_node")
+        return (api, "__vmalloc_node")
+
+    def _map_names(self) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+        """(top calls, the p4d/pud/pmd walk, the per-PTE-table call) of the mapping step:
+        v4.19 map_vm_area -> vmap_page_range -> vmap_page_range_noflush -> vmap_p4d_range..;
+        5.8-5.12 map_kernel_range -> map_kernel_range_noflush -> vmap_p4d_range..;
+        5.13+ vmap_pages_range -> vmap_pages_range_noflush -> vmap_small_pages_range_noflush
+        -> vmap_pages_p4d_range..; 6.1+ (KMSAN) adds __vmap_pages_range_noflush."""
+        v = self.k.version
+        if v < (5, 13):
+            low = ("vmap_p4d_range", "vmap_pud_range", "vmap_pmd_range"), "vmap_pte_range"
+            top = (("map_vm_area", "vmap_page_range", "vmap_page_range_noflush") if v < (5, 8)
+                   else ("map_kernel_range", "map_kernel_range_noflush"))
+            return top, low[0], low[1]
+        top = ("vmap_pages_range", "vmap_pages_range_noflush")
+        if v >= (6, 1):
+            top += ("__vmap_pages_range_noflush",)
+        top += ("vmap_small_pages_range_noflush",)
+        return top, ("vmap_pages_p4d_range", "vmap_pages_pud_range", "vmap_pages_pmd_range"), \
+            "vmap_pages_pte_range"
+
     # -- vmalloc ------------------------------------------------------------------------
 
     def _old_messages(self) -> bool:
@@ -241,7 +281,13 @@ class Vmalloc:
             return None
         if not flags & VM_NO_GUARD:
             size += ps
+        tr = self.k.tracer
+        if tr is not None:
+            tr.enter("__get_vm_area_node", f"size={size} align={align}")
         va = self.alloc_vmap_area(size, align, gfp)
+        if tr is not None:
+            tr.leaf("alloc_vmap_area", f"size={size}", None if va is None else Address(va.va_start))
+            tr.leave(None if va is None else Address(va.va_start))
         if va is None:
             return None
         vm = VmStruct(va.va_start, size, flags, caller, self._next_id)
@@ -249,9 +295,33 @@ class Vmalloc:
         va.vm = vm
         return vm
 
+    def vmalloc(self, size: int, align: int, gfp: int, node: int, caller: str, api: str) -> int:
+        """An API entry (``api`` names it: vmalloc, vzalloc, vmalloc_node, vzalloc_node,
+        __vmalloc, __vmalloc_node, kvmalloc) down to __vmalloc_node_range(); traced
+        with this generation's intermediate functions."""
+        tr = self.k.tracer
+        if tr is None:
+            return self.vmalloc_node_range(size, align, gfp, node, caller)
+        chain = self._entry_chain(api)
+        for i, name in enumerate(chain):
+            tr.enter(name, f"size={size}" if i == 0 else "")
+        addr = self.vmalloc_node_range(size, align, gfp, node, caller)
+        for _ in chain:
+            tr.leave(Address(addr))
+        return addr
+
     def vmalloc_node_range(self, size: int, align: int, gfp: int, node: int, caller: str,
                            vm_flags: int = 0) -> int:
         """__vmalloc_node_range(): the whole vmalloc path; the address or 0."""
+        tr = self.k.tracer
+        if tr is None:
+            return self._vmalloc_node_range(size, align, gfp, node, caller, vm_flags)
+        tr.enter("__vmalloc_node_range", f"size={size} gfp={G.format_gfp(gfp, self.k.version)}"
+                                         + ("" if node < 0 else f" node={node}"))
+        return tr.leave(Address(self._vmalloc_node_range(size, align, gfp, node, caller, vm_flags)))
+
+    def _vmalloc_node_range(self, size: int, align: int, gfp: int, node: int, caller: str,
+                            vm_flags: int) -> int:
         k = self.k
         ps = self.page_size
         gfp = int(gfp)
@@ -279,16 +349,24 @@ class Vmalloc:
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {real_size}, vm_struct allocation failed"
                                         + (". Retrying." if gfp & G.F_NOFAIL else ""))
             return 0
-        if not self._vmalloc_area_node(vm, gfp, node):
+        tr = k.tracer
+        if tr is None:
+            ok = self._vmalloc_area_node(vm, gfp, node)
+        else:
+            tr.enter("__vmalloc_area_node", f"nr_pages={vm.get_vm_area_size(ps) >> self.page_shift}")
+            ok = tr.leave(self._vmalloc_area_node(vm, gfp, node))
+        if not ok:
             return 0
         vm.flags &= ~VM_UNINITIALIZED           # clear_vm_uninitialized_flag()
         return vm.addr
 
     def _vmalloc_area_node(self, vm: VmStruct, gfp: int, node: int) -> bool:
-        """__vmalloc_area_node(): page array, pages one by one, PTEs."""
+        """__vmalloc_area_node(): page array, the pages, PTEs."""
         k = self.k
         ps = self.page_size
         old = self._old_messages()
+        tr = k.tracer
+        orig_gfp = gfp
         nested_gfp = (gfp & _GFP_RECLAIM_MASK) | G.F_ZERO
         nr = vm.get_vm_area_size(ps) >> self.page_shift
         array_size = nr * self.ptr_bytes
@@ -296,10 +374,18 @@ class Vmalloc:
             gfp |= G.F_HIGHMEM
         if array_size > ps:
             # the recursion is strictly bounded: 512 pages of pointers describe 1 GiB
+            if tr is not None:
+                tr.enter("__vmalloc_node", f"size={array_size} (the page array)")
             arr = self.vmalloc_node_range(array_size, 1, nested_gfp, node, vm.caller)
+            if tr is not None:
+                tr.leave(Address(arr))
             kind = "vmalloc"
         else:
+            if tr is not None:
+                tr.enter("__kmalloc_node", f"size={array_size} (the page array)")
             arr, kind = self._alloc_pages_array(array_size, nested_gfp, node, vm.id)
+            if tr is not None:
+                tr.leave(Address(arr))
         if not arr:
             if not old:
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {nr * ps}, failed to allocated page "
@@ -309,37 +395,182 @@ class Vmalloc:
             self._free_vmap_area_noflush(va)
             return False
         vm.pages_array, vm.pages_array_kind = arr, kind
-        # 5.13+ bulk-allocates with __GFP_NOWARN and reports once; 4.x warned per page
-        page_gfp = gfp if old else gfp | G.F_NOWARN
-        nd = None if node < 0 else node
-        alloc = k.buddy.alloc
-        pages = vm.pages
-        vid = vm.id
-        for _ in range(nr):
-            pfn = alloc(page_gfp, 0, K_VMALLOC, vid, nd)
-            if pfn < 0:
-                break
-            pages.append(pfn)
-        vm.nr_pages = len(pages)
+        # both generations add __GFP_NOWARN to the page allocations and report once
+        # (4.19: alloc_mask = gfp_mask | __GFP_NOWARN; 6.6: vm_area_alloc_pages(gfp_mask | __GFP_NOWARN))
+        page_gfp = gfp | G.F_NOWARN
+        if old:
+            self._alloc_pages_one_by_one(vm, page_gfp, node, nr)
+        else:
+            self._vm_area_alloc_pages(vm, page_gfp, node, nr)
+        vm.nr_pages = len(vm.pages)
         k.vmstat["nr_vmalloc"] += vm.nr_pages
         if vm.nr_pages != nr:
-            if old:
-                k.buddy.warn_alloc(gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
-                                        f"of {vm.size} bytes")
+            if old:                            # 4.19 warns with the caller's gfp_mask
+                k.buddy.warn_alloc(orig_gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
+                                             f"of {vm.size} bytes")
             else:
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, failed to allocate pages")
             self.vfree(vm.addr)
             return False
-        if not k.pgtable.map_pfns(vm.addr, pages, k.pgtable.page_kernel):
+        if not self._map(vm):
             if old:
-                k.buddy.warn_alloc(gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
-                                        f"of {vm.size} bytes")
+                k.buddy.warn_alloc(orig_gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
+                                             f"of {vm.size} bytes")
             else:
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, failed to map pages")
             self.vfree(vm.addr)
             return False
         k.clock.advance(500 + 200 * nr)
         return True
+
+    def _alloc_pages_one_by_one(self, vm: VmStruct, gfp: int, node: int, nr: int) -> None:
+        """Before 5.13: ``alloc_page()`` (NUMA_NO_NODE) or ``alloc_pages_node()`` once
+        per page, stopping at the first failure."""
+        k = self.k
+        nd = None if node < 0 else node
+        alloc = k.buddy.alloc
+        pages = vm.pages
+        vid = vm.id
+        tr = k.tracer
+        if tr is None:
+            for _ in range(nr):
+                pfn = alloc(gfp, 0, K_VMALLOC, vid, nd)
+                if pfn < 0:
+                    break
+                pages.append(pfn)
+            return
+        name = "alloc_page" if node < 0 else "alloc_pages_node"
+        for _ in range(nr):
+            tr.enter(name)
+            pfn = tr.leave(alloc(gfp, 0, K_VMALLOC, vid, nd))
+            if pfn < 0:
+                break
+            pages.append(pfn)
+
+    def _vm_area_alloc_pages(self, vm: VmStruct, gfp: int, node: int, nr: int) -> None:
+        """vm_area_alloc_pages() (5.13+, order 0): the bulk allocator, at most 100 pages
+        a call (the kernel's bound on time with preemption off), until a call comes
+        back short; then the rest one page at a time with alloc_pages() /
+        alloc_pages_node(), stopping at the first failure. __GFP_NOFAIL is dropped for
+        the bulk calls only, as in the kernel."""
+        k = self.k
+        buddy = k.buddy
+        nd = None if node < 0 else node
+        pages = vm.pages
+        vid = vm.id
+        tr = k.tracer
+        if tr is not None:
+            tr.enter("vm_area_alloc_pages", f"nr_pages={nr}")
+            bulk_names = (("alloc_pages_bulk_array_mempolicy", "__alloc_pages_bulk")
+                          if node < 0 and k.version >= (5, 16) else ("__alloc_pages_bulk",))
+        bulk_gfp = gfp & ~G.F_NOFAIL
+        while len(pages) < nr:
+            want = min(100, nr - len(pages))
+            if tr is None:
+                got = buddy.alloc_bulk(bulk_gfp, want, K_VMALLOC, vid, nd)
+            else:
+                for name in bulk_names:
+                    tr.enter(name, f"nr_pages={want}" if name == bulk_names[0] else "")
+                got = buddy.alloc_bulk(bulk_gfp, want, K_VMALLOC, vid, nd)
+                for _ in bulk_names:
+                    tr.leave(len(got))
+            pages.extend(got)
+            if len(got) != want:
+                break
+        name = "alloc_pages" if node < 0 else "alloc_pages_node"
+        while len(pages) < nr:
+            if tr is not None:
+                tr.enter(name)
+            pfn = buddy.alloc(gfp, 0, K_VMALLOC, vid, nd)
+            if tr is not None:
+                tr.leave(pfn)
+            if pfn < 0:
+                break
+            pages.append(pfn)
+        if tr is not None:
+            tr.leave(len(pages))
+
+    def _map(self, vm: VmStruct) -> bool:
+        """Write the PTEs (map_vm_area / map_kernel_range / vmap_pages_range)."""
+        k = self.k
+        pt = k.pgtable
+        tr = k.tracer
+        if tr is None:
+            return pt.map_pfns(vm.addr, vm.pages, pt.page_kernel)
+        top, walk, pte = self._map_names()
+        n = len(vm.pages)
+        for i, name in enumerate(top + walk):
+            tr.enter(name, f"{Address(vm.addr)}-{Address(vm.addr + (n << self.page_shift))} "
+                           "PAGE_KERNEL" if i == 0 else "")
+        ok = pt.map_pfns(vm.addr, vm.pages, pt.page_kernel)
+        # one vmap_pte_range() per PTE table the range touches
+        span = pt._pte_span_shift
+        first, last = vm.addr >> span, (vm.addr + (n << self.page_shift) - 1) >> span
+        for t in range(first, last + 1):
+            lo = max(vm.addr, t << span)
+            hi = min(vm.addr + (n << self.page_shift), (t + 1) << span)
+            tr.leaf(pte, f"{(hi - lo) >> self.page_shift} PTEs")
+        for _ in top + walk:
+            tr.leave(0 if ok else -12)       # 0 or -ENOMEM
+        return ok
+
+    def kvmalloc_node(self, size: int, flags: int, node: int, caller: str) -> int:
+        """kvmalloc_node() (mm/util.c): kmalloc first, vmalloc when that fails.
+
+        Per generation, as the kernel's source has it:
+
+        - all: for size > PAGE_SIZE the kmalloc attempt gets __GFP_NOWARN and, unless
+          __GFP_RETRY_MAYFAIL, __GFP_NORETRY; a kmalloc result, or any size <= PAGE_SIZE,
+          is returned as it is (there is no vmalloc fallback for sub-page sizes);
+        - before 5.17 (v4.14-v5.15): flags that are not a superset of GFP_KERNEL
+          (GFP_ATOMIC, GFP_NOWAIT, GFP_NOFS, GFP_NOIO) get a plain kmalloc_node() only;
+        - 5.14+: sizes above INT_MAX fall back to nothing: NULL with WARN_ON_ONCE
+          (5.14/5.15 always; 5.16+ only without __GFP_NOWARN);
+        - 5.17+/6.x: GFP_NOFS/NOIO may fall back (vmalloc uses the scope API),
+          non-blocking flags (no __GFP_DIRECT_RECLAIM) may not, and the kmalloc attempt
+          drops __GFP_NOFAIL (the vmalloc fallback implements "nofail").
+        """
+        k = self.k
+        v = k.version
+        ps = self.page_size
+        tr = k.tracer
+        if tr is not None:
+            tr.enter("kvmalloc_node", f"size={size} flags={G.format_gfp(flags, v)}"
+                                      + ("" if node < 0 else f" node={node}"))
+        kernel = G.F_IO | G.F_FS | G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM     # GFP_KERNEL
+        kmalloc_flags = flags
+        if v < (5, 17) and flags & kernel != kernel:
+            ret = self._traced_kmalloc(size, flags, node)
+            return ret if tr is None else tr.leave(Address(ret))
+        if size > ps:
+            kmalloc_flags |= G.F_NOWARN
+            if not kmalloc_flags & G.F_RETRY_MAYFAIL:
+                kmalloc_flags |= G.F_NORETRY
+            if v >= (5, 17):
+                kmalloc_flags &= ~G.F_NOFAIL
+        ret = self._traced_kmalloc(size, kmalloc_flags, node)
+        if ret or size <= ps:
+            return ret if tr is None else tr.leave(Address(ret))
+        if v >= (5, 17) and not flags & G.F_DIRECT_RECLAIM:
+            # "non-sleeping allocations are not supported by vmalloc"
+            return 0 if tr is None else tr.leave(Address(0))
+        if v >= (5, 14) and size > 0x7fffffff:
+            if v < (5, 16) or not flags & G.F_NOWARN:
+                k.warn_once("kvmalloc_int_max",
+                            f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/util.c:{593 if v < (6, 0) else 649} "
+                            f"kvmalloc_node+0x{0x1ad if v >= (6, 0) else 0x172:x}/0x1c0\n"
+                            f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} "
+                            f"{k.uname_release} #1")
+            return 0 if tr is None else tr.leave(Address(0))
+        addr = self.vmalloc(size, 1, flags, node, caller, "kvmalloc")
+        return addr if tr is None else tr.leave(Address(addr))
+
+    def _traced_kmalloc(self, size: int, gfp: int, node: int) -> int:
+        tr = self.k.tracer
+        if tr is None:
+            return self.k.slub.kmalloc(size, gfp, node)
+        tr.enter("__kmalloc_node", f"size={size} gfp={G.format_gfp(gfp, self.k.version)}")
+        return tr.leave(Address(self.k.slub.kmalloc(size, gfp, node)))
 
     def _alloc_pages_array(self, array_size: int, gfp: int, node: int, owner: int) -> tuple[int, str]:
         """area->pages when it fits in a page: ``kmalloc_node(array_size, nested_gfp, node)``.
@@ -362,13 +593,20 @@ class Vmalloc:
         k = self.k
         addr, kind = vm.pages_array, vm.pages_array_kind
         vm.pages_array, vm.pages_array_kind = 0, ""
+        tr = k.tracer
+        if tr is not None:
+            tr.enter("kvfree", f"{Address(addr)} (the page array)")
         if kind == "vmalloc":
             self.vfree(addr)
         elif kind == "kmalloc":
+            if tr is not None:
+                tr.leaf("kfree", f"{Address(addr)}")
             k.slub.kfree(addr)
         elif kind == "page":
             pfn = (addr - k.profile.page_offset) >> self.page_shift
             k.buddy.free(pfn, 0)
+        if tr is not None:
+            tr.leave()
 
     # -- vfree / vmap / vunmap ----------------------------------------------------------
 
@@ -410,23 +648,65 @@ class Vmalloc:
     def remove_vm_area(self, va: VmapArea) -> VmStruct:
         """remove_vm_area(): unmap the PTEs and put the range on the purge list."""
         vm = va.vm
+        tr = self.k.tracer
+        if tr is not None:
+            v = self.k.version
+            tr.enter("remove_vm_area", f"{Address(vm.addr)}")
+            tr.leaf("find_unlink_vmap_area" if v >= (6, 3) else "find_vmap_area", "", Address(va.va_start))
+            tr.enter("free_unmap_vmap_area")
+            tr.leaf("unmap_vmap_area" if v < (5, 8) else "unmap_kernel_range_noflush" if v < (5, 13)
+                    else "vunmap_range_noflush", f"{vm.get_vm_area_size(self.page_size) >> self.page_shift} PTEs")
+            tr.leaf("free_vmap_area_noflush", "onto the purge list")
         self.k.pgtable.unmap(vm.addr, vm.get_vm_area_size(self.page_size) >> self.page_shift)
         self._unlink(va)
         va.vm = None
         self._free_vmap_area_noflush(va)
+        if tr is not None:
+            tr.leave()
+            tr.leave(vm)
         return vm
 
+    def _vfree_chain(self) -> tuple[str, ...]:
+        """vfree() down to where the work is done: v4.14/4.19 vfree -> __vunmap;
+        5.x-6.2 vfree -> __vfree -> __vunmap; 6.3+ (vfree rewritten around
+        remove_vm_area) vfree does it itself."""
+        v = self.k.version
+        return ("vfree", "__vunmap") if v < (5, 0) else ("vfree", "__vfree", "__vunmap") \
+            if v < (6, 3) else ("vfree",)
+
     def vfree(self, addr: int) -> VmStruct:
-        """vfree(): the caller has run :meth:`check_vfree` (this one re-checks)."""
+        """vfree(): the caller has run :meth:`check_vfree` (this one re-checks).
+
+        The pages go back with __free_pages(page, 0) one after the other; kmemlab
+        batches the mem_map bookkeeping (:meth:`BuddyAllocator.free_bulk`) with the same
+        free lists as a one-by-one loop."""
+        k = self.k
+        tr = k.tracer
+        if tr is not None:
+            chain = self._vfree_chain()
+            depth = len(tr.stack)
+            for i, name in enumerate(chain):
+                tr.enter(name, f"{Address(addr)}" if i == 0 else "")
+            try:
+                vm = self._vfree(addr)
+            except BaseException:
+                tr.unwind(depth)
+                raise
+            for _ in chain:
+                tr.leave()
+            return vm
+        return self._vfree(addr)
+
+    def _vfree(self, addr: int) -> VmStruct:
         va = self.check_vfree(addr)
         vm = self.remove_vm_area(va)
         k = self.k
         if vm.flags & VM_ALLOC:
-            free = k.buddy.free
-            for pfn in vm.pages:
-                free(pfn, 0)
+            k.buddy.free_bulk(vm.pages)
             k.vmstat["nr_vmalloc"] -= vm.nr_pages
             self._free_pages_array(vm)
+        if k.tracer is not None:
+            k.tracer.leaf("kfree", "the vm_struct")
         k.clock.advance(400 + 100 * vm.nr_pages)
         return vm
 

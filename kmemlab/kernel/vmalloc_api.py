@@ -84,9 +84,9 @@ class VmallocAPI:
                             f"got {caller!r}")
         return caller
 
-    def _vmalloc(self, size, align: int, gfp: int, node: int, caller: str) -> Address:
+    def _vmalloc(self, size, align: int, gfp: int, node: int, caller: str, api: str) -> Address:
         k = self._k
-        addr = k.vmalloc.vmalloc_node_range(size, align, gfp, node, caller)
+        addr = k.vmalloc.vmalloc(size, align, gfp, node, caller, api)
         if addr and k.bus.subscribers:
             vm = k.vmalloc.busy[addr].vm
             k.bus.emit(Event("vmalloc", -1, vm.nr_pages, K_VMALLOC, addr, size, vm))
@@ -96,24 +96,26 @@ class VmallocAPI:
         """``vmalloc(size)``: virtually contiguous memory from order-0 pages anywhere
         in RAM (highmem too). Returns the address in [VMALLOC_START, VMALLOC_END) or
         ``NULL`` (the reason is in dmesg)."""
-        return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL, -1, self._caller(caller))
+        return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL, -1, self._caller(caller), "vmalloc")
 
     def vzalloc(self, size, caller=None) -> Address:
         """``vzalloc(size)``: vmalloc with ``__GFP_ZERO``."""
-        return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL | G.F_ZERO, -1, self._caller(caller))
+        return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL | G.F_ZERO, -1, self._caller(caller),
+                             "vzalloc")
 
     def vmalloc_node(self, size, node: int, caller=None) -> Address:
         """``vmalloc_node(size, node)``: the pages preferably from NUMA ``node``."""
-        return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL, self._node(node), self._caller(caller))
+        return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL, self._node(node), self._caller(caller),
+                             "vmalloc_node")
 
     def vzalloc_node(self, size, node: int, caller=None) -> Address:
         """``vzalloc_node(size, node)``."""
         return self._vmalloc(self._vsize(size), 1, _GFP_KERNEL | G.F_ZERO, self._node(node),
-                             self._caller(caller))
+                             self._caller(caller), "vzalloc_node")
 
     def vmalloc_gfp(self, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
         """``__vmalloc(size, gfp_mask)`` (renamed: Python mangles leading underscores)."""
-        return self._vmalloc(self._vsize(size), 1, G.check_gfp(gfp), -1, self._caller(caller))
+        return self._vmalloc(self._vsize(size), 1, G.check_gfp(gfp), -1, self._caller(caller), "__vmalloc")
 
     def vmalloc_node_align(self, size, align: int, gfp=G.GFP_KERNEL, node: int = -1,
                            caller=None) -> Address:
@@ -123,7 +125,59 @@ class VmallocAPI:
         if align < 1 or align & (align - 1):
             raise ValueError(f"align must be a power of two >= 1, got {align}")
         return self._vmalloc(self._vsize(size), align, G.check_gfp(gfp), self._node(node),
-                             self._caller(caller))
+                             self._caller(caller), "__vmalloc_node")
+
+    # -- kvmalloc (mm/util.c) --------------------------------------------------------------
+
+    def kvmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1, caller=None) -> Address:
+        """``kvmalloc_node(size, flags, node)``: kmalloc when it can (a slab object, or a
+        compound block above KMALLOC_MAX_CACHE_SIZE), else vmalloc; ``NULL`` on failure.
+        Which flags may fall back to vmalloc depends on the kernel generation (see
+        :meth:`kmemlab.kernel.vmalloc.Vmalloc.kvmalloc_node`). Free with :meth:`kvfree`."""
+        size = self._vsize(size)
+        gfp = G.check_gfp(gfp)
+        node = self._node(node)
+        k = self._k
+        addr = k.vmalloc.kvmalloc_node(size, gfp, node, self._caller(caller))
+        if addr and k.bus.subscribers and k.vmalloc.is_vmalloc_addr(addr):
+            vm = k.vmalloc.busy[addr].vm
+            k.bus.emit(Event("vmalloc", -1, vm.nr_pages, K_VMALLOC, addr, size, vm))
+        return Address(addr)
+
+    def kvmalloc(self, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
+        """``kvmalloc(size, flags)`` = kvmalloc_node(size, flags, NUMA_NO_NODE)."""
+        return self.kvmalloc_node(size, gfp, -1, self._caller(caller))
+
+    def kvzalloc(self, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
+        """``kvzalloc(size, flags)`` = kvmalloc with ``__GFP_ZERO``."""
+        return self.kvmalloc_node(size, G.check_gfp(gfp) | G.F_ZERO, -1, self._caller(caller))
+
+    def kvzalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1, caller=None) -> Address:
+        """``kvzalloc_node(size, flags, node)``."""
+        return self.kvmalloc_node(size, G.check_gfp(gfp) | G.F_ZERO, node, self._caller(caller))
+
+    def kvmalloc_array(self, n, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
+        """``kvmalloc_array(n, size, flags)``: ``NULL`` when n * size overflows size_t
+        (``check_mul_overflow``), else kvmalloc(n * size)."""
+        n = self._vsize(n)
+        size = self._vsize(size)
+        gfp = G.check_gfp(gfp)
+        if n * size >= 1 << self._k.profile.bits:
+            return NULL
+        return self.kvmalloc_node(n * size, gfp, -1, self._caller(caller))
+
+    def kvcalloc(self, n, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
+        """``kvcalloc(n, size, flags)`` = kvmalloc_array with ``__GFP_ZERO``."""
+        return self.kvmalloc_array(n, size, G.check_gfp(gfp) | G.F_ZERO, self._caller(caller))
+
+    def kvfree(self, addr) -> None:
+        """``kvfree(addr)``: ``is_vmalloc_addr(addr) ? vfree(addr) : kfree(addr)``."""
+        addr = as_int(addr, "kvfree() address")
+        k = self._k
+        if k.vmalloc.is_vmalloc_addr(addr):
+            self.vfree(addr)
+        else:
+            self.kfree(addr)
 
     def vfree(self, addr) -> None:
         """``vfree(addr)``: unmap and free the pages now; the virtual range is
