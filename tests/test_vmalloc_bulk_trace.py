@@ -124,7 +124,12 @@ def vm_outline(t):
             skip = depth
             continue
         rows.append((depth, func, n))
+        if func in SLAB_ENTRIES:          # SLUB's own frames below are tested in test_slub_trace
+            skip = depth
     return rows
+
+
+SLAB_ENTRIES = {"__kmalloc_node", "kfree"}
 
 
 def test_trace_of_vmalloc_20000_on_4_19():

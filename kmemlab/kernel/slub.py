@@ -904,6 +904,34 @@ class Slub:
         idx = SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()
         return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
 
+    def kmalloc_variable(self, size: int, gfp: int, node: int = -1) -> int:
+        """``kmalloc_node()`` with a size only known at run time, as kernel code such as
+        vmalloc's page array or kvmalloc calls it: the inline helper falls through to
+        ``__kmalloc_node()`` (6.x ``__do_kmalloc_node()``) -> ``kmalloc_slab()``. The same
+        object as :meth:`kmalloc`; only the traced path differs."""
+        tr = self.k.tracer
+        if tr is None or not 0 < size <= KMALLOC_MAX_CACHE_SIZE:
+            return self.kmalloc(size, gfp, node)
+        depth = len(tr.stack)
+        try:
+            names = ("__kmalloc_node", "__do_kmalloc_node") if self._v6 else ("__kmalloc_node",)
+            tr.enter(names[0], f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}")
+            for n in names[1:]:
+                tr.enter(n)
+            s = self._kmalloc_cache(size, gfp)
+            tr.leaf("kmalloc_slab", f"size={size}", s.name)
+            if self._v6:
+                tr.enter("__kmem_cache_alloc_node", s.name)
+            obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
+            if self._v6:
+                tr.leave(obj)
+            for _ in names:
+                tr.leave(obj)
+            return obj
+        except BaseException:
+            tr.unwind(depth)
+            raise
+
     def _kmalloc_traced(self, tr, size: int, gfp: int, node: int) -> int:
         """kmalloc() while a trace runs: the same work as :meth:`kmalloc`, recorded with
         the kernel's function names of the machine's generation.

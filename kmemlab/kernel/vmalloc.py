@@ -72,7 +72,7 @@ class VmStruct:
         self.nr_pages = 0
         self.caller = caller
         self.pages_array = 0             # where area->pages lives (kmalloc/vmalloc address)
-        self.pages_array_kind = ""       # "kmalloc", "vmalloc" or "page" (see _alloc_pages_array)
+        self.pages_array_kind = ""       # "kmalloc" or "vmalloc" (see __vmalloc_area_node)
         self.id = id                     # mem_map.owner of its frames
 
     def get_vm_area_size(self, page_size: int) -> int:
@@ -381,11 +381,7 @@ class Vmalloc:
                 tr.leave(Address(arr))
             kind = "vmalloc"
         else:
-            if tr is not None:
-                tr.enter("__kmalloc_node", f"size={array_size} (the page array)")
             arr, kind = self._alloc_pages_array(array_size, nested_gfp, node, vm.id)
-            if tr is not None:
-                tr.leave(Address(arr))
         if not arr:
             if not old:
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {nr * ps}, failed to allocated page "
@@ -566,27 +562,13 @@ class Vmalloc:
         return addr if tr is None else tr.leave(Address(addr))
 
     def _traced_kmalloc(self, size: int, gfp: int, node: int) -> int:
-        tr = self.k.tracer
-        if tr is None:
-            return self.k.slub.kmalloc(size, gfp, node)
-        tr.enter("__kmalloc_node", f"size={size} gfp={G.format_gfp(gfp, self.k.version)}")
-        return tr.leave(Address(self.k.slub.kmalloc(size, gfp, node)))
+        return self.k.slub.kmalloc_variable(size, gfp, node)
 
     def _alloc_pages_array(self, array_size: int, gfp: int, node: int, owner: int) -> tuple[int, str]:
-        """area->pages when it fits in a page: ``kmalloc_node(array_size, nested_gfp, node)``.
-
-        With SLUB present (``k.slub``) this is a real kmalloc object. Without it (the
-        branch this was written on predates SLUB) it is a temporary stand-in: one
-        order-0 page from the buddy allocator (kind K_VMALLOC, owned by the area),
-        reached through the direct map. Returns (address, kind) or (0, "")."""
-        k = self.k
-        if hasattr(k, "slub"):
-            addr = k.slub.kmalloc(array_size, gfp, node)
-            return (addr, "kmalloc") if addr else (0, "")
-        pfn = k.buddy.alloc(gfp & ~G.F_HIGHMEM, 0, K_VMALLOC, owner, None if node < 0 else node)
-        if pfn < 0:
-            return 0, ""
-        return k.profile.page_offset + (pfn << self.page_shift), "page"
+        """area->pages when it fits in a page: ``kmalloc_node(array_size, nested_gfp, node)``,
+        a kmalloc-N object. Returns (address, "kmalloc") or (0, "")."""
+        addr = self.k.slub.kmalloc_variable(array_size, gfp, node)
+        return (addr, "kmalloc") if addr else (0, "")
 
     def _free_pages_array(self, vm: VmStruct) -> None:
         """kvfree(area->pages)."""
@@ -599,12 +581,7 @@ class Vmalloc:
         if kind == "vmalloc":
             self.vfree(addr)
         elif kind == "kmalloc":
-            if tr is not None:
-                tr.leaf("kfree", f"{Address(addr)}")
             k.slub.kfree(addr)
-        elif kind == "page":
-            pfn = (addr - k.profile.page_offset) >> self.page_shift
-            k.buddy.free(pfn, 0)
         if tr is not None:
             tr.leave()
 
@@ -832,7 +809,6 @@ def check_vmalloc(k) -> None:
         _fail("vmalloc busy index out of step with the busy areas")
     mapped = 0
     vm_pages = 0
-    array_pages = 0
     for va in v.busy.values():
         vm = va.vm
         if vm is None or vm.addr != va.va_start or vm.addr + vm.size != va.va_end:
@@ -857,8 +833,6 @@ def check_vmalloc(k) -> None:
             if len(idx) and (np.any(mm.kind[idx] != K_VMALLOC) or np.any(mm.owner[idx] != vm.id)):
                 _fail(f"{vm!r}: a mapped frame is not a K_VMALLOC frame owned by the area")
             vm_pages += vm.nr_pages
-            if vm.pages_array_kind == "page":
-                array_pages += 1
     present_total = 0
     lo_key, hi_key = v.start >> pt._pte_span_shift, (v.end - 1) >> pt._pte_span_shift
     for key, t in pt.pte_tables.items():
@@ -866,9 +840,9 @@ def check_vmalloc(k) -> None:
             present_total += sum(e & 1 for e in pt.tables[t])
     if present_total != mapped:
         _fail(f"{present_total} present PTEs in the vmalloc range but the busy areas map {mapped} pages")
-    if mm.count(K_VMALLOC) != vm_pages + array_pages + len(v.leaked):
-        _fail(f"{mm.count(K_VMALLOC)} K_VMALLOC frames but areas hold {vm_pages} pages, "
-              f"{array_pages} page arrays and {len(v.leaked)} leaked pages")
+    if mm.count(K_VMALLOC) != vm_pages + len(v.leaked):
+        _fail(f"{mm.count(K_VMALLOC)} K_VMALLOC frames but the areas hold {vm_pages} pages "
+              f"and {len(v.leaked)} leaked pages")
     if k.vmstat["nr_vmalloc"] != vm_pages:
         _fail(f"nr_vmalloc={k.vmstat['nr_vmalloc']} but the areas hold {vm_pages} pages")
     npt = mm.count(K_PGTABLE)
