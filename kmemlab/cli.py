@@ -21,7 +21,7 @@ def notebooks_dir() -> Path:
 
 
 def _lab(args) -> int:
-    nb = notebooks_dir()
+    nb = Path(args.dir) if args.dir else notebooks_dir()
     if not nb.is_dir():
         print(f"kmemlab: no notebooks folder at {nb}", file=sys.stderr)
         return 1
@@ -58,14 +58,18 @@ def main(argv=None) -> int:
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument("--port", type=int, help="port for JupyterLab (default 8888)")
     lab.add_argument("--ip", help="address to listen on (default localhost)")
-    lab.add_argument("extra", nargs=argparse.REMAINDER, help="more options for jupyter lab")
+    lab.add_argument("--dir", help="folder to open instead of the lecture notebooks")
     boot = sub.add_parser("boot", help="boot a machine and print its boot log and buddyinfo")
     boot.add_argument("--profile", default="x86_64")
     boot.add_argument("--mem", default=None)
     boot.add_argument("--cpus", type=int, default=4)
     boot.add_argument("--nodes", type=int, default=1)
     boot.add_argument("--kernel", default="6.6")
-    args = p.parse_args(argv)
+    # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
+    args, extra = p.parse_known_args(argv)
+    if extra and args.cmd != "lab":
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return {"lab": _lab, "boot": _boot}[args.cmd](args)
     except (ValueError, TypeError) as e:
