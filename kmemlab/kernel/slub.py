@@ -555,12 +555,15 @@ class Slub:
             tr.enter("alloc_slab_page", f"order={order}")
         pfn = k.buddy.alloc(alloc_gfp, order, K_SLAB, sid, node, warn=False)
         objects = s.objects
-        if pfn < 0 and order != s.min_order:
+        if pfn < 0:
+            # mm/slub.c: retry with s->min and the caller's own flags, even when s->min is
+            # the same order ("try same order and flag as the original allocation"), so
+            # the page allocator's warn_alloc() report appears unless the caller said NOWARN
             order = s.min_order
             objects = s.min_objects
             if tr is not None:
                 tr.leave(None)
-                tr.enter("alloc_slab_page", f"order={order} (s->min fallback)")
+                tr.enter("alloc_slab_page", f"order={order} (s->min fallback, caller's gfp)")
             pfn = k.buddy.alloc(flags, order, K_SLAB, sid, node)
         if tr is not None:
             tr.leave(pfn if pfn >= 0 else None)
