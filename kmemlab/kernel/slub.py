@@ -913,9 +913,26 @@ class Slub:
         ``__kmalloc_node()`` (6.x ``__do_kmalloc_node()``) -> ``kmalloc_slab()``. The same
         object as :meth:`kmalloc`; only the traced path differs."""
         tr = self.k.tracer
-        if tr is None or not 0 < size <= KMALLOC_MAX_CACHE_SIZE:
+        if tr is None or not size:
             return self.kmalloc(size, gfp, node)
         depth = len(tr.stack)
+        if size > KMALLOC_MAX_CACHE_SIZE:
+            # v6.6 __do_kmalloc_node(): __kmalloc_large_node(); v4.19 __kmalloc_node():
+            # kmalloc_large_node() -> alloc_pages_node() (mm/slub.c)
+            names = (("__kmalloc_node", "__do_kmalloc_node", "__kmalloc_large_node", "alloc_pages_node")
+                     if self._v6 else ("__kmalloc_node", "kmalloc_large_node", "alloc_pages_node"))
+            order = get_order(size, self.page_shift)
+            try:
+                for i, n in enumerate(names):
+                    tr.enter(n, f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}"
+                             if i == 0 else (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
+                obj = self.kmalloc_large(size, gfp, node)
+                for _ in names:
+                    tr.leave(obj)
+                return obj
+            except BaseException:
+                tr.unwind(depth)
+                raise
         try:
             names = ("__kmalloc_node", "__do_kmalloc_node") if self._v6 else ("__kmalloc_node",)
             tr.enter(names[0], f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}")

@@ -279,7 +279,8 @@ class MappingView(View):
                             f"physical: frames (pfn) {plo:#x} .. {phi - 1:#x}  "
                             f"({(phi - plo) * ps >> 10} KiB of RAM)", "black"))
         sc["small"].append((0.5, R_Y0 - 0.035, f"all of RAM: {m.max_pfn} frames, window in black", "#444444"))
-        call = f"{sel.function}({sel.size})" if sel.function in ("kmalloc", "vmalloc") else sel.function
+        # sel.size is what the allocation really holds (ksize / the area), not the request
+        call = f"{sel.function}: {sel.size} bytes" if sel.function in ("kmalloc", "vmalloc") else sel.function
         if sel.freed:
             sc["title"] = f"{call} = {Address(sel.addr)}: freed"
             sc["caption"] = "This allocation was freed: its pages are no longer mapped to it."
