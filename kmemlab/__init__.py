@@ -21,6 +21,8 @@ from .kernel.slub import (KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_SHIF
                           SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU, KmemCache,
                           kmalloc_index)
 from .kernel.types import NULL, ZERO_SIZE_PTR, Address, Page
+from . import exercises
+from .exercises import exercise
 
 # The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...
 for _name in dir(_gfp):

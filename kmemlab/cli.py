@@ -1,7 +1,8 @@
 """``kmemlab`` command line.
 
 ``kmemlab lab`` opens the lecture notebooks in JupyterLab; ``kmemlab boot`` prints a
-machine's boot log and /proc files in a terminal (no Jupyter needed).
+machine's boot log and /proc files in a terminal (no Jupyter needed);
+``kmemlab exercise NAME -s SEED [-c]`` prints a seeded exercise (``-c``: with its answer).
 """
 
 from __future__ import annotations
@@ -51,6 +52,23 @@ def _boot(args) -> int:
     return 0
 
 
+def _exercise(args) -> int:
+    """OSTEP style: the seed and parameters first, then the question, or with -c the
+    answer and its worked explanation."""
+    from . import exercises
+    if args.list or not args.name:
+        print(exercises.catalog())
+        return 0
+    ex = exercises.exercise(args.name, seed=args.seed)
+    print(ex.question(), end="")
+    if args.compute:
+        print()
+        print(ex.solution(force=True), end="")
+    else:
+        print("\n(run again with -c to compute the answer)")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="kmemlab", description="Linux kernel memory management lab")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -65,13 +83,18 @@ def main(argv=None) -> int:
     boot.add_argument("--cpus", type=int, default=4)
     boot.add_argument("--nodes", type=int, default=1)
     boot.add_argument("--kernel", default="6.6")
+    ex = sub.add_parser("exercise", help="print a seeded exercise (with -c: its answer)")
+    ex.add_argument("name", nargs="?", help="exercise name (omit, or --list, for the catalog)")
+    ex.add_argument("-s", "--seed", type=int, default=0, help="random seed (default 0)")
+    ex.add_argument("-c", "--compute", action="store_true", help="compute and print the answer")
+    ex.add_argument("-l", "--list", action="store_true", help="list the exercises")
     # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
     args, extra = p.parse_known_args(argv)
     if extra and args.cmd != "lab":
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     try:
-        return {"lab": _lab, "boot": _boot}[args.cmd](args)
+        return {"lab": _lab, "boot": _boot, "exercise": _exercise}[args.cmd](args)
     except (ValueError, TypeError) as e:
         print(f"kmemlab: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,12 @@ Source format (``notebooks/src/<name>.md``)::
 - ``+++`` ends the current Markdown cell; ``+++ <type>`` also gives the next cell (Markdown
   or code) the slide type ``slide``, ``subslide``, ``fragment``, ``skip`` or ``notes``.
   Other cells get ``-`` (continue the slide), except the first, which opens a ``slide``.
+- ```` ```python nbgrader solution grade_id=ans-1 ```` marks a code cell for nbgrader
+  (``metadata.nbgrader``): ``solution`` = an answer cell (students' version strips the
+  ``### BEGIN SOLUTION`` .. ``### END SOLUTION`` part); ``points=N`` = a locked autograded
+  test cell worth N points. Every nbgrader cell needs a unique ``grade_id``.
+- Sources in ``src/<folder>/<name>.md`` (e.g. ``src/exercises/``) build into
+  ``<folder>/<name>.ipynb``.
 - ``:::<lang>`` (two letters) starts the translation of the current Markdown cell. Once
   one cell of a notebook has a ``<lang>`` text, every Markdown cell must have one: a
   missing translation is a build error, so editions keep the same cells.
@@ -42,7 +48,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["Cell", "BuildError", "parse", "render", "build", "sources", "main",
+__all__ = ["Cell", "BuildError", "parse", "render", "build", "sources", "source_name", "main",
            "SLIDE_TYPES", "DEFAULT_LANG"]
 
 DEFAULT_LANG = "en"
@@ -66,6 +72,7 @@ class Cell:
     text: dict[str, list[str]] = field(default_factory=dict)
     code: list[str] = field(default_factory=list)
     line: int = 0                               # where it starts in the source (1-based)
+    nbgrader: dict | None = None                # metadata.nbgrader of a code cell
 
     def markdown(self, lang: str) -> str:
         return "\n".join(self.text.get(lang, [])).strip("\n")
@@ -79,6 +86,7 @@ def parse(source: str, name: str = "<source>") -> list[Cell]:
     pending = "slide"              # slide type for the next cell: a deck opens with a slide
     code: Cell | None = None       # the code cell being filled
     md_fence = ""                  # the fence of a non-python block inside Markdown
+    grade_ids: set[str] = set()
 
     def close_markdown():
         nonlocal cur
@@ -104,12 +112,13 @@ def parse(source: str, name: str = "<source>") -> list[Cell]:
         if md_fence:
             if fence and fence.group(1) == md_fence and not fence.group(2).strip():
                 md_fence = ""
-        elif fence and fence.group(2).strip() == "python":
+        elif fence and fence.group(2).split()[:1] == ["python"]:
             slide = cur.slide_type if cur is not None and not cur.markdown(DEFAULT_LANG) else pending
             if cur is not None and not cur.markdown(DEFAULT_LANG):
                 cur = None          # a '+++ type' marker directly before the code cell
             close_markdown()
-            code = Cell("code", slide, line=no)
+            code = Cell("code", slide, line=no,
+                        nbgrader=_nbgrader(fence.group(2).split()[1:], f"{name}:{no}", grade_ids))
             pending = "-"
             lang = DEFAULT_LANG
             continue
@@ -154,6 +163,38 @@ def parse(source: str, name: str = "<source>") -> list[Cell]:
     return cells
 
 
+def _nbgrader(words: list[str], where: str, seen: set[str]) -> dict | None:
+    """``nbgrader solution grade_id=x`` / ``nbgrader grade_id=x points=2`` -> the cell
+    metadata nbgrader (schema 3) reads; None for a plain code cell."""
+    if not words:
+        return None
+    if words[0] != "nbgrader":
+        raise BuildError(f"{where}: after ```python only 'nbgrader ...' may follow, got {words[0]!r}")
+    opts = dict(w.split("=", 1) if "=" in w else (w, "") for w in words[1:])
+    unknown = set(opts) - {"solution", "grade_id", "points"}
+    if unknown:
+        raise BuildError(f"{where}: unknown nbgrader option(s) {sorted(unknown)}; use solution, "
+                         "grade_id=ID, points=N")
+    gid = opts.get("grade_id", "")
+    if not gid:
+        raise BuildError(f"{where}: an nbgrader cell needs grade_id=...")
+    if gid in seen:
+        raise BuildError(f"{where}: grade_id {gid!r} is used twice")
+    seen.add(gid)
+    solution = "solution" in opts
+    grade = "points" in opts
+    if solution == grade:
+        raise BuildError(f"{where}: an nbgrader cell is either 'solution' or has 'points=N'")
+    meta = {"grade": grade, "grade_id": gid, "locked": grade, "schema_version": 3,
+            "solution": solution, "task": False}
+    if grade:
+        try:
+            meta["points"] = int(opts["points"])
+        except ValueError:
+            raise BuildError(f"{where}: points must be a whole number, got {opts['points']!r}") from None
+    return meta
+
+
 def languages(cells: list[Cell]) -> list[str]:
     """The editions a source yields: English first, then its translations, sorted."""
     langs = {lg for c in cells for lg in c.text} - {DEFAULT_LANG}
@@ -170,6 +211,8 @@ def render(source: str, name: str) -> dict[str, str]:
             meta = {"slideshow": {"slide_type": c.slide_type}}
             cid = f"cell-{i:02d}"
             if c.kind == "code":
+                if c.nbgrader is not None:
+                    meta = dict(meta, nbgrader=c.nbgrader)
                 cell = nbformat.v4.new_code_cell("\n".join(c.code), metadata=meta, id=cid)
             else:
                 if lang not in c.text:
@@ -195,9 +238,16 @@ def notebooks_dir() -> Path:
 
 
 def sources(root: Path | None = None) -> list[Path]:
-    """Every notebook source, ``notebooks/src/*.md`` (README.md excluded)."""
+    """Every notebook source, ``notebooks/src/*.md`` and ``notebooks/src/<folder>/*.md``
+    (README.md excluded)."""
     root = notebooks_dir() if root is None else root
-    return sorted(p for p in (root / "src").glob("*.md") if p.name != "README.md")
+    return sorted(p for pat in ("*.md", "*/*.md") for p in (root / "src").glob(pat)
+                  if p.name != "README.md")
+
+
+def source_name(root: Path, src: Path) -> str:
+    """``exercises/01-buddy`` for ``src/exercises/01-buddy.md``."""
+    return src.relative_to(root / "src").with_suffix("").as_posix()
 
 
 def output_path(root: Path, name: str, lang: str) -> Path:
@@ -210,8 +260,9 @@ def build(root: Path | None = None, check: bool = False) -> list[Path]:
     root = notebooks_dir() if root is None else root
     changed = []
     for src in sources(root):
-        for lang, text in render(src.read_text(encoding="utf-8"), src.stem).items():
-            path = output_path(root, src.stem, lang)
+        name = source_name(root, src)
+        for lang, text in render(src.read_text(encoding="utf-8"), name).items():
+            path = output_path(root, name, lang)
             old = path.read_text(encoding="utf-8") if path.exists() else None
             if old != text:
                 changed.append(path)
