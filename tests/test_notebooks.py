@@ -62,7 +62,21 @@ def test_notebook_runs_headless_without_error(path):
     stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{path.name} wrote to stderr (a warning?): {stderr}"
+    RUN_TIMES[path] = took
     assert took <= NOTEBOOK_BUDGET_S, f"{path.name} took {took:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
+
+
+RUN_TIMES: dict[Path, float] = {}
+SET_BUDGET_S = 120
+
+
+def test_the_whole_set_runs_within_its_budget():
+    """Runs after every notebook above (pytest keeps file order): issue 7's limit for the set."""
+    if set(RUN_TIMES) != set(NOTEBOOKS):
+        pytest.skip("only part of the set ran in this session (-k or a failure)")
+    total = sum(RUN_TIMES.values())
+    assert total <= SET_BUDGET_S, (f"the notebooks took {total:.0f} s together (budget {SET_BUDGET_S} s): "
+                                   + ", ".join(f"{p.name} {t:.1f}s" for p, t in RUN_TIMES.items()))
 
 
 # -- lint -------------------------------------------------------------------------------
