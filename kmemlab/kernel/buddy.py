@@ -373,10 +373,17 @@ class BuddyAllocator:
                 tr.leaf("__rmqueue_pcplist", f"zone={zone.name} migratetype="
                                               f"{G.MIGRATETYPE_NAMES[mt]}", pfn)
         mm = self.mem_map
-        idx = np.array(pages, np.int64)
-        mm.kind[idx] = kind
-        mm.owner[idx] = owner
-        mm.order[idx] = 0
+        if len(pages) > 64:
+            idx = np.array(pages, np.int64)
+            mm.kind[idx] = kind
+            mm.owner[idx] = owner
+            mm.order[idx] = 0
+        else:       # a numpy fancy-index store costs more than 64 memoryview stores
+            kmv, omv, rmv = mm.kind_mv, mm.owner_mv, mm.order_mv
+            for pfn in pages:
+                kmv[pfn] = kind
+                omv[pfn] = owner
+                rmv[pfn] = 0
         if gfp & G.F_ZERO:
             zero = self.k.memory.zero
             for pfn in pages:
@@ -432,24 +439,54 @@ class BuddyAllocator:
                 self.free(pfn, 0)
             return
         mm = self.mem_map
-        idx = np.array(pfns, np.int64)
-        mm.kind[idx] = K_FREE
-        mm.owner[idx] = 0
-        mm.flags[idx] = 0
-        mm.order[idx] = -1
+        n = len(pfns)
+        if n > 64:
+            idx = np.array(pfns, np.int64)
+            mm.kind[idx] = K_FREE
+            mm.owner[idx] = 0
+            mm.flags[idx] = 0
+            mm.order[idx] = -1
+        else:       # a numpy fancy-index store costs more than 64 memoryview stores
+            kmv, omv, fmv, rmv = mm.kind_mv, mm.owner_mv, mm.flags_mv, mm.order_mv
+            for pfn in pfns:
+                kmv[pfn] = K_FREE
+                omv[pfn] = 0
+                fmv[pfn] = 0
+                rmv[pfn] = -1
         zones = self.zones
         zone_mv = mm.zone_mv
         pb_mv = self.pageblock_mt_mv
         pbo = self.pageblock_order
         top = self.max_order - 1
-        for pfn in pfns:
-            # _free_one_page(zone, pfn, 0, migratetype, False), inlined
+        i = 0
+        while i < n:
+            pfn = pfns[i]
+            order = 0
+            if not pfn & 1 and i + 1 < n and pfns[i + 1] == pfn + 1:
+                # pages pfn, pfn+1, ... that make up a whole naturally aligned block (as
+                # the bulk allocator hands them out) end up, once all are freed, exactly
+                # as that block freed at once: every buddy below its order lies inside it
+                # and was allocated, so the frees in between only merge with each other
+                # and every intermediate block they list is taken off again by the next
+                # merge. So the replay merges from the block's order (same zone and
+                # pageblock: at most pageblock_order, first and last frame in one zone).
+                lim = min(n - i, 1 << pbo)
+                j = i + 2
+                while j - i < lim and pfns[j] == pfn + (j - i):
+                    j += 1
+                order = (j - i).bit_length() - 1
+                align = (pfn & -pfn).bit_length() - 1 if pfn else pbo
+                if align < order:
+                    order = align
+                if zone_mv[pfn] != zone_mv[pfn + (1 << order) - 1]:
+                    order = 0
+            i += 1 << order
+            # _free_one_page(zone, pfn, order, migratetype, False), inlined
             z = zones[zone_mv[pfn]]
             head = z._head
             lists = z._lists
             mt = pb_mv[pfn >> pbo]
-            z.nr_free_pages += 1
-            order = 0
+            z.nr_free_pages += 1 << order
             buddy_pfn = pfn
             while order < top:
                 buddy_pfn = pfn ^ (1 << order)
