@@ -44,6 +44,10 @@ class Coalescer:
         self.interval = float(interval)
         self._clock = clock
         self._last = float("-inf")
+        #: the smallest gap between two redraws during a burst: ``interval``, or four times
+        #: what the last burst redraw took if that is longer, so drawing never takes more
+        #: than a fifth of a long cell's time however fast the kernel model runs
+        self._gap = self.interval
         self.dirty = False
         self._timer = None
         self._scheduled = False        # a later flush is arranged (timer, or cell end)
@@ -60,12 +64,13 @@ class Coalescer:
         if self.closed:
             return
         self.dirty = True
-        if self._clock() - self._last >= self.interval:
+        if self._clock() - self._last >= self._gap:
             self.in_burst = True
             try:
                 self.flush()
             finally:
                 self.in_burst = False
+            self._gap = max(self.interval, 4 * (self._clock() - self._last))
         elif not self._scheduled:
             self._schedule()
 
