@@ -6,7 +6,8 @@ machine's change events and a view's redraw:
 
 - on an event the view records *what* changed (cheap), then calls :meth:`Coalescer.poke`;
 - ``poke`` redraws at once if the last redraw is older than ``interval`` (1/30 s), so a long
-  cell still animates about 30 times a second;
+  cell still animates about 30 times a second (less often when one redraw takes more
+  than a quarter of that: drawing gets at most a fifth of a long cell's time);
 - otherwise it makes sure a later flush will happen: a timer on the kernel's asyncio loop
   (runs as soon as the cell yields) and IPython's ``post_run_cell`` hook (runs when the
   cell ends), so the final state is always drawn. Outside IPython, call :meth:`flush`.
