@@ -62,6 +62,11 @@ def run(quick: bool = False) -> list[dict]:
                               median_us(pair), "us", 3.0 if order == 0 else None,
                               note="fresh: splits and merges through all 10 orders; "
                                    "warm: free lists hold small blocks, as on a running system"))
+        b = m._k.buddy
+        raw = lambda b=b: b.free(b.alloc(0xcc0, 0, 5, 0, -1), 0)     # noqa: E731
+        out.append(figure(f"  of which buddy alloc+free order 0 alone, {label} 4G machine", median_us(raw), "us",
+                          note="the rest of the pair is Machine's argument checks "
+                               "(check_gfp, Page handles, check_free)"))
     return out
 
 

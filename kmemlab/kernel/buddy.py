@@ -34,7 +34,7 @@ import numpy as np
 
 from . import gfp as G
 from .errors import KernelBug
-from .events import Event
+from .events import Event, new_event
 from .mem_map import K_FREE, PG_head, PG_tail
 
 __all__ = ["Zone", "FreeArea", "BuddyAllocator", "WMARK_MIN", "WMARK_LOW", "WMARK_HIGH"]
@@ -72,7 +72,7 @@ class FreeArea:
 
     def free_list(self, migratetype: int = G.MIGRATE_MOVABLE) -> list[int]:
         """pfns of the free blocks on ``free_list[migratetype]``, list head first."""
-        return list(self._zone._lists[self.order][migratetype])
+        return list(reversed(self._zone._lists[self.order][migratetype]))
 
     def __repr__(self):
         return f"<free_area[{self.order}] nr_free={self.nr_free}>"
@@ -93,8 +93,11 @@ class Zone:
         self.managed_pages = 0
         self.nr_free_pages = 0            # NR_FREE_PAGES
         self.max_order = max_order
-        # free_list[order][migratetype]: OrderedDict pfn -> None. The front is the list
-        # head: add_to_free_list() puts a block there, add_to_free_list_tail() at the end.
+        # free_list[order][migratetype]: OrderedDict pfn -> None, stored *reversed*: the
+        # OrderedDict's last item is the list head. add_to_free_list() (the common case)
+        # is then a plain store and taking the head a plain popitem(); only
+        # add_to_free_list_tail() pays a move_to_end(last=False). Read the lists in list
+        # order with reversed() (FreeArea.free_list does).
         self._lists = [[OrderedDict() for _ in range(G.MIGRATE_TYPES)] for _ in range(max_order)]
         # every free block head: pfn -> (order << 3) | migratetype
         self._head: dict[int, int] = {}
@@ -134,7 +137,7 @@ class BuddyAllocator:
                                     G.MIGRATE_MOVABLE, np.uint8)
         self.pageblock_mt_mv = memoryview(self.pageblock_mt)
         self._zonelists: dict[tuple[int, int, bool], list[Zone]] = {}
-        self._plans: dict[tuple[int, int], tuple] = {}
+        self._plans: dict[int, tuple] = {}        # (gfp << 10) | node -> _plan()
         self._names = {"alloc": "__alloc_pages" if k.version >= (5, 13) else "__alloc_pages_nodemask"}
         self.mem_map.free_order = self.free_order
 
@@ -237,43 +240,90 @@ class BuddyAllocator:
                                  f"WARNING: CPU: {self.k.cpu} PID: {self.k.pid} at mm/page_alloc.c "
                                  f"__alloc_pages: order {order} > MAX_ORDER-1 ({self.max_order - 1})")
             return -1
+        k = self.k
         if node is None or node < 0:
-            node = self.k.numa_node_id()
-        key = (gfp, node)
-        plan = self._plans.get(key)
+            node = k.numa_node_id() if k.nr_nodes > 1 else 0
+        # an int key (a node id fits in 10 bits: MAX_NUMNODES is 1024): no tuple per call
+        plan = self._plans.get((gfp << 10) | node)
         if plan is None:
-            plan = self._plans[key] = self._plan(gfp, node)
+            plan = self._plans[(gfp << 10) | node] = self._plan(gfp, node)
         zl, highest, mt = plan
-        tr = self.k.tracer
+        tr = k.tracer
         if tr is not None:
-            tr.enter(self._names["alloc"], f"gfp={G.format_gfp(gfp, self.k.version)} order={order}")
-            tr.enter("get_page_from_freelist", "ALLOC_WMARK_LOW")
+            return self._alloc_traced(tr, gfp, order, kind, owner, zl, highest, mt, warn)
         pfn = -1
-        # get_page_from_freelist() with ALLOC_WMARK_LOW: the fast path
+        # get_page_from_freelist() with ALLOC_WMARK_LOW: the fast path. zone_watermark_ok()
+        # and __rmqueue_smallest() + expand() are inlined (this is the hottest code of
+        # kmemlab). The watermark's "a free block of at least this order" test is
+        # implied when the migratetype has one; it is made only before a fallback.
+        max_order = self.max_order
+        for z in zl:
+            if z.nr_free_pages - ((1 << order) - 1) <= z.watermark[1] + z.lowmem_reserve[highest]:
+                continue
+            lists = z._lists
+            cur = order
+            while cur < max_order:
+                fl = lists[cur][mt]
+                if fl:
+                    pfn = fl.popitem()[0]        # the list head (lists are stored reversed)
+                    head = z._head
+                    del head[pfn]
+                    while cur > order:           # expand(): hand back the upper halves
+                        cur -= 1
+                        b = pfn + (1 << cur)
+                        lists[cur][mt][b] = None     # add_to_free_list(): the list head
+                        head[b] = (cur << 3) | mt
+                    z.nr_free_pages -= 1 << order
+                    break
+                cur += 1
+            else:
+                if order and not self._watermark_ok(z, order, z.watermark[WMARK_LOW], highest, 0):
+                    continue
+                if self._rmqueue_fallback(z, order, mt):
+                    pfn = self._rmqueue_smallest(z, order, mt)
+            if pfn >= 0:
+                break
+        if pfn < 0:
+            pfn = self._alloc_slowpath(gfp, order, zl, highest, mt, warn)
+            if pfn < 0:
+                return -1
+        if order:
+            self._prep_new_page(pfn, order, gfp, kind, owner)
+            return pfn
+        # _prep_new_page() for one frame (__GFP_COMP means nothing at order 0)
+        mm = self.mem_map
+        mm.kind_mv[pfn] = kind
+        mm.owner_mv[pfn] = owner
+        mm.order_mv[pfn] = 0
+        if gfp & G.F_ZERO:
+            k.memory.zero(pfn, 1)
+        bus = k.bus
+        if bus.subscribers:
+            bus.emit(new_event(("alloc_pages", pfn, 1, kind, 0, 0, None)))
+        return pfn
+
+    def _alloc_traced(self, tr, gfp: int, order: int, kind: int, owner: int, zl: list, highest: int,
+                      mt: int, warn: bool) -> int:
+        """alloc() while a trace records: the same steps, each entered and left."""
+        tr.enter(self._names["alloc"], f"gfp={G.format_gfp(gfp, self.k.version)} order={order}")
+        tr.enter("get_page_from_freelist", "ALLOC_WMARK_LOW")
+        pfn = -1
         for z in zl:
             if (z.nr_free_pages - ((1 << order) - 1) > z.watermark[1] + z.lowmem_reserve[highest]
                     if not order else self._watermark_ok(z, order, z.watermark[WMARK_LOW], highest, 0)):
-                if tr is None:
-                    pfn = self._rmqueue_smallest(z, order, mt)
-                    if pfn < 0 and self._rmqueue_fallback(z, order, mt):
-                        pfn = self._rmqueue_smallest(z, order, mt)
-                else:
-                    pfn = self._rmqueue_traced(tr, z, order, mt)
+                pfn = self._rmqueue_traced(tr, z, order, mt)
                 if pfn >= 0:
                     break
-            elif tr is not None:
+            else:
                 tr.leaf("zone_watermark_fast", f"zone={z.name} below low watermark", False)
-        if tr is not None:
-            tr.leave(pfn)
+        tr.leave(pfn)
         if pfn < 0:
             pfn = self._alloc_slowpath(gfp, order, zl, highest, mt, warn)
         if pfn < 0:
-            if tr is not None:
-                tr.leave(None)
+            tr.leave(None)
             return -1
         self._prep_new_page(pfn, order, gfp, kind, owner)
-        if tr is not None:
-            tr.leave(pfn)
+        tr.leave(pfn)
         return pfn
 
     def alloc_bulk(self, gfp: int, nr: int, kind: int, owner: int = 0, node: int | None = None) -> list[int]:
@@ -298,10 +348,9 @@ class BuddyAllocator:
         if nr == 1:                      # "Use the single page allocator for one page."
             pfn = self.alloc(gfp, 0, kind, owner, node)
             return [] if pfn < 0 else [pfn]
-        key = (gfp, node)
-        plan = self._plans.get(key)
+        plan = self._plans.get((gfp << 10) | node)
         if plan is None:
-            plan = self._plans[key] = self._plan(gfp, node)
+            plan = self._plans[(gfp << 10) | node] = self._plan(gfp, node)
         zl, highest, mt = plan
         zone = None
         multi = self.k.nr_nodes > 1
@@ -324,10 +373,17 @@ class BuddyAllocator:
                 tr.leaf("__rmqueue_pcplist", f"zone={zone.name} migratetype="
                                               f"{G.MIGRATETYPE_NAMES[mt]}", pfn)
         mm = self.mem_map
-        idx = np.array(pages, np.int64)
-        mm.kind[idx] = kind
-        mm.owner[idx] = owner
-        mm.order[idx] = 0
+        if len(pages) > 64:
+            idx = np.array(pages, np.int64)
+            mm.kind[idx] = kind
+            mm.owner[idx] = owner
+            mm.order[idx] = 0
+        else:       # a numpy fancy-index store costs more than 64 memoryview stores
+            kmv, omv, rmv = mm.kind_mv, mm.owner_mv, mm.order_mv
+            for pfn in pages:
+                kmv[pfn] = kind
+                omv[pfn] = owner
+                rmv[pfn] = 0
         if gfp & G.F_ZERO:
             zero = self.k.memory.zero
             for pfn in pages:
@@ -353,7 +409,7 @@ class BuddyAllocator:
         while n < nr:
             if l0:
                 for _ in range(min(nr - n, len(l0))):
-                    pfn = pop(last=False)[0]
+                    pfn = pop()[0]
                     del head[pfn]
                     append(pfn)
                     taken += 1
@@ -383,24 +439,54 @@ class BuddyAllocator:
                 self.free(pfn, 0)
             return
         mm = self.mem_map
-        idx = np.array(pfns, np.int64)
-        mm.kind[idx] = K_FREE
-        mm.owner[idx] = 0
-        mm.flags[idx] = 0
-        mm.order[idx] = -1
+        n = len(pfns)
+        if n > 64:
+            idx = np.array(pfns, np.int64)
+            mm.kind[idx] = K_FREE
+            mm.owner[idx] = 0
+            mm.flags[idx] = 0
+            mm.order[idx] = -1
+        else:       # a numpy fancy-index store costs more than 64 memoryview stores
+            kmv, omv, fmv, rmv = mm.kind_mv, mm.owner_mv, mm.flags_mv, mm.order_mv
+            for pfn in pfns:
+                kmv[pfn] = K_FREE
+                omv[pfn] = 0
+                fmv[pfn] = 0
+                rmv[pfn] = -1
         zones = self.zones
         zone_mv = mm.zone_mv
         pb_mv = self.pageblock_mt_mv
         pbo = self.pageblock_order
         top = self.max_order - 1
-        for pfn in pfns:
-            # _free_one_page(zone, pfn, 0, migratetype, False), inlined
+        i = 0
+        while i < n:
+            pfn = pfns[i]
+            order = 0
+            if not pfn & 1 and i + 1 < n and pfns[i + 1] == pfn + 1:
+                # pages pfn, pfn+1, ... that make up a whole naturally aligned block (as
+                # the bulk allocator hands them out) end up, once all are freed, exactly
+                # as that block freed at once: every buddy below its order lies inside it
+                # and was allocated, so the frees in between only merge with each other
+                # and every intermediate block they list is taken off again by the next
+                # merge. So the replay merges from the block's order (same zone and
+                # pageblock: at most pageblock_order, first and last frame in one zone).
+                lim = min(n - i, 1 << pbo)
+                j = i + 2
+                while j - i < lim and pfns[j] == pfn + (j - i):
+                    j += 1
+                order = (j - i).bit_length() - 1
+                align = (pfn & -pfn).bit_length() - 1 if pfn else pbo
+                if align < order:
+                    order = align
+                if zone_mv[pfn] != zone_mv[pfn + (1 << order) - 1]:
+                    order = 0
+            i += 1 << order
+            # _free_one_page(zone, pfn, order, migratetype, False), inlined
             z = zones[zone_mv[pfn]]
             head = z._head
             lists = z._lists
             mt = pb_mv[pfn >> pbo]
-            z.nr_free_pages += 1
-            order = 0
+            z.nr_free_pages += 1 << order
             buddy_pfn = pfn
             while order < top:
                 buddy_pfn = pfn ^ (1 << order)
@@ -417,7 +503,7 @@ class BuddyAllocator:
                 to_tail = hb is not None and hb >> 3 == order + 1
             lst = lists[order][mt]
             lst[pfn] = None
-            if not to_tail:
+            if to_tail:
                 lst.move_to_end(pfn, last=False)
             head[pfn] = (order << 3) | mt
         bus = self.k.bus
@@ -504,16 +590,12 @@ class BuddyAllocator:
         for cur in range(order, self.max_order):
             fl = lists[cur][mt]
             if fl:
-                pfn = fl.popitem(last=False)[0]
+                pfn = fl.popitem()[0]
                 del head[pfn]
-                size = 1 << cur
                 while cur > order:               # expand(): hand back the upper halves
                     cur -= 1
-                    size >>= 1
-                    b = pfn + size
-                    lst = lists[cur][mt]
-                    lst[b] = None
-                    lst.move_to_end(b, last=False)
+                    b = pfn + (1 << cur)
+                    lists[cur][mt][b] = None     # add_to_free_list(): the list head
                     head[b] = (cur << 3) | mt
                 z.nr_free_pages -= 1 << order
                 return pfn
@@ -552,7 +634,7 @@ class BuddyAllocator:
                 if found:
                     break
         cur, fmt, can_steal = found
-        pfn = next(iter(z._lists[cur][fmt]))
+        pfn = next(reversed(z._lists[cur][fmt]))     # the list head
         self._steal_suitable_fallback(z, pfn, cur, start_mt, can_steal)
         return True
 
@@ -569,7 +651,9 @@ class BuddyAllocator:
     def _move_to_free_list(self, z: Zone, pfn: int, order: int, mt: int) -> None:
         old = z._head[pfn] & 7
         del z._lists[order][old][pfn]
-        z._lists[order][mt][pfn] = None            # list_move_tail()
+        lst = z._lists[order][mt]
+        lst[pfn] = None                            # list_move_tail(): the list's end is
+        lst.move_to_end(pfn, last=False)           # the OrderedDict's front
         z._head[pfn] = (order << 3) | mt
 
     def _steal_suitable_fallback(self, z: Zone, pfn: int, cur: int, start_mt: int, whole_block: bool):
@@ -627,7 +711,7 @@ class BuddyAllocator:
             self.k.memory.zero(pfn, nr)
         bus = self.k.bus
         if bus.subscribers:
-            bus.emit(Event("alloc_pages", pfn, nr, kind))
+            bus.emit(new_event(("alloc_pages", pfn, nr, kind, 0, 0, None)))
 
     # -- freeing ---------------------------------------------------------------------
 
@@ -671,7 +755,11 @@ class BuddyAllocator:
         run check_free()."""
         mm = self.mem_map
         nr = 1 << order
-        if order > 3:
+        if not order:
+            mm.kind_mv[pfn] = K_FREE
+            mm.owner_mv[pfn] = 0
+            mm.flags_mv[pfn] = 0
+        elif order > 3:
             end = pfn + nr
             mm.kind[pfn:end] = K_FREE
             mm.owner[pfn:end] = 0
@@ -686,14 +774,41 @@ class BuddyAllocator:
                 fmv[p] = 0
         mm.order_mv[pfn] = -1
         z = self.zones[mm.zone_mv[pfn]]
-        tr = self.k.tracer
+        k = self.k
+        tr = k.tracer
         if tr is not None:
             self._free_traced(tr, z, pfn, order)
         else:
-            self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)
-        bus = self.k.bus
+            # _free_one_page(z, pfn, order, migratetype, False), inlined
+            mt = self.pageblock_mt_mv[pfn >> self.pageblock_order]
+            ev_pfn = pfn
+            head = z._head
+            lists = z._lists
+            z.nr_free_pages += nr
+            top = self.max_order - 1
+            buddy_pfn = pfn
+            while order < top:
+                buddy_pfn = pfn ^ (1 << order)
+                v = head.get(buddy_pfn)
+                if v is None or v >> 3 != order:
+                    break
+                del head[buddy_pfn]
+                del lists[order][v & 7][buddy_pfn]
+                pfn &= buddy_pfn
+                order += 1
+            lst = lists[order][mt]
+            lst[pfn] = None                  # add_to_free_list(): the list head
+            if order < top - 1:
+                # buddy_merge_likely(): the next-larger buddy is free, so this block will
+                # probably merge soon: put it at the tail, where it is taken last
+                hb = head.get((buddy_pfn & pfn) ^ (1 << (order + 1)))
+                if hb is not None and hb >> 3 == order + 1:
+                    lst.move_to_end(pfn, last=False)
+            head[pfn] = (order << 3) | mt
+            pfn = ev_pfn
+        bus = k.bus
         if bus.subscribers:
-            bus.emit(Event("free_pages", pfn, nr, K_FREE))
+            bus.emit(new_event(("free_pages", pfn, nr, K_FREE, 0, 0, None)))
 
     def _free_traced(self, tr, z: Zone, pfn: int, order: int) -> None:
         names = ["__free_pages", "free_the_page", "__free_pages_ok", "free_one_page"]
@@ -737,7 +852,7 @@ class BuddyAllocator:
             to_tail = hb is not None and hb >> 3 == order + 1
         lst = lists[order][mt]
         lst[pfn] = None
-        if not to_tail:
+        if to_tail:
             lst.move_to_end(pfn, last=False)
         head[pfn] = (order << 3) | mt
 

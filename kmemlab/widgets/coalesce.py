@@ -6,7 +6,8 @@ machine's change events and a view's redraw:
 
 - on an event the view records *what* changed (cheap), then calls :meth:`Coalescer.poke`;
 - ``poke`` redraws at once if the last redraw is older than ``interval`` (1/30 s), so a long
-  cell still animates about 30 times a second;
+  cell still animates about 30 times a second (less often when one redraw takes more
+  than a quarter of that: drawing gets at most a fifth of a long cell's time);
 - otherwise it makes sure a later flush will happen: a timer on the kernel's asyncio loop
   (runs as soon as the cell yields) and IPython's ``post_run_cell`` hook (runs when the
   cell ends), so the final state is always drawn. Outside IPython, call :meth:`flush`.
@@ -44,6 +45,10 @@ class Coalescer:
         self.interval = float(interval)
         self._clock = clock
         self._last = float("-inf")
+        #: the smallest gap between two redraws during a burst: ``interval``, or four times
+        #: what the last burst redraw took if that is longer, so drawing never takes more
+        #: than a fifth of a long cell's time however fast the kernel model runs
+        self._gap = self.interval
         self.dirty = False
         self._timer = None
         self._scheduled = False        # a later flush is arranged (timer, or cell end)
@@ -60,12 +65,13 @@ class Coalescer:
         if self.closed:
             return
         self.dirty = True
-        if self._clock() - self._last >= self.interval:
+        if self._clock() - self._last >= self._gap:
             self.in_burst = True
             try:
                 self.flush()
             finally:
                 self.in_burst = False
+            self._gap = max(self.interval, 4 * (self._clock() - self._last))
         elif not self._scheduled:
             self._schedule()
 
