@@ -231,7 +231,10 @@ def gfpflags_allow_blocking(flags: int) -> bool:
 def check_gfp(flags) -> int:
     """Validate a GFP argument from a notebook and return it as a plain ``int``
     (``IntFlag`` arithmetic is slow on hot paths). numpy integers are accepted."""
-    if type(flags) is not int:
+    t = type(flags)
+    if t is gfp_t:                   # km.GFP_KERNEL and friends: the common case
+        flags = flags._value_
+    elif t is not int:
         if isinstance(flags, bool) or not isinstance(flags, (int, numbers.Integral)):
             raise TypeError(f"gfp flags must be a GFP mask such as km.GFP_KERNEL, got "
                             f"{type(flags).__name__} {flags!r}")

@@ -167,7 +167,7 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
     before = _mapping_state(pg)
     pg.fill(".kmemlab-bytes input", "64K")
     pg.click(".kmemlab-kmalloc")
-    _wait_mapping_title(pg, "kmalloc(65536)")
+    _wait_mapping_title(pg, "kmalloc: 65536 bytes")
     after_k = _mapping_state(pg)
     assert after_k != before and "parallel lines" in after_k["title"]
     pg.wait_for_function("() => document.querySelector('.kmemlab-walk') &&"
@@ -176,7 +176,7 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
 
     pg.fill(".kmemlab-bytes input", "40K")
     pg.click(".kmemlab-vmalloc")
-    _wait_mapping_title(pg, "vmalloc(40960)")
+    _wait_mapping_title(pg, "vmalloc: 40960 bytes")
     after_v = _mapping_state(pg)
     assert after_v != after_k
     assert "vmalloc" in pg.inner_text(".kmemlab-message")
