@@ -880,7 +880,7 @@ class BuddyAllocator:
         nodes = "0" if k.nr_nodes == 1 else f"0-{k.nr_nodes - 1}"
         lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp, k.version)}, nodemask=(null),"
                  f"cpuset=/,mems_allowed={nodes}",
-                 f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1",
+                 f"{k.cpu_line()}",
                  f"Hardware name: {k.hardware_name}",
                  "Mem-Info:"]
         lines += self.show_free_areas()

@@ -91,6 +91,11 @@ class KernelState:
     def numa_node_id(self) -> int:
         return self.cpu * self.nr_nodes // self.nr_cpus
 
+    def cpu_line(self) -> str:
+        """The ``CPU: 0 PID: 1000 Comm: python3 Not tainted 6.6.0-kmemlab #1`` line that
+        dump_stack_print_info() puts in every report."""
+        return f"CPU: {self.cpu} PID: {self.pid} Comm: {self.comm} {self.taint_string()} {self.uname_release} #1"
+
     def taint_string(self) -> str:
         return f"Tainted: G {self.tainted:>4} " if self.tainted else "Not tainted"
 
@@ -508,8 +513,7 @@ class Machine(VmallocAPI):
         text = (f"{fn}() used for non-linear address: {Address(addr)}\n"
                 f"kernel BUG at arch/x86/mm/physaddr.c:28!\n"
                 f"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
-                f"CPU: {self._k.cpu} PID: {self._k.pid} Comm: {self._k.comm} {self._k.taint_string()} "
-                f"{self._k.uname_release} #1")
+                f"{self._k.cpu_line()}")
         self._k.log.printk("warn", text)
         raise KernelBug(f"{fn}: {Address(addr)} is not a direct-map address (only addresses from "
                         "page_address()/__get_free_pages()/kmalloc() are)", text)
@@ -586,7 +590,7 @@ class Machine(VmallocAPI):
                 f"#PF: error_code(0x{code:04x}) - not-present page\n"
                 f"{dump}"
                 f"Oops: {code:04x} [#1] PREEMPT SMP NOPTI\n"
-                f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
+                f"{k.cpu_line()}")
         k.log.printk("alert", text)
         return KernelOops(f"unable to handle page fault for address {Address(addr)} ({access})", text)
 

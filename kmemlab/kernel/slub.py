@@ -1104,7 +1104,7 @@ class Slub:
         text = (f"------------[ cut here ]------------\n"
                 f"kernel BUG at arch/x86/mm/physaddr.c:28!\n"
                 f"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
-                f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1\n"
+                f"{k.cpu_line()}\n"
                 f"RIP: 0010:__phys_addr+0x4f/0x60\n"
                 f"Call Trace:\n <TASK>\n {fn}+0x2a/0x180\n </TASK>")
         k.log.printk("warn", text)
@@ -1308,7 +1308,7 @@ class Slub:
             text = (f"------------[ cut here ]------------\n"
                     f"kernel BUG at mm/slub.c: kmem_cache_free({s.name}, {addr:#x}): "
                     f"page is not a slab page\n"
-                    f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
+                    f"{k.cpu_line()}")
             k.log.printk("warn", text)
             raise KernelBug(f"kmem_cache_free({s.name}, {addr:#x}): not a slab object", text)
         if slab.cache is not s:

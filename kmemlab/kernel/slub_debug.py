@@ -149,7 +149,7 @@ class SlubDebug:
 
     def _dump_stack(self) -> list[str]:
         k = self.k
-        return [f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1",
+        return [f"{k.cpu_line()}",
                 f"Hardware name: {k.hardware_name}", "Call Trace:", " <TASK>",
                 " dump_stack_lvl+0x48/0x70", " </TASK>"]
 

@@ -336,7 +336,7 @@ class Vmalloc:
             if not size:
                 k.warn_once("vmalloc_size_0",
                             f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/vmalloc.c __vmalloc_node_range+0x5d/0x2a0\n"
-                            f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1")
+                            f"{k.cpu_line()}")
                 return 0
             if (size >> self.page_shift) > _totalram_pages(k):
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {real_size}, exceeds total pages")
@@ -555,8 +555,7 @@ class Vmalloc:
                 k.warn_once("kvmalloc_int_max",
                             f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/util.c:{593 if v < (6, 0) else 649} "
                             f"kvmalloc_node+0x{0x1ad if v >= (6, 0) else 0x172:x}/0x1c0\n"
-                            f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} "
-                            f"{k.uname_release} #1")
+                            f"{k.cpu_line()}")
             return 0 if tr is None else tr.leave(Address(0))
         addr = self.vmalloc(size, 1, flags, node, caller, "kvmalloc")
         return addr if tr is None else tr.leave(Address(addr))
@@ -617,7 +616,7 @@ class Vmalloc:
         text = "\n".join(
             f"------------[ cut here ]------------\n{line}\n"
             f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/vmalloc.c {fn}+0x7a/0xa0\n"
-            f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1\n"
+            f"{k.cpu_line()}\n"
             f"---[ end trace 0000000000000000 ]---" for line in lines)
         k.log.printk("err", text)
         return KernelBug(message, text)
