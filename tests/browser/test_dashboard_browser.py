@@ -8,7 +8,6 @@ Skipped only when /usr/bin/chromium is missing outside CI; under CI it must run
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,30 +15,21 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import ARTIFACTS, free_port, launch_chromium
 
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the test runs under CI=true",
-                allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def voila_url():
     voila = Path(sys.executable).with_name("voila")
     assert voila.exists(), f"voila is not installed next to {sys.executable}"
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "voila.log", "w")
     proc = subprocess.Popen([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser",
@@ -75,10 +65,7 @@ def voila_url():
 def page(voila_url):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage",
-                                          "--disable-background-networking",
-                                          "--disable-component-update", "--no-first-run"])
+        browser = launch_chromium(p)
         pg = browser.new_page(viewport={"width": 1280, "height": 4200})
         pg.goto(voila_url, timeout=120_000)
         pg.wait_for_selector(".kmemlab-physmap svg.svg-figure image", timeout=120_000)

@@ -7,7 +7,6 @@ autosave never writes outputs into the repository. A screenshot goes to tests/ar
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,23 +14,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import ARTIFACTS, free_port, launch_chromium
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 NOTEBOOK = "02-buddy-allocator.ipynb"
 
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); the test runs under CI=true",
-                allow_module_level=True)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +30,7 @@ def lab_url(tmp_path_factory):
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, work / NOTEBOOK)
     config = work / ".jupyter"
     config.mkdir()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(work / ".rt"),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # the "news" toast of JupyterLab 4 would cover the notebook
@@ -78,10 +68,7 @@ def lab_url(tmp_path_factory):
 def test_a_lecture_notebook_runs_in_jupyterlab_and_draws_its_figure(lab_url):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage",
-                                          "--disable-background-networking",
-                                          "--disable-component-update", "--no-first-run"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(lab_url + f"lab/tree/{NOTEBOOK}", timeout=90_000)
