@@ -209,10 +209,15 @@ class View:
         return self.to_html()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        # the live widget where a widget manager runs, the static picture elsewhere
-        bundle = {}
-        if not self.closed:
-            bundle.update(self.widget._repr_mimebundle_() or {})
-        bundle["text/html"] = self.to_html()
-        bundle["text/plain"] = f"<kmemlab {self.title} of {self.machine!r}>"
-        return bundle
+        return mimebundle(self, f"<kmemlab {self.title} of {self.machine!r}>")
+
+
+def mimebundle(view, text: str) -> dict:
+    """The live widget where a widget manager runs, the static picture elsewhere (GitHub,
+    nbviewer, a PDF export), and a line of text for a terminal."""
+    bundle = {}
+    if not view.closed:
+        bundle.update(view.widget._repr_mimebundle_() or {})
+    bundle["text/html"] = view.to_html()
+    bundle["text/plain"] = text
+    return bundle

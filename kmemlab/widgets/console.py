@@ -142,14 +142,8 @@ class Console(View):
         text = self.size.value.strip()
         if not text:
             raise ValueError("type an order (0..10) or a size such as 4096, 64K or 1M")
-        try:
-            n = int(text, 0)
-        except ValueError:
-            try:
-                n = parse_size(text, "size")
-            except (TypeError, ValueError):
-                raise ValueError(f"{text!r} is neither an order nor a size; "
-                                 "type e.g. 2, 8192, 64K or 1M") from None
+        n, plain = _number(text, "is neither an order nor a size; type e.g. 2, 8192, 64K or 1M")
+        if not plain:                    # "64K": a size, never an order
             return get_order(n, self.machine.PAGE_SHIFT)
         if n < 0:
             raise ValueError(f"order/size must be >= 0, got {n}")
@@ -166,13 +160,7 @@ class Console(View):
         text = self.bytes.value.strip()
         if not text:
             raise ValueError("type a size in bytes such as 100, 4096, 64K or 1M")
-        try:
-            n = int(text, 0)
-        except ValueError:
-            try:
-                n = parse_size(text, "size")
-            except (TypeError, ValueError):
-                raise ValueError(f"{text!r} is not a size; type e.g. 100, 8192, 64K or 1M") from None
+        n, _ = _number(text, "is not a size; type e.g. 100, 8192, 64K or 1M")
         if n < 0:
             raise ValueError(f"size must be >= 0 bytes, got {n}")
         return n
@@ -364,3 +352,15 @@ class Console(View):
         self.flush()
         tail = "\n".join(str(self.machine.dmesg()).splitlines()[-self.DMESG_LINES:])
         return f'<div class="kmemlab-console-static"><b>dmesg</b> (tail)<pre>{html.escape(tail)}</pre></div>'
+
+
+def _number(text: str, complaint: str) -> tuple[int, bool]:
+    """A number typed in a box: (value, True) for a plain integer ("12", "0x800"),
+    (bytes, False) for a size with a unit ("64K", "1M"); ValueError with ``complaint``."""
+    try:
+        return int(text, 0), True
+    except ValueError:
+        try:
+            return parse_size(text, "size"), False
+        except (TypeError, ValueError):
+            raise ValueError(f"{text!r} {complaint}") from None

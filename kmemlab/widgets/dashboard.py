@@ -7,7 +7,7 @@ import html
 import ipywidgets as W
 
 from ..kernel.machine import Machine
-from .base import Hub
+from .base import Hub, mimebundle
 from .buddychart import BuddyChart
 from .console import Console
 from .mapping import MappingView
@@ -100,9 +100,4 @@ class Dashboard:
         return self.to_html()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {}
-        if not self.closed:
-            bundle.update(self.widget._repr_mimebundle_() or {})
-        bundle["text/html"] = self.to_html()
-        bundle["text/plain"] = f"<kmemlab dashboard of {self.machine!r}>"
-        return bundle
+        return mimebundle(self, f"<kmemlab dashboard of {self.machine!r}>")
