@@ -10,9 +10,12 @@ __all__ = ["Address", "NULL", "ZERO_SIZE_PTR", "Page", "as_int"]
 
 def as_int(value, what: str) -> int:
     """Accept Python and numpy integers; refuse bool, float and str with a clear message."""
-    if type(value) is int:           # the common case, without the slow ABC check
+    t = type(value)
+    if t is int:                     # the common case, without the slow ABC check
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, int) and t is not bool:     # Address, IntFlag: still no ABC check
+        return int(value)
+    if t is bool or not isinstance(value, numbers.Integral):
         raise TypeError(f"{what} must be an integer, got {type(value).__name__} {value!r}")
     return int(value)
 
