@@ -246,7 +246,6 @@ def test_feedback_notebook_is_the_executed_submission_with_a_summary_on_top(grad
     fb = nbformat.read(tmp / "feedback" / "dies" / NB.name, as_version=4)
     assert "| `pt-translate-check` | 0 / 2 | not run |" in fb.cells[0].source
     # the roster's seed was put back
-    fb = nbformat.read(tmp / "feedback" / "reseed" / NB.name, as_version=4)
     assert _seed_of(tmp / "feedback" / "reseed" / NB.name) == grading.seed_for("reseed")
     assert nbformat.read(tmp / "feedback" / "badjson" / NB.name, as_version=4).cells[0].source.startswith(
         "# Grade: 0 / 5 points")
