@@ -2,7 +2,10 @@
 
 ``kmemlab lab`` opens the lecture notebooks in JupyterLab; ``kmemlab boot`` prints a
 machine's boot log and /proc files in a terminal (no Jupyter needed);
-``kmemlab exercise NAME -s SEED [-c]`` prints a seeded exercise (``-c``: with its answer).
+``kmemlab exercise NAME -s SEED [-c]`` prints a seeded exercise (``-c``: with its answer);
+``kmemlab assign SRC... -o release/ [--roster roster.csv]`` writes the students' notebooks
+and ``kmemlab grade release/ submissions/ -o grades.csv`` autogrades them
+(see :mod:`kmemlab.grading`).
 """
 
 from __future__ import annotations
@@ -69,6 +72,29 @@ def _exercise(args) -> int:
     return 0
 
 
+def _assign(args) -> int:
+    from . import grading
+    manifest = grading.assign(args.sources, args.output, roster=args.roster)
+    students = manifest["students"]
+    for name, entry in manifest["notebooks"].items():
+        tests = sum(c["kind"] == "test" for c in entry["cells"])
+        print(f"released {name}: {tests} graded check(s), {entry['max_points']} points")
+    where = f"{len(students)} student folders in {args.output}" if students else str(args.output)
+    print(f"wrote {where} and {Path(args.output) / grading.MANIFEST}")
+    return 0
+
+
+def _grade(args) -> int:
+    from . import grading
+    results = grading.grade(args.release, args.submissions, args.output, feedback=args.feedback,
+                            timeout=args.timeout, jobs=args.jobs)
+    total = sum(r.score for r in results)
+    full = sum(r.max_points for r in results)
+    print(f"graded {len(results)} submission(s): {total:g}/{full:g} points in all; "
+          f"wrote {args.output}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="kmemlab", description="Linux kernel memory management lab")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -88,13 +114,25 @@ def main(argv=None) -> int:
     ex.add_argument("-s", "--seed", type=int, default=0, help="random seed (default 0)")
     ex.add_argument("-c", "--compute", action="store_true", help="compute and print the answer")
     ex.add_argument("-l", "--list", action="store_true", help="list the exercises")
+    asg = sub.add_parser("assign", help="write the students' version of exercise notebooks")
+    asg.add_argument("sources", nargs="+", help="source notebooks (.ipynb with nbgrader cells) or folders")
+    asg.add_argument("-o", "--output", required=True, help="release folder to write")
+    asg.add_argument("--roster", help="CSV with student_id[,seed]: one folder per student, own seed")
+    grd = sub.add_parser("grade", help="autograde submissions/<student>/<notebook>.ipynb")
+    grd.add_argument("release", help="the folder `kmemlab assign` wrote (with manifest.json)")
+    grd.add_argument("submissions", help="folder with one sub-folder per student")
+    grd.add_argument("-o", "--output", required=True, help="grades CSV to write")
+    grd.add_argument("--feedback", help="folder for feedback notebooks (default: feedback/ next to the CSV)")
+    grd.add_argument("--timeout", type=float, default=30, help="seconds per cell (default 30)")
+    grd.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: min(2, CPUs))")
     # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
     args, extra = p.parse_known_args(argv)
     if extra and args.cmd != "lab":
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
     try:
-        return {"lab": _lab, "boot": _boot, "exercise": _exercise}[args.cmd](args)
+        return {"lab": _lab, "boot": _boot, "exercise": _exercise, "assign": _assign,
+                "grade": _grade}[args.cmd](args)
     except (ValueError, TypeError) as e:
         print(f"kmemlab: {e}", file=sys.stderr)
         return 2
