@@ -148,6 +148,20 @@ def _answered(rel_nb, src_nb, **answers):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    # the grading kernels must import this checkout's kmemlab whether it is installed
+    # (./run test) or only on PYTHONPATH (a bare checkout), as tests/test_notebooks.py does
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([old] if old else []))
+    try:
+        yield _graded(tmp_path_factory)
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+def _graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grading")
     roster = tmp / "roster.csv"
     roster.write_text("student_id\n" + "\n".join(STUDENTS) + "\n", encoding="utf-8")
