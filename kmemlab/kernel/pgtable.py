@@ -260,55 +260,43 @@ class PageTables:
 
     # -- mapping and unmapping (vmap_pages_range / vunmap_range) ----------------------
 
+    def _pte_runs(self, vaddr: int, nr: int, create: bool):
+        """The PTE tables that hold ``nr`` pages from ``vaddr``: (table or -1, first
+        index in it, first page of the run, pages in the run), one run per table."""
+        ps = self.page_shift
+        ne = self._pte_entries
+        i = 0
+        while i < nr:
+            va = vaddr + (i << ps)
+            idx = (va >> ps) & (ne - 1)
+            cnt = min(ne - idx, nr - i)
+            yield self.pte_table(va, create), idx, i, cnt
+            i += cnt
+
     def map_pfns(self, vaddr: int, pfns, prot: int) -> bool:
         """vmap_pages_range(): PTEs for consecutive pages from ``vaddr`` pointing at
         ``pfns``. Returns False when a page-table page could not be allocated
         (entries written so far stay, as in the kernel; the caller unmaps)."""
         pfns = np.asarray(pfns, dtype=np.uint64)
-        ps = self.page_shift
-        ne = self._pte_entries
-        vals = (pfns << np.uint64(ps)) | self.dtype(prot)
-        i = 0
-        nr = len(vals)
-        while i < nr:
-            va = vaddr + (i << ps)
-            t = self.pte_table(va, True)
+        vals = (pfns << np.uint64(self.page_shift)) | self.dtype(prot)
+        for t, idx, i, cnt in self._pte_runs(vaddr, len(vals), True):
             if t < 0:
                 return False
-            idx = (va >> ps) & (ne - 1)
-            cnt = min(ne - idx, nr - i)
             self.tables[t][idx:idx + cnt] = vals[i:i + cnt].tolist()
-            i += cnt
         return True
 
     def unmap(self, vaddr: int, nr: int) -> None:
         """vunmap_range(): clear ``nr`` PTEs from ``vaddr`` (tables are kept)."""
-        ps = self.page_shift
-        ne = self._pte_entries
-        i = 0
-        while i < nr:
-            va = vaddr + (i << ps)
-            idx = (va >> ps) & (ne - 1)
-            cnt = min(ne - idx, nr - i)
-            t = self.pte_table(va, False)
+        for t, idx, _, cnt in self._pte_runs(vaddr, nr, False):
             if t >= 0:
                 self.tables[t][idx:idx + cnt] = [0] * cnt
-            i += cnt
 
     def pte_values(self, vaddr: int, nr: int) -> np.ndarray:
         """The raw PTEs of ``nr`` pages from ``vaddr`` (0 where no table)."""
-        ps = self.page_shift
-        ne = self._pte_entries
         out = np.zeros(nr, self.dtype)
-        i = 0
-        while i < nr:
-            va = vaddr + (i << ps)
-            idx = (va >> ps) & (ne - 1)
-            cnt = min(ne - idx, nr - i)
-            t = self.pte_table(va, False)
+        for t, idx, i, cnt in self._pte_runs(vaddr, nr, False):
             if t >= 0:
                 out[i:i + cnt] = self.tables[t][idx:idx + cnt]
-            i += cnt
         return out
 
     # -- translation -----------------------------------------------------------------
