@@ -400,20 +400,14 @@ class Vmalloc:
             self._vm_area_alloc_pages(vm, page_gfp, node, nr)
         vm.nr_pages = len(vm.pages)
         k.vmstat["nr_vmalloc"] += vm.nr_pages
-        if vm.nr_pages != nr:
+        failed = ("failed to allocate pages" if vm.nr_pages != nr
+                  else None if self._map(vm) else "failed to map pages")
+        if failed:
             if old:                            # 4.19 warns with the caller's gfp_mask
                 k.buddy.warn_alloc(orig_gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
                                              f"of {vm.size} bytes")
             else:
-                k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, failed to allocate pages")
-            self.vfree(vm.addr)
-            return False
-        if not self._map(vm):
-            if old:
-                k.buddy.warn_alloc(orig_gfp, f"vmalloc: allocation failure, allocated {vm.nr_pages * ps} "
-                                             f"of {vm.size} bytes")
-            else:
-                k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, failed to map pages")
+                k.buddy.warn_alloc(gfp, f"vmalloc error: size {vm.nr_pages * ps}, {failed}")
             self.vfree(vm.addr)
             return False
         k.clock.advance(500 + 200 * nr)
