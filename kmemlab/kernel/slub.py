@@ -916,35 +916,29 @@ class Slub:
         if tr is None or not size:
             return self.kmalloc(size, gfp, node)
         depth = len(tr.stack)
-        if size > KMALLOC_MAX_CACHE_SIZE:
-            # v6.6 __do_kmalloc_node(): __kmalloc_large_node(); v4.19 __kmalloc_node():
-            # kmalloc_large_node() -> alloc_pages_node() (mm/slub.c)
-            names = (("__kmalloc_node", "__do_kmalloc_node", "__kmalloc_large_node", "alloc_pages_node")
-                     if self._v6 else ("__kmalloc_node", "kmalloc_large_node", "alloc_pages_node"))
-            order = get_order(size, self.page_shift)
-            try:
-                for i, n in enumerate(names):
-                    tr.enter(n, f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}"
-                             if i == 0 else (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
-                obj = self.kmalloc_large(size, gfp, node)
-                for _ in names:
-                    tr.leave(obj)
-                return obj
-            except BaseException:
-                tr.unwind(depth)
-                raise
+        detail = f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}"
         try:
-            names = ("__kmalloc_node", "__do_kmalloc_node") if self._v6 else ("__kmalloc_node",)
-            tr.enter(names[0], f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}")
-            for n in names[1:]:
-                tr.enter(n)
-            s = self._kmalloc_cache(size, gfp)
-            tr.leaf("kmalloc_slab", f"size={size}", s.name)
-            if self._v6:
-                tr.enter("__kmem_cache_alloc_node", s.name)
-            obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
-            if self._v6:
-                tr.leave(obj)
+            if size > KMALLOC_MAX_CACHE_SIZE:
+                # v6.6 __do_kmalloc_node(): __kmalloc_large_node(); v4.19 __kmalloc_node():
+                # kmalloc_large_node() -> alloc_pages_node() (mm/slub.c)
+                names = (("__kmalloc_node", "__do_kmalloc_node", "__kmalloc_large_node", "alloc_pages_node")
+                         if self._v6 else ("__kmalloc_node", "kmalloc_large_node", "alloc_pages_node"))
+                order = get_order(size, self.page_shift)
+                for i, n in enumerate(names):
+                    tr.enter(n, detail if i == 0 else
+                             (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
+                obj = self.kmalloc_large(size, gfp, node)
+            else:
+                names = ("__kmalloc_node", "__do_kmalloc_node") if self._v6 else ("__kmalloc_node",)
+                tr.enter(names[0], detail)
+                for n in names[1:]:
+                    tr.enter(n)
+                s = self._kmalloc_cache(size, gfp)
+                tr.leaf("kmalloc_slab", f"size={size}", s.name)
+                if self._v6:
+                    names += ("__kmem_cache_alloc_node",)
+                    tr.enter("__kmem_cache_alloc_node", s.name)
+                obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
             for _ in names:
                 tr.leave(obj)
             return obj
