@@ -143,6 +143,17 @@ class View:
 
     # -- events --------------------------------------------------------------------
 
+    def _select_typed(self, change, error_widget, style: str = "font-size:16px") -> None:
+        """A number typed in an address or pfn box: select it, or say why not in
+        ``error_widget`` (a bad entry never raises into the front end)."""
+        text = change["new"].strip()
+        if not text:
+            return
+        try:
+            self.select(int(text, 0))
+        except (ValueError, TypeError) as e:
+            error_widget.value = f'<span style="color:#882255;{style}">{html.escape(str(e))}</span>'
+
     def _wake(self, ev) -> None:
         self._stale = True
         self._note(ev)

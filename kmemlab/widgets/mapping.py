@@ -344,13 +344,7 @@ class MappingView(View):
         self.caption.value = f'<span style="font-size:16px">{html.escape(sc["caption"])}</span>'
 
     def _on_address(self, change) -> None:
-        text = change["new"].strip()
-        if not text:
-            return
-        try:
-            self.select(int(text, 0))
-        except (ValueError, TypeError) as e:
-            self.caption.value = f'<span style="color:#882255;font-size:16px">{html.escape(str(e))}</span>'
+        self._select_typed(change, self.caption)
 
     # -- static fallback -----------------------------------------------------------------
 

@@ -65,13 +65,7 @@ class WalkView(View):
             self._pending = ev.addr
 
     def _on_address(self, change) -> None:
-        text = change["new"].strip()
-        if not text:
-            return
-        try:
-            self.select(int(text, 0))
-        except (ValueError, TypeError) as e:
-            self.html.value = f'<span style="color:#882255;font-size:16px">{html.escape(str(e))}</span>'
+        self._select_typed(change, self.html)
 
     def _redraw(self) -> None:
         if self._pending is not None:
