@@ -3,9 +3,9 @@
 ``kmemlab lab`` opens the lecture notebooks in JupyterLab; ``kmemlab boot`` prints a
 machine's boot log and /proc files in a terminal (no Jupyter needed);
 ``kmemlab exercise NAME -s SEED [-c]`` prints a seeded exercise (``-c``: with its answer);
-``kmemlab assign SRC... -o release/ [--roster roster.csv]`` writes the students' notebooks
-and ``kmemlab grade release/ submissions/ -o grades.csv`` autogrades them
-(see :mod:`kmemlab.grading`).
+``kmemlab assign SRC... -o release/ --roster roster.csv --key course.key`` writes the
+students' notebooks and ``kmemlab grade release.manifest.json submissions/ -o grades.csv
+--key course.key`` grades them, one sandbox per submission (see :mod:`kmemlab.grading`).
 """
 
 from __future__ import annotations
@@ -78,24 +78,48 @@ def _exercise(args) -> int:
 
 def _assign(args) -> int:
     from . import grading
-    manifest = grading.assign(args.sources, args.output, roster=args.roster)
-    students = manifest["students"]
+    from .exercises import CourseKey
+    key_path = Path(args.key)
+    if not key_path.exists():
+        CourseKey.new(key_path)
+        print(f"wrote a new course key to {key_path}: keep it secret and keep a backup "
+              "(every student's seed and the manifest depend on it)", file=sys.stderr)
+    manifest = grading.assign(args.sources, args.output, roster=args.roster, key=key_path,
+                              manifest=args.manifest, assignment=args.assignment)
     for name, entry in manifest["notebooks"].items():
-        tests = sum(c["kind"] == "test" for c in entry["cells"])
-        print(f"released {name}: {tests} graded check(s), {entry['max_points']} points")
-    where = f"{len(students)} student folders in {args.output}" if students else str(args.output)
-    print(f"wrote {where} and {Path(args.output) / grading.MANIFEST}")
+        print(f"released {name}: {len(entry['questions'])} graded question(s), "
+              f"{entry['max_points']:g} points")
+    where = grading.manifest_path_for(args.output) if args.manifest is None else args.manifest
+    print(f"wrote {len(manifest['students'])} student folders and {grading.HUB_FOLDER}/ "
+          f"(one notebook for JupyterHub) in {args.output}; the manifest is {where} "
+          "(keep it, with the key, away from students)")
     return 0
 
 
 def _grade(args) -> int:
     from . import grading
-    results = grading.grade(args.release, args.submissions, args.output, feedback=args.feedback,
-                            timeout=args.timeout, jobs=args.jobs)
-    total = sum(r.score for r in results)
-    full = sum(r.max_points for r in results)
-    print(f"graded {len(results)} submission(s): {total:g}/{full:g} points in all; "
-          f"wrote {args.output}")
+    try:
+        limits = grading.Limits(timeout=args.timeout, memory=grading.parse_size(args.memory, "--memory"),
+                                wall=args.wall)
+    except ValueError as e:            # "timeout must be ..." -> "--timeout must be ..."
+        msg = str(e)
+        raise ValueError(msg if msg.startswith("--") else f"--{msg}") from None
+    try:
+        run = grading.grade(args.manifest, args.submissions, args.output, key=args.key,
+                            feedback=args.feedback, limits=limits, jobs=args.jobs,
+                            sandbox=not args.unsafe_no_sandbox, assignment=args.assignment)
+    except grading.SandboxUnavailable as e:
+        print(f"kmemlab: {e}", file=sys.stderr)
+        return 2
+    print(run.summary())
+    print(f"wrote {args.output}")
+    return run.exit_status
+
+
+def _key(args) -> int:
+    from .exercises import CourseKey
+    key = CourseKey.new(args.file)
+    print(f"wrote course key {key.key_id} to {args.file}: keep it secret and keep a backup")
     return 0
 
 
@@ -121,16 +145,28 @@ def main(argv=None) -> int:
     ex.add_argument("--key", help="the course key file (for -c)")
     ex.add_argument("-l", "--list", action="store_true", help="list the exercises")
     asg = sub.add_parser("assign", help="write the students' version of exercise notebooks")
-    asg.add_argument("sources", nargs="+", help="source notebooks (.ipynb with nbgrader cells) or folders")
-    asg.add_argument("-o", "--output", required=True, help="release folder to write")
-    asg.add_argument("--roster", help="CSV with student_id[,seed]: one folder per student, own seed")
-    grd = sub.add_parser("grade", help="autograde submissions/<student>/<notebook>.ipynb")
-    grd.add_argument("release", help="the folder `kmemlab assign` wrote (with manifest.json)")
-    grd.add_argument("submissions", help="folder with one sub-folder per student")
+    asg.add_argument("sources", nargs="+", help="instructor notebooks (.ipynb with nbgrader cells) or folders")
+    asg.add_argument("-o", "--output", required=True, help="release folder to write (give it to students)")
+    asg.add_argument("--roster", required=True, help="CSV with a student_id column")
+    asg.add_argument("--key", required=True, help="the course key file (written if it does not exist)")
+    asg.add_argument("--manifest", help="where the grader's manifest goes (default: OUTPUT.manifest.json)")
+    asg.add_argument("--assignment", help="assignment name (nbgrader's folder; default: the output folder's name)")
+    grd = sub.add_parser("grade", help="autograde submissions/<student>/<notebook>.ipynb in sandboxes")
+    grd.add_argument("manifest", help="the OUTPUT.manifest.json `kmemlab assign` wrote (or the release folder)")
+    grd.add_argument("submissions", help="folder with one sub-folder per student (nbgrader's submitted/ works)")
     grd.add_argument("-o", "--output", required=True, help="grades CSV to write")
+    grd.add_argument("--key", required=True, help="the course key file")
     grd.add_argument("--feedback", help="folder for feedback notebooks (default: feedback/ next to the CSV)")
     grd.add_argument("--timeout", type=float, default=30, help="seconds per cell (default 30)")
+    grd.add_argument("--wall", type=float, default=None, help="seconds per submission (default: from --timeout)")
+    grd.add_argument("--memory", default="2G", help="address-space limit per process (default 2G)")
     grd.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: min(2, CPUs))")
+    grd.add_argument("--assignment", help="nbgrader assignment folder name (default: the release's)")
+    grd.add_argument("--unsafe-no-sandbox", action="store_true",
+                     help="grade without bubblewrap: student code runs with your rights")
+    key = sub.add_parser("key", help="write a new course key (kmemlab key new FILE)")
+    key.add_argument("action", choices=["new"])
+    key.add_argument("file")
     # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
     args, extra = p.parse_known_args(argv)
     if extra and args.cmd != "lab":
@@ -138,7 +174,7 @@ def main(argv=None) -> int:
     args.extra = extra
     try:
         return {"lab": _lab, "boot": _boot, "exercise": _exercise, "assign": _assign,
-                "grade": _grade}[args.cmd](args)
+                "grade": _grade, "key": _key}[args.cmd](args)
     except (ValueError, TypeError) as e:
         print(f"kmemlab: {e}", file=sys.stderr)
         return 2
