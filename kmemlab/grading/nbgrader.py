@@ -149,9 +149,9 @@ def configure(c, key_file: str, timeout: float = 30, memory: str = "2G",
     c.KmemlabAutograde.timeout = float(timeout)
     c.KmemlabAutograde.memory = str(memory)
     c.KmemlabAutograde.unsafe_no_sandbox = bool(unsafe_no_sandbox)
-    release = list(GenerateAssignment.class_traits()["preprocessors"].default_value)
+    release = list(GenerateAssignment.class_traits()["preprocessors"].default())
     c.GenerateAssignment.preprocessors = [KmemlabSeeds] + release
-    grading = list(Autograde.class_traits()["autograde_preprocessors"].default_value)
+    grading = list(Autograde.class_traits()["autograde_preprocessors"].default())
     c.Autograde.autograde_preprocessors = [KmemlabAutograde if p is Execute else p for p in grading]
     # an empty answer stays `...` ("no answer yet") instead of raising NotImplementedError
     c.ClearSolutions.code_stub = {"python": STUB}

@@ -103,6 +103,12 @@ def _package_dir() -> Path:
     return Path(kmemlab.__file__).resolve().parent
 
 
+def _python() -> str:
+    """The grader's interpreter by a path that exists in the sandbox (``..`` resolved; the
+    venv's own symlink kept, so Python still finds its venv)."""
+    return os.path.abspath(sys.executable)
+
+
 def _python_roots() -> list[str]:
     roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                            sys.base_exec_prefix)}
@@ -131,7 +137,7 @@ def _system_binds() -> list[str]:
 def _env(student: str, answers: str, home: str, tmp: str) -> dict:
     pkg_parent = str(_package_dir().parent)
     return {
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join([os.path.dirname(_python()), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "USER": "student",
         "PYTHONPATH": pkg_parent, "PYTHONDONTWRITEBYTECODE": "1",
         "KMEMLAB_ANSWERS": answers, "JUPYTERHUB_USER": student,
@@ -251,7 +257,7 @@ def sandbox_problem() -> str | None:
         why = ("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap); it "
                "keeps each submission away from the others, the grader and the network")
     else:
-        args = _bwrap_base(Limits()) + ["--", sys.executable, "-c", "import kmemlab"]
+        args = _bwrap_base(Limits()) + ["--", _python(), "-c", "import kmemlab"]
         try:
             r = subprocess.run(args, capture_output=True, text=True, timeout=60,
                                env=_env("probe", "/dev/null", _WORK, "/tmp"))
@@ -322,14 +328,14 @@ def run_submission(notebook_text: str, student: str, limits: Limits, sandbox: bo
             env = _env(student, f"{_OUT}/answers.jsonl", _WORK, "/tmp")
             for k, v in env.items():
                 cmd += ["--setenv", k, v]
-            cmd += ["--", sys.executable] + runner + [
+            cmd += ["--", _python()] + runner + [
                 "--notebook", f"{_IN}/submission.ipynb", "--out", f"{_OUT}/executed.ipynb",
                 "--workdir", _WORK, "--nproc", str(limits.nproc)]
             cgroup = _make_cgroup(limits.nproc)
             cwd, popen_env = "/", {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             work = os.path.join(host, "work")
-            cmd = [sys.executable] + runner + ["--notebook", nb_path, "--out", exe_path,
+            cmd = [_python()] + runner + ["--notebook", nb_path, "--out", exe_path,
                                                "--workdir", work]
             popen_env = _env(student, ans_path, work, os.path.join(host, "tmp"))
             cwd = work
