@@ -199,6 +199,10 @@ def test_csv_cells_are_escaped_against_formula_injection(value, cell):
     assert grading.csv_cell(value) == cell
 
 
+def test_names_a_student_chose_cannot_drive_the_terminal():
+    assert G._tty("ana\x1b[2J\x1b[Hbo\n") == "ana\\x1b[2J\\x1b[Hbo\\n"
+
+
 def test_submissions_that_are_not_plain_files_inside_the_folder_are_refused(tmp_path):
     subs = tmp_path / "subs"
     (subs / "fifo").mkdir(parents=True)

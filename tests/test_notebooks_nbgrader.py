@@ -210,7 +210,7 @@ def test_nbgrader_release_carries_per_student_seeds_and_no_solutions(course):
     table = json.loads(seed.source.split("student_seed(")[1].split(")")[0])
     assert table == {s: key.seed_for(s) for s in STUDENTS} and len(set(table.values())) == 3
     text = nbformat.writes(release)
-    assert "BEGIN SOLUTION" not in text and "NotImplementedError" not in text
+    assert "BEGIN SOLUTION" not in text and "NotImplementedError" not in text and "Instructor" not in text
     assert "frame + (addr" not in text
 
 

@@ -145,7 +145,7 @@ class GradeRun:
         lines = [f"graded {len(self.submitted)} submission(s) ({total:g}/{full:g} points in all); "
                  f"{len(absent)} not submitted; {len(self.not_graded)} could not be graded"]
         for r in self.not_graded:
-            lines.append(f"  not graded: {r.student}/{r.notebook}: {'; '.join(r.notes)}")
+            lines.append(_tty(f"  not graded: {r.student}/{r.notebook}: {'; '.join(r.notes)}"))
         if not self.submitted:
             lines.append("  no submission was found: check the folder layout "
                          "(submissions/<student>/<notebook>.ipynb or nbgrader's "
@@ -154,6 +154,12 @@ class GradeRun:
             lines.append("  every submission timed out in some cell: is the --timeout too short?")
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def _tty(text) -> str:
+    """Student-controlled text for a terminal: control characters (escape sequences that
+    could clear or rewrite the screen) shown as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def _md(text: str) -> str:
@@ -582,9 +588,9 @@ class _Progress:
             return
         width = 20
         bar = "#" * (width * self.done // self.total)
-        self.stream.write(f"grade [{bar:<{width}}] {self.done}/{self.total} {r.student}/{r.notebook}: "
-                          f"{r.score:g}/{r.max_points:g} ({r.seconds:.1f} s)"
-                          f"{' — ' + r.notes[0] if r.notes else ''}\n")
+        self.stream.write(_tty(f"grade [{bar:<{width}}] {self.done}/{self.total} {r.student}/{r.notebook}: "
+                               f"{r.score:g}/{r.max_points:g} ({r.seconds:.1f} s)"
+                               f"{' — ' + r.notes[0] if r.notes else ''}") + "\n")
         self.stream.flush()
 
 

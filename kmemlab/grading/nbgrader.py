@@ -41,7 +41,8 @@ from traitlets import Bool, Float, Integer, Unicode
 
 from ..exercises.key import CourseKey
 from .grader import _cell_errors, check_question, parse_answers
-from .release import STUB, nbgrader_meta, questions_of, seed_cell_index, seed_source
+from .release import (STUB, nbgrader_meta, questions_of, seed_cell_index, seed_source,
+                      student_edition)
 from .sandbox import Limits, parse_size, run_submission, sandbox_problem
 
 __all__ = ["KmemlabSeeds", "KmemlabAutograde", "configure"]
@@ -65,6 +66,7 @@ class KmemlabSeeds(NbGraderPreprocessor):
             raise ValueError(f"{resources['nbgrader']['notebook']}: no code cell sets "
                              "'SEED = <number>'; kmemlab's exercises need one")
         nb.cells[i].source = seed_source(nb.cells[i].source, table={s: key.seed_for(s) for s in students})
+        student_edition(nb)            # the instructor's banner does not go to students
         self.log.info("kmemlab: seeds for %d students written into the seed cell", len(students))
         return nb, resources
 
@@ -117,6 +119,8 @@ class KmemlabAutograde(NbGraderPreprocessor):
             if meta.get("grade") and meta.get("grade_id") not in graded:
                 self.log.warning("kmemlab: grade cell %s hands in no kmemlab exercise; nbgrader "
                                  "judges it from the student's kernel", meta.get("grade_id"))
+        self.log.info("kmemlab: grading %s's %d question(s) with their own seed, in a %s", student,
+                      len(questions), "sandbox" if sandbox else "plain process (no sandbox)")
         first = True
         for q in questions:
             outcome = check_question(q, seed, records.get(q["exercise"]))

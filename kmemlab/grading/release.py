@@ -131,7 +131,7 @@ def release_notebook(nb, seed: int | None = None, name: str = "notebook", table:
         if c.cell_type == "code":
             c.outputs = []
             c.execution_count = None
-    _student_edition(nb)
+    student_edition(nb)
     if seed is not None or table is not None:
         i = seed_cell_index(nb)
         if i is None:
@@ -273,7 +273,8 @@ def release_name(src: Path) -> str:
     return Path(src).stem.removesuffix(".instructor")
 
 
-def _student_edition(nb):
+def student_edition(nb):
+    """``nb`` (in place) without the instructor's banner and edition mark."""
     meta = nb.metadata.get("kmemlab")
     if isinstance(meta, dict) and "edition" in meta:
         meta["edition"] = "student: the solutions are stripped"
