@@ -340,3 +340,19 @@ def test_no_submission_at_all_is_a_failure(released, tmp_path, capsys):
     assert status == 1 and "no submission was found" in capsys.readouterr().out
     with (tmp_path / "g.csv").open(newline="") as f:
         assert [r["status"] for r in csv.DictReader(f)] == ["absent"] * 3
+
+
+def test_the_docs_say_plainly_what_is_not_supported_and_what_the_key_cannot_do():
+    doc = (REPO / "docs" / "grading.md").read_text(encoding="utf-8")
+    otter = doc.split("## otter-grader", 1)[1].split("\n## ", 1)[0]
+    assert "Not supported" in otter and "Do not run `otter assign`" in otter
+    assert "simulator" in doc and "can always *compute*" in doc and "practice" in doc
+    assert "--unsafe-no-sandbox" in doc and "bubblewrap" in doc
+
+
+def test_cli_key_new_writes_a_private_key_once(tmp_path, capsys):
+    assert main(["key", "new", str(tmp_path / "c.key")]) == 0
+    assert "keep it secret" in capsys.readouterr().out
+    assert CourseKey.load(tmp_path / "c.key").seed_for("ana") >= 0
+    assert main(["key", "new", str(tmp_path / "c.key")]) == 2
+    assert "never overwritten" in capsys.readouterr().err

@@ -80,7 +80,11 @@ class Limits:
             raise ValueError(f"wall must be 5 .. 86400 seconds, got {self.wall!r}")
 
     def wall_for(self, code_cells: int) -> float:
-        return self.wall if self.wall is not None else self.timeout * (code_cells + 2) + 60
+        """The whole run's limit: ``wall``, or every cell's timeout plus a minute for the
+        kernel to start, at most half an hour (a notebook of 10 000 cells is no excuse)."""
+        if self.wall is not None:
+            return self.wall
+        return min(self.timeout * (code_cells + 2) + 60, 1800.0)
 
 
 @dataclass
