@@ -25,6 +25,7 @@ from . import exercises
 from .exercises import exercise
 from . import helpers
 from .kernel.helpers import NotAvailable
+from .host import Host, HostError, host
 
 # The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...
 for _name in dir(_gfp):
