@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from .kernel import gfp as G
+from .kernel.errors import KernelError
 from .kernel.machine import Machine, Text
 from .kernel.slub import SLAB_USER_FLAGS
 
@@ -468,56 +469,61 @@ class Replayer:
         nbytes = 0
         replayed = 0
         ts = None
-        while done < n:
-            if pending:
-                line, nb = pending.pop()
-            else:
-                try:
-                    line, nb = next(it)
-                except StopIteration:
-                    self.finished = True
-                    break
-                r.lines += 1
-            nbytes += nb
-            got = split(line)
-            if type(got) is str:
-                r.ignored[got] += 1
-                if got == "lost events":
+        try:
+            while done < n:
+                if pending:
+                    line, nb = pending.pop()
+                else:
                     try:
-                        r.lost += int(line.split("[LOST", 1)[1].split()[0])
-                    except (ValueError, IndexError):
-                        pass
-                continue
-            ev, cpu, ts, end = got
-            done += 1
-            by_event[ev] += 1
-            mo = layouts[ev][1].match(line, end)
-            vals = mo.groups() if mo is not None else _values(ev, line[end:])
-            if self._t0 is None:
-                self._t0 = self._ts(ts)
-                if self._t0 is None:
-                    done -= 1
-                    by_event[ev] -= 1
-                    r.ignored["not a trace line"] += 1
+                        line, nb = next(it)
+                    except StopIteration:
+                        self.finished = True
+                        break
+                    r.lines += 1
+                nbytes += nb
+                got = split(line)
+                if type(got) is str:
+                    r.ignored[got] += 1
+                    if got == "lost events":
+                        try:
+                            r.lost += int(line.split("[LOST", 1)[1].split()[0])
+                        except (ValueError, IndexError):
+                            pass
                     continue
-            if self.speed is not None:
-                self._pace(ts)
-            if cpu != self._cpu_text:
-                self._on_cpu(cpu)
-            why = handlers[ev](self, vals)
-            if why is None:
-                replayed += 1
-            else:
-                skipped[why] += 1
-            if prog is not None and not done & 1023:
-                prog.update(self._done_bytes + nbytes, r.events + done)
-        r.events += done
-        r.replayed += replayed
-        self._done_bytes += nbytes
-        if ts is not None:
-            last = self._ts(ts)
-            if last is not None and self._t0 is not None:
-                r.trace_seconds = max(r.trace_seconds, last - self._t0)
+                ev, cpu, ts, end = got
+                done += 1
+                by_event[ev] += 1
+                mo = layouts[ev][1].match(line, end)
+                vals = mo.groups() if mo is not None else _values(ev, line[end:])
+                if self._t0 is None:
+                    self._t0 = self._ts(ts)
+                    if self._t0 is None:
+                        done -= 1
+                        by_event[ev] -= 1
+                        r.ignored["not a trace line"] += 1
+                        continue
+                if self.speed is not None:
+                    self._pace(ts)
+                if cpu != self._cpu_text:
+                    self._on_cpu(cpu)
+                try:
+                    why = handlers[ev](self, vals)
+                except KernelError as e:          # the machine is unchanged (it validates first)
+                    why = f"the model reports a kernel bug ({type(e).__name__})"
+                if why is None:
+                    replayed += 1
+                else:
+                    skipped[why] += 1
+                if prog is not None and not done & 1023:
+                    prog.update(self._done_bytes + nbytes, r.events + done)
+        finally:
+            r.events += done
+            r.replayed += replayed
+            self._done_bytes += nbytes
+            if ts is not None:
+                last = self._ts(ts)
+                if last is not None and self._t0 is not None:
+                    r.trace_seconds = max(r.trace_seconds, last - self._t0)
         r.seconds = time.perf_counter() - self._t_start
         return done
 
@@ -572,6 +578,8 @@ class Replayer:
             self._cpu_text = None
 
     def _gfp(self, text: str | None) -> int:
+        """The model's gfp mask for a printed one (``GFP_KERNEL|__GFP_ZERO``), with
+        ``__GFP_NOWARN``; cached per text."""
         g = self._gfp_cache.get(text)
         if g is not None:
             return g
@@ -590,6 +598,8 @@ class Replayer:
             g |= v
         if g & G.F_DMA and g & (G.F_DMA32 | G.F_HIGHMEM):
             g &= ~(G.F_DMA32 | G.F_HIGHMEM)
+        # the model stays quiet where it fails: the failure is counted, not logged
+        g |= _NOWARN
         self._gfp_cache[text] = g
         return g
 
@@ -619,7 +629,7 @@ class Replayer:
             return "kmalloc returned NULL"
         m = self.m
         try:
-            p = m.kmalloc_node(req, self._gfp(gfp) | _NOWARN, _node(node, m.nodes))
+            p = m.kmalloc_node(req, self._gfp(gfp), _node(node, m.nodes))
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if not p:
@@ -649,7 +659,7 @@ class Replayer:
             if cache is None:
                 return "the model cannot create this cache"
         try:
-            p = self.m.kmem_cache_alloc(cache, self._gfp(gfp) | _NOWARN)
+            p = self.m.kmem_cache_alloc(cache, self._gfp(gfp))
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if not p:
@@ -714,7 +724,10 @@ class Replayer:
         rec = self._live.pop(ptr, None)
         if rec is None:
             return "free of an object allocated before the recording began"
-        self._free_model(rec)
+        if rec[1] is None:
+            self.m.kfree(rec[0])
+        else:
+            self.m.kmem_cache_free(rec[1], rec[0])
         return None
 
     def _kmem_cache_free(self, v):
@@ -728,7 +741,10 @@ class Replayer:
         if name and rec[1] is not None and rec[1].name != name:
             return "pointer hash collision (the free names another cache)"
         del self._live[ptr]
-        self._free_model(rec)
+        if rec[1] is None:
+            self.m.kfree(rec[0])
+        else:
+            self.m.kmem_cache_free(rec[1], rec[0])
         return None
 
     def _page_alloc(self, v):
@@ -741,7 +757,7 @@ class Replayer:
         if pfn == _NO_PFN or page in _NULL_PTRS:
             return "alloc_pages failed on the host"
         try:
-            pg = self.m.alloc_pages(self._gfp(gfp) | _NOWARN, order)
+            pg = self.m.alloc_pages(self._gfp(gfp), order)
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if pg is None:

@@ -80,6 +80,8 @@ def test_a_one_second_recording_of_a_shell_workload_leaves_tracing_as_it_was(tmp
     slabs = [l.split()[2] for l in head if l.startswith("# slab: ")]
     assert len(slabs) > 20 and "kmalloc-64" in slabs
     lines = [l for l in text.splitlines() if not l.startswith("#")]
+    lost = [l for l in lines if re.fullmatch(r"CPU:\d+ \[LOST \d+ EVENTS\]", l)]   # a busy machine
+    lines = [l for l in lines if l not in lost]
     assert lines, "no events"
     names = set()
     for l in lines:
@@ -89,6 +91,7 @@ def test_a_one_second_recording_of_a_shell_workload_leaves_tracing_as_it_was(tmp
     assert names <= set(tracefs.EVENTS) and {"kmalloc", "kfree"} & names
     t = trailer(out)
     assert t["stopped"] in ("command_exited", "time") and int(t["events"]) == len(lines)
+    assert int(t["lost"]) == sum(int(l.split()[2]) for l in lost)
     assert not (tmp_path / "rec.txt.partial").exists()
     assert "wrote" in stderr and "Traceback" not in stderr
 
@@ -102,7 +105,7 @@ def test_the_event_bound_is_exact_and_the_command_is_stopped(tmp_path):
     _, stderr = p.communicate(timeout=60)
     assert p.returncode == 0, stderr
     assert_clean(before)
-    lines = [l for l in out.read_text().splitlines() if not l.startswith("#")]
+    lines = [l for l in out.read_text().splitlines() if not l.startswith("#") and "[LOST" not in l]
     assert len(lines) == 200
     t = trailer(out)
     assert t["stopped"] == "events" and t["command_status"] == str(-signal.SIGTERM)

@@ -394,3 +394,14 @@ def test_kmemlab_replay_of_a_missing_file_fails_cleanly(capsys, tmp_path):
     assert main(["replay", str(tmp_path / "nope.trace")]) == 1
     assert "no trace file" in capsys.readouterr().err
     assert main(["replay"]) == 2
+
+
+def test_a_kernel_bug_in_the_model_is_counted_and_the_replay_goes_on():
+    m = km.Machine(mem="256M", cpus=1, slub_debug="FZPU")
+    rep = R.Replayer(km_("00000000000000a1", 64, 64) + kf("00000000000000a1") + km_("00000000000000a2", 64, 64),
+                     m, progress=False)
+    assert rep.step(1) == 1
+    m.kfree(rep._live["00000000000000a1"][0])       # freed behind the replay's back
+    r = rep.run()
+    assert r.skipped == {"the model reports a kernel bug (KernelBug)": 1} and r.replayed == 2
+    m.check_invariants()
