@@ -216,6 +216,9 @@ def parse_vmallocinfo(text: str, path: str = "/proc/vmallocinfo") -> list[dict]:
                 rec["kind"] = "vm_map_ram"
             else:
                 rec["caller"] = rest[0]
+                if len(rest) > 1 and rest[1].startswith("[") and rest[1].endswith("]"):
+                    rec["caller"] += " " + rest[1]          # %pS of a module's function
+                    rest = rest[1:]
                 for w in rest[1:]:
                     if w.startswith("pages="):
                         rec["nr_pages"] = int(w[6:])
