@@ -217,7 +217,7 @@ def parse_vmallocinfo(text: str, path: str = "/proc/vmallocinfo") -> list[dict]:
             else:
                 rec["caller"] = rest[0]
                 if len(rest) > 1 and rest[1].startswith("[") and rest[1].endswith("]"):
-                    rec["caller"] += " " + rest[1]          # %pS of a module's function
+                    rec["caller"] += " " + rest[1]      # %pS of module code: "f+0x1d/0x40 [mod]"
                     rest = rest[1:]
                 for w in rest[1:]:
                     if w.startswith("pages="):
