@@ -123,6 +123,16 @@ def _key(args) -> int:
     return 0
 
 
+def _record(args) -> int:
+    from . import tracefs
+    return tracefs.run_cli(args)
+
+
+def _replay(args) -> int:
+    from .replay import run_cli       # (kmemlab.replay the module; km.replay is the function)
+    return run_cli(args)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="kmemlab", description="Linux kernel memory management lab")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -167,6 +177,11 @@ def main(argv=None) -> int:
     key = sub.add_parser("key", help="write a new course key (kmemlab key new FILE)")
     key.add_argument("action", choices=["new"])
     key.add_argument("file")
+    from . import tracefs
+    tracefs.add_arguments(sub.add_parser("record", help="record the real kernel's kmem tracepoints "
+                                                        "(root, Linux; see kmemlab.tracefs)"))
+    from .replay import add_arguments as _replay_arguments
+    _replay_arguments(sub.add_parser("replay", help="replay a kmem trace on a simulated machine"))
     # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
     args, extra = p.parse_known_args(argv)
     if extra and args.cmd != "lab":
@@ -174,7 +189,8 @@ def main(argv=None) -> int:
     args.extra = extra
     try:
         return {"lab": _lab, "boot": _boot, "exercise": _exercise, "assign": _assign,
-                "grade": _grade, "key": _key}[args.cmd](args)
+                "grade": _grade, "key": _key, "record": _record,
+                "replay": _replay}[args.cmd](args)
     except (ValueError, TypeError) as e:
         print(f"kmemlab: {e}", file=sys.stderr)
         return 2
