@@ -52,3 +52,105 @@ def test_lab_starts_jupyterlab_on_the_notebooks(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+# -- the top level: --version, python -m kmemlab, exit codes, a closed pipe ---------------
+
+def test_version_prints_the_package_version(capsys):
+    import kmemlab
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"kmemlab {kmemlab.__version__}"
+
+
+def test_usage_errors_exit_2_and_say_what_is_wrong(capsys):
+    assert main([]) == 2
+    assert "COMMAND" in capsys.readouterr().err
+    assert main(["no-such-command"]) == 2
+    assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
+    assert main(["boot", "--frobnicate"]) == 2
+    assert "unrecognized arguments: --frobnicate" in capsys.readouterr().err
+
+
+def test_help_lists_every_registered_subcommand(capsys):
+    from kmemlab import cli
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name, c in cli._COMMANDS.items():
+        assert name in out and c.help in out
+
+
+def test_a_subcommand_is_one_decorated_function(capsys):
+    from kmemlab import cli
+
+    @cli.command("test-echo", "print its word", cli.arg("word"))
+    def _echo(args):
+        print(args.word.upper())
+        if args.word == "fail":
+            raise cli.CommandError("asked to fail", code=3)
+        return 0
+    try:
+        assert main(["test-echo", "hello"]) == 0
+        assert capsys.readouterr().out == "HELLO\n"
+        assert main(["test-echo", "fail"]) == 3
+        assert capsys.readouterr().err == "kmemlab: asked to fail\n"
+        with pytest.raises(ValueError, match="two kmemlab subcommands"):
+            cli.command("test-echo", "again")(_echo)
+    finally:
+        del cli._COMMANDS["test-echo"]
+
+
+def test_missing_files_exit_1(tmp_path, capsys):
+    from kmemlab import cli
+
+    @cli.command("test-open", "open a file", cli.arg("path"))
+    def _open(args):
+        open(args.path)
+    try:
+        assert main(["test-open", str(tmp_path / "nope")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("kmemlab: No such file or directory") and "nope" in err
+    finally:
+        del cli._COMMANDS["test-open"]
+
+
+def _run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "kmemlab", *args], capture_output=True,
+                          text=True, timeout=120, **kw)
+
+
+def test_python_dash_m_kmemlab_is_the_same_command_line():
+    r = _run_cli("--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: python -m kmemlab")
+    r = _run_cli("exercise", "--list")
+    assert r.returncode == 0 and "buddy-merge" in r.stdout
+
+
+@pytest.mark.parametrize("cmd", [["boot", "--profile", "tiny"], ["exercise", "--list"], ["--help"]])
+def test_a_closed_pipe_ends_quietly_with_128_plus_sigpipe(cmd):
+    # `kmemlab boot | head -1` once head has gone: the reading end is closed before kmemlab
+    # writes a byte, so every run hits the closed pipe (a real `| head` only sometimes does)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "kmemlab", *cmd], stdout=w,
+                                stderr=subprocess.PIPE)
+    finally:
+        os.close(w)
+    err = proc.communicate(timeout=120)[1].decode()
+    assert err == "", err
+    # argparse's own --help swallows the write error (then exits 0); everything else is 141
+    assert proc.returncode == (0 if cmd == ["--help"] else 128 + signal.SIGPIPE), err
+
+
+def test_ctrl_c_exits_130(capsys):
+    from kmemlab import cli
+
+    @cli.command("test-interrupt", "raise KeyboardInterrupt")
+    def _interrupt(args):
+        raise KeyboardInterrupt
+    try:
+        assert main(["test-interrupt"]) == 130
+        assert capsys.readouterr().err == "kmemlab: interrupted\n"
+    finally:
+        del cli._COMMANDS["test-interrupt"]
