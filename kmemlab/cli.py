@@ -93,26 +93,36 @@ def command(name: str, help: str, *args: _Arg, passthrough: bool = False
 
 
 def notebooks_dir() -> Path:
-    """The notebooks/ folder of the checkout kmemlab runs from (editable install)."""
-    here = Path(__file__).resolve().parent.parent / "notebooks"
-    return here if here.is_dir() else Path.cwd() / "notebooks"
+    """The shipped lecture notebooks (see :func:`kmemlab.lectures.notebooks_dir`)."""
+    from .lectures import notebooks_dir as shipped
+    return shipped()
 
 
 # -- the subcommands ----------------------------------------------------------------------
 
-@command("lab", "open the lecture notebooks in JupyterLab",
+@command("lab", "open the lectures in JupyterLab, in your working folder (~/kmemlab)",
          arg("--no-browser", action="store_true", help="do not open a browser"),
          arg("--port", type=int, help="port for JupyterLab (default 8888)"),
          arg("--ip", help="address to listen on (default localhost)"),
-         arg("--dir", help="folder to open instead of the lecture notebooks"),
+         arg("--dir", help="your working folder (default $KMEMLAB_DIR, else ~/kmemlab); "
+                           "the lectures are copied there on first use"),
+         arg("--reset", action="store_true",
+             help="put fresh copies of the lectures there (your edited versions are moved "
+                  "to reset-backup-<time>/ first)"),
          passthrough=True)
 def _lab(args) -> int:
-    """Start JupyterLab on the lecture notebooks. Options kmemlab does not know
-    (--ServerApp.x=...) go on to JupyterLab."""
-    nb = Path(args.dir) if args.dir else notebooks_dir()
-    if not nb.is_dir():
-        raise CommandError(f"no notebooks folder at {nb}")
-    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={nb}"]
+    """Copy the lectures into your working folder (never over your own edits) and start
+    JupyterLab there; the shipped copies are never opened for editing. Options kmemlab
+    does not know (--ServerApp.x=...) go on to JupyterLab."""
+    import importlib.util
+    from . import lectures
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise CommandError(f"JupyterLab is not installed for {sys.executable}; install it "
+                           "with: pip install 'kmemlab[lab]'")
+    report = lectures.sync(args.dir, reset=args.reset)
+    for line in report.lines():
+        print(f"kmemlab: {line}")
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={report.folder}"]
     if args.no_browser:
         argv.append("--no-browser")
     if args.port:
@@ -122,10 +132,38 @@ def _lab(args) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
     argv += args.extra
-    print(f"kmemlab: starting JupyterLab on {nb}; open the URL it prints below "
-          "(Ctrl-C twice to stop).", flush=True)
+    print(f"kmemlab: starting JupyterLab in your working folder {report.folder}; open the "
+          "URL it prints below (Ctrl-C twice to stop).", flush=True)
     os.execv(sys.executable, argv)
     return EXIT_OK  # not reached
+
+
+@command("notebooks", "where the shipped notebooks are; --copy DIR writes a fresh set",
+         arg("--copy", metavar="DIR", help="write the students' set of notebooks into DIR "
+                                           "(a course's shared folder, an nbgitpuller repo)"),
+         arg("--all", action="store_true", help="with --copy: everything shipped, the "
+                                                "instructors' versions and the sources too"),
+         arg("--force", action="store_true", help="with --copy: overwrite files that differ"))
+def _notebooks(args) -> int:
+    """Without options: the folder of the shipped notebooks and what a student gets from
+    it. With --copy DIR: copy that set into DIR (files already there and identical are
+    left alone; files that differ stop the copy unless --force)."""
+    from . import lectures
+    if not args.copy:
+        if args.all or args.force:
+            raise CommandError("--all and --force go with --copy DIR", code=EXIT_USAGE)
+        root = lectures.notebooks_dir()
+        print(f"shipped notebooks: {root}")
+        print(f"docs:              {lectures.docs_dir()}")
+        print(f"your working folder (kmemlab lab): {lectures.working_dir()}")
+        for rel in lectures.student_files(root):
+            print(f"  {rel}")
+        return EXIT_OK
+    dest = Path(args.copy).expanduser().resolve()
+    written = lectures.copy_set(dest, everything=args.all, force=args.force)
+    kept = "" if written else " (all were there already, identical)"
+    print(f"kmemlab: wrote {len(written)} file(s) into {dest}{kept}")
+    return EXIT_OK
 
 
 @command("boot", "boot a machine and print its boot log and buddyinfo",

@@ -30,11 +30,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_lab_starts_jupyterlab_on_the_notebooks(tmp_path):
+def test_lab_starts_jupyterlab_in_a_working_copy_of_the_notebooks(tmp_path):
+    # what `./run lab` starts: the lectures are copied into the student's working folder and
+    # JupyterLab opens there, so autosave never touches the checkout
     pytest.importorskip("jupyterlab")
-    assert notebooks_dir().is_dir()
+    from kmemlab import lectures
+    work = tmp_path / "work"
     port = _free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path))
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path),
+               KMEMLAB_DIR=str(work))
     proc = subprocess.Popen([sys.executable, "-m", "kmemlab.cli", "lab", "--no-browser",
                              f"--port={port}", "--ip=127.0.0.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -48,10 +52,22 @@ def test_lab_starts_jupyterlab_on_the_notebooks(tmp_path):
                 break
             seen += line
         assert f"http://127.0.0.1:{port}/lab" in seen, seen[-2000:]
-        assert "starting JupyterLab on" in seen and str(Path(notebooks_dir())) in seen
+        assert f"starting JupyterLab in your working folder {work}" in seen
+        assert f"copied {len(lectures.student_files())} notebook(s) from {notebooks_dir()}" in seen
+        assert sorted(lectures.student_files(work)) == sorted(lectures.student_files())
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_lab_without_jupyterlab_says_how_to_install_it(monkeypatch, capsys, tmp_path):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jupyterlab" else real(name, *a))
+    assert main(["lab", "--dir", str(tmp_path / "w")]) == 1
+    assert "pip install 'kmemlab[lab]'" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()       # nothing copied for a lab that cannot start
 
 
 # -- the top level: --version, python -m kmemlab, exit codes, a closed pipe ---------------
@@ -74,9 +90,9 @@ def test_usage_errors_exit_2_and_say_what_is_wrong(capsys):
 def test_help_lists_every_registered_subcommand(capsys):
     from kmemlab import cli
     assert main(["--help"]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())      # argparse wraps long help lines
     for name, c in cli._COMMANDS.items():
-        assert name in out and c.help in out
+        assert f"{name} {c.help}" in out
 
 
 def test_a_subcommand_is_one_decorated_function(capsys):
