@@ -143,12 +143,27 @@ def _lab(args) -> int:
                                            "(a course's shared folder, an nbgitpuller repo)"),
          arg("--all", action="store_true", help="with --copy: everything shipped, the "
                                                 "instructors' versions and the sources too"),
-         arg("--force", action="store_true", help="with --copy: overwrite files that differ"))
+         arg("--force", action="store_true", help="with --copy: overwrite files that differ"),
+         arg("--sync", action="store_true",
+             help="bring your working folder up to date as `kmemlab lab` does, without "
+                  "starting JupyterLab (for a Hub's start-up hook)"),
+         arg("--dir", help="with --sync: the working folder (default $KMEMLAB_DIR, else ~/kmemlab)"),
+         arg("--reset", action="store_true", help="with --sync: as `kmemlab lab --reset`"))
 def _notebooks(args) -> int:
     """Without options: the folder of the shipped notebooks and what a student gets from
     it. With --copy DIR: copy that set into DIR (files already there and identical are
-    left alone; files that differ stop the copy unless --force)."""
+    left alone; files that differ stop the copy unless --force). With --sync: fill your
+    working folder as `kmemlab lab` does (never over your edits)."""
     from . import lectures
+    if args.sync:
+        if args.copy or args.all or args.force:
+            raise CommandError("--sync goes with --dir and --reset only", code=EXIT_USAGE)
+        report = lectures.sync(args.dir, reset=args.reset)
+        for line in report.lines() or [f"{report.folder} is up to date"]:
+            print(f"kmemlab: {line}")
+        return EXIT_OK
+    if args.dir or args.reset:
+        raise CommandError("--dir and --reset go with --sync", code=EXIT_USAGE)
     if not args.copy:
         if args.all or args.force:
             raise CommandError("--all and --force go with --copy DIR", code=EXIT_USAGE)
@@ -270,6 +285,12 @@ def _quiet_stdout() -> None:
         pass
 
 
+#: which extra brings a module that a subcommand may import
+_EXTRAS = {"nbformat": "grading", "nbclient": "grading", "ipykernel": "grading",
+           "jupyter_client": "grading", "ipywidgets": "widgets", "bqplot": "widgets",
+           "PIL": "widgets", "jupyterlab": "lab"}
+
+
 def _run(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     try:
         # anything a passthrough command does not know (lab: --ServerApp.x=...) goes on
@@ -293,6 +314,13 @@ def _run(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     except (ValueError, TypeError) as e:  # the model refused a value we passed on from the user
         print(f"kmemlab: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except ModuleNotFoundError as e:      # an optional part of kmemlab that is not installed
+        extra = _EXTRAS.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(f"kmemlab: this needs {e.name!r}, which is not installed; install it with "
+              f"pip install 'kmemlab[{extra}]'", file=sys.stderr)
+        return EXIT_FAILURE
     except BrokenPipeError:
         raise                             # main() ends quietly
     except OSError as e:                  # a file that is not there, no permission, ...

@@ -195,7 +195,8 @@ def sync(dest: str | os.PathLike | None = None, reset: bool = False,
                 os.replace(dst, report.backup / rel)
                 report.backed_up.append(rel)
             else:                                        # the student's edits win
-                report.kept.append(rel)
+                if given.get(rel) != new:                # ... over a different shipped one
+                    report.kept.append(rel)
                 continue
         elif dst.exists():
             raise IsADirectoryError(21, "in the way of a notebook", str(dst))

@@ -79,6 +79,10 @@ def test_a_students_edits_are_never_overwritten_and_reset_keeps_a_backup(tmp_pat
     (work / "01-intro.ipynb").write_text(mine, encoding="utf-8")
     (work / "my-own.ipynb").write_text(mine, encoding="utf-8")
     (work / "02-buddy.ipynb").unlink()                           # deleted by mistake
+    r = lectures.sync(work, source=src)                          # the same release: quiet
+    assert r.copied == ["02-buddy.ipynb"] and not r.kept
+    assert (work / "01-intro.ipynb").read_text(encoding="utf-8") == mine
+    (work / "02-buddy.ipynb").unlink()
     _shipped(src, version="2")                                   # a newer kmemlab ships
     r = lectures.sync(work, source=src)
     assert r.kept == ["01-intro.ipynb"] and r.copied == ["02-buddy.ipynb"]
