@@ -1,7 +1,10 @@
 """``kmemlab`` command line (also ``python -m kmemlab``).
 
-``kmemlab lab`` opens the lecture notebooks in JupyterLab; ``kmemlab boot`` prints a
-machine's boot log and /proc files in a terminal (no Jupyter needed);
+``kmemlab lab`` opens the lectures in JupyterLab, in the student's working folder
+(``~/kmemlab``, filled from the shipped notebooks, never over their edits: see
+:mod:`kmemlab.lectures`); ``kmemlab notebooks [--copy DIR | --sync]`` says where the shipped
+notebooks are, writes a fresh set, or fills the working folder without starting JupyterLab;
+``kmemlab boot`` prints a machine's boot log and /proc files in a terminal (no Jupyter needed);
 ``kmemlab exercise NAME -s SEED [-c]`` prints a seeded exercise (``-c``: with its answer);
 ``kmemlab assign SRC... -o release/ [--roster roster.csv]`` writes the students' notebooks
 and ``kmemlab grade release/ submissions/ -o grades.csv`` autogrades them
@@ -23,7 +26,11 @@ Adding a subcommand is one function and its registration: the :func:`command` de
         ...
         return 0                        # the exit code
 
-Subcommands are listed in ``kmemlab --help`` in the order they are registered.
+Subcommands are listed in ``kmemlab --help`` in the order they are registered. A
+subcommand whose arguments kmemlab should not check (they go on to another program) says
+``passthrough=True`` and finds them in ``args.extra``. A ``ModuleNotFoundError`` for a
+module of an extra (nbclient, ipywidgets, jupyterlab, ...) ends in "install it with pip
+install 'kmemlab[EXTRA]'" (:data:`_EXTRAS`).
 """
 
 from __future__ import annotations

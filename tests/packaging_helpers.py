@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,5 +175,30 @@ except ModuleNotFoundError as e:
     assert "kmemlab[widgets]" in str(e), e
 else:
     raise AssertionError("km.widgets without ipywidgets must say what to install")
+# nothing but the standard library and numpy was loaded: what a browser-side Python needs
+foreign = sorted(n for n in {m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names)
+                 if n not in ("__main__", "kmemlab", "numpy", "_distutils_hack")
+                 and not n.startswith(("_cython", "cython_runtime")))
+assert not foreign, f"the core loaded {foreign}"
+# and it started no thread and no process, which a browser-side Python cannot
+import os, threading
+assert threading.active_count() == 1, threading.enumerate()
+children = f"/proc/self/task/{os.getpid()}/children"
+if os.path.exists(children):
+    assert open(children).read().split() == [], "the core started a process"
 print("core ok", km.__version__)
 '''
+
+
+@functools.lru_cache(maxsize=None)
+def core_venv(python: str = sys.executable) -> Venv:
+    """``pip install --no-deps kmemlab.whl numpy`` into a fresh venv of ``python``."""
+    v = venv(f"core-{Path(python).name}-{abs(hash(python))}", python)
+    v.pip("--no-deps", dist().wheel, "numpy")
+    return v
+
+
+def normalised(out: str) -> str:
+    """CORE_SCRIPT's output without what may differ between Python versions: the simulated
+    caller of vmalloc is named from the Python frame (function+offset/size of bytecode)."""
+    return re.sub(r"<module>\+0x[0-9a-f]+/0x[0-9a-f]+", "<module>+OFF", out)

@@ -37,12 +37,14 @@ def test_lab_starts_jupyterlab_in_a_working_copy_of_the_notebooks(tmp_path):
     from kmemlab import lectures
     work = tmp_path / "work"
     port = _free_port()
+    import kmemlab
+    # the child imports the kmemlab this test imported (the checkout's, or an installed wheel's)
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path),
-               KMEMLAB_DIR=str(work))
+               KMEMLAB_DIR=str(work), PYTHONPATH=str(Path(kmemlab.__file__).parent.parent))
     proc = subprocess.Popen([sys.executable, "-m", "kmemlab.cli", "lab", "--no-browser",
                              f"--port={port}", "--ip=127.0.0.1"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, cwd=tmp_path)
     try:
         seen = ""
         deadline = time.time() + 90

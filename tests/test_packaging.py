@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from packaging_helpers import CORE_SCRIPT, ROOT, elsewhere, dist, run, unpacked_sdist, venv
+from packaging_helpers import (CORE_SCRIPT, ROOT, core_venv, dist, elsewhere, run,
+                               unpacked_sdist, venv)
 
 SKIP_PARTS = {".ipynb_checkpoints", "__pycache__"}
 
@@ -122,9 +123,7 @@ def test_the_sdists_tests_collect_on_their_own():
 
 @pytest.fixture(scope="module")
 def core():
-    v = venv("core")
-    v.pip("--no-deps", dist().wheel, "numpy")
-    return v
+    return core_venv()
 
 
 def test_the_core_runs_with_numpy_alone(core):
@@ -272,3 +271,46 @@ def test_kmemlab_lab_serves_the_lectures_from_a_working_copy(lab):
             env=lab.env(HOME=str(home)))
     assert "my note" in (work / lecture).read_text(encoding="utf-8")
     assert r.stdout == f"kmemlab: {work} is up to date\n", r.stdout
+
+
+TYPED_CLIENT = '''
+import kmemlab as km
+from kmemlab import lectures
+from kmemlab.cli import main
+
+m = km.Machine(profile="x86_64", mem="128M")
+p = m.kmalloc(100)
+reveal_type(p)
+reveal_type(m.alloc_pages(km.GFP_KERNEL, order=2))
+reveal_type(m.vmalloc(8192))
+reveal_type(m.ksize(p))
+reveal_type(m.walk(p))
+reveal_type(m.explain(p))
+reveal_type(m.proc.buddyinfo())
+reveal_type(m.snapshot())
+reveal_type(km.exercise("buddy-merge", seed=1))
+reveal_type(lectures.sync("/tmp/x"))
+reveal_type(main([]))
+m.kmalloc(100).no_such_attribute
+'''
+REVEALED = ["kmemlab.kernel.types.Address", "kmemlab.kernel.types.Page | None",
+            "kmemlab.kernel.types.Address", "int", "kmemlab.kernel.pgtable.Walk",
+            "kmemlab.kernel.machine.Text", "kmemlab.kernel.machine.Text",
+            "kmemlab.kernel.machine.Snapshot", "kmemlab.exercises.base.Exercise",
+            "kmemlab.lectures.SyncReport", "int"]
+
+
+def test_a_type_checker_sees_the_public_api_through_py_typed(core):
+    # mypy reads the installed wheel (its py.typed marker): a user's checker gets real types
+    mypy = shutil.which("mypy", path=os.path.dirname(sys.executable))
+    if mypy is None:
+        pytest.skip("mypy is not installed (it is in kmemlab[test])")
+    d = elsewhere("types")
+    (d / "client.py").write_text(TYPED_CLIENT)
+    r = run([mypy, "--python-executable", core.python, "--cache-dir", d / "cache",
+             "--follow-imports=silent", "client.py"], cwd=d, check=False, timeout=600)
+    revealed = [t.removeprefix("builtins.")            # mypy versions differ in spelling int
+                for t in re.findall(r'Revealed type is "([^"]+)"', r.stdout)]
+    assert revealed == REVEALED, r.stdout
+    assert '"Address" has no attribute "no_such_attribute"' in r.stdout, r.stdout
+    assert "import-not-found" not in r.stdout and "import-untyped" not in r.stdout, r.stdout

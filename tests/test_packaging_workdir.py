@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,33 @@ def test_the_real_shipped_set_and_the_notebooks_command(tmp_path, capsys):
     assert "pass --force" in capsys.readouterr().err
     assert main(["notebooks", "--force"]) == 2
     assert "go with --copy" in capsys.readouterr().err
+
+
+def test_notebooks_sync_fills_the_working_folder_without_starting_jupyterlab(tmp_path, capsys):
+    work = tmp_path / "w"
+    assert main(["notebooks", "--sync", "--dir", str(work)]) == 0
+    n = len(lectures.student_files())
+    assert f"copied {n} notebook(s)" in capsys.readouterr().out
+    assert lectures.student_files(work) == lectures.student_files()
+    assert main(["notebooks", "--sync", "--dir", str(work)]) == 0
+    assert capsys.readouterr().out == f"kmemlab: {work.resolve()} is up to date\n"
+    for bad in (["notebooks", "--reset"], ["notebooks", "--sync", "--copy", str(work)]):
+        assert main(bad) == 2
+        assert re.search(r"kmemlab: --\w+ (and --\w+ )?goe?s? with --", capsys.readouterr().err)
+
+
+def test_a_missing_extra_is_named_with_its_pip_command(capsys):
+    from kmemlab import cli
+
+    @cli.command("test-needs", "import an optional module", cli.arg("module"))
+    def _needs(args):
+        raise ModuleNotFoundError(f"No module named {args.module!r}", name=args.module)
+    try:
+        assert main(["test-needs", "nbclient"]) == 1
+        assert "pip install 'kmemlab[grading]'" in capsys.readouterr().err
+        assert main(["test-needs", "jupyterlab"]) == 1
+        assert "pip install 'kmemlab[lab]'" in capsys.readouterr().err
+        with pytest.raises(ModuleNotFoundError):      # not one of ours: a real bug, shown
+            main(["test-needs", "no_such_module_anywhere"])
+    finally:
+        del cli._COMMANDS["test-needs"]
