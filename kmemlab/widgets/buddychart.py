@@ -31,7 +31,7 @@ class BuddyChart(View):
     def __init__(self, machine, **kw):
         super().__init__(machine, **kw)
         self._zone_labels = self._labels()
-        norders = machine.MAX_ORDER
+        norders = machine.NR_PAGE_ORDERS
         xs = bq.OrdinalScale()
         # an explicit domain: with bqplot 0.13.1 in Voila a Bars mark whose scale computes its
         # own domain draws every bar with height 0 (measured in Chromium)

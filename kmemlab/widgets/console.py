@@ -147,10 +147,10 @@ class Console(View):
             return get_order(n, self.machine.PAGE_SHIFT)
         if n < 0:
             raise ValueError(f"order/size must be >= 0, got {n}")
-        if n < self.machine.MAX_ORDER:
+        if n < self.machine.NR_PAGE_ORDERS:
             return n
         if n < self.machine.PAGE_SIZE:
-            raise ValueError(f"{n} is too large for an order (0..{self.machine.MAX_ORDER - 1}) "
+            raise ValueError(f"{n} is too large for an order (0..{self.machine.NR_PAGE_ORDERS - 1}) "
                              f"and smaller than a page: type a size of at least "
                              f"{self.machine.PAGE_SIZE} bytes, or an order")
         return get_order(n, self.machine.PAGE_SHIFT)
@@ -181,11 +181,11 @@ class Console(View):
         """What the alloc_pages button does; returns the page (None if it failed)."""
         try:
             order = self.requested_order()
-            if order >= self.machine.MAX_ORDER:
+            if order >= self.machine.NR_PAGE_ORDERS:
                 # the kernel would WARN and fail; say so plainly rather than log a warning
                 raise ValueError(f"order {order} ({(1 << order) * self.machine.PAGE_SIZE >> 10} KiB) "
                                  f"is more than the buddy allocator's largest block "
-                                 f"(order {self.machine.MAX_ORDER - 1})")
+                                 f"(order {self.machine.NR_PAGE_ORDERS - 1})")
             gfp = self.requested_gfp()
             page = self._call(self.machine.alloc_pages, gfp, order)
         except Exception as e:                       # noqa: BLE001 - shown, never raised to the UI
