@@ -1,7 +1,7 @@
 """``kmemlab`` command line (also ``python -m kmemlab``).
 
 ``kmemlab lab`` opens the lectures in JupyterLab, in the student's working folder
-(``~/kmemlab``, filled from the shipped notebooks, never over their edits: see
+(``~/kmemlab-notebooks``, filled from the shipped notebooks, never over their edits: see
 :mod:`kmemlab.lectures`); ``kmemlab notebooks [--copy DIR | --sync]`` says where the shipped
 notebooks are, writes a fresh set, or fills the working folder without starting JupyterLab;
 ``kmemlab boot`` prints a machine's boot log and /proc files in a terminal (no Jupyter needed);
@@ -107,11 +107,11 @@ def notebooks_dir() -> Path:
 
 # -- the subcommands ----------------------------------------------------------------------
 
-@command("lab", "open the lectures in JupyterLab, in your working folder (~/kmemlab)",
+@command("lab", "open the lectures in JupyterLab, in your working folder (~/kmemlab-notebooks)",
          arg("--no-browser", action="store_true", help="do not open a browser"),
          arg("--port", type=int, help="port for JupyterLab (default 8888)"),
          arg("--ip", help="address to listen on (default localhost)"),
-         arg("--dir", help="your working folder (default $KMEMLAB_DIR, else ~/kmemlab); "
+         arg("--dir", help="your working folder (default $KMEMLAB_DIR, else ~/kmemlab-notebooks); "
                            "the lectures are copied there on first use"),
          arg("--reset", action="store_true",
              help="put fresh copies of the lectures there (your edited versions are moved "
@@ -154,7 +154,7 @@ def _lab(args) -> int:
          arg("--sync", action="store_true",
              help="bring your working folder up to date as `kmemlab lab` does, without "
                   "starting JupyterLab (for a Hub's start-up hook)"),
-         arg("--dir", help="with --sync: the working folder (default $KMEMLAB_DIR, else ~/kmemlab)"),
+         arg("--dir", help="with --sync: the working folder (default $KMEMLAB_DIR, else ~/kmemlab-notebooks)"),
          arg("--reset", action="store_true", help="with --sync: as `kmemlab lab --reset`"))
 def _notebooks(args) -> int:
     """Without options: the folder of the shipped notebooks and what a student gets from

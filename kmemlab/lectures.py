@@ -10,7 +10,7 @@ are the checkout's own ``notebooks/`` and ``docs/``. :func:`notebooks_dir` and
 Those shipped copies are never opened for editing: JupyterLab's autosave would change
 the checkout (or the installed package) during a lecture. ``kmemlab lab`` opens a
 per-user **working folder** instead (:func:`working_dir`: ``$KMEMLAB_DIR`` or
-``~/kmemlab``) that :func:`sync` fills from the shipped set:
+``~/kmemlab-notebooks``) that :func:`sync` fills from the shipped set:
 
 - a notebook that is missing is copied (the first run copies them all; an upgrade that
   ships a new lecture adds it);
@@ -39,11 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["notebooks_dir", "docs_dir", "working_dir", "student_files", "shipped_files",
-           "sync", "copy_set", "SyncReport", "STATE_FILE", "WORKDIR_ENV"]
+           "sync", "copy_set", "SyncReport", "STATE_FILE", "WORKDIR_ENV", "DEFAULT_DIRNAME"]
 
 _PKG = Path(__file__).resolve().parent
-#: the environment variable that moves the working folder (default ``~/kmemlab``)
+#: the environment variable that moves the working folder (default ``~/kmemlab-notebooks``)
 WORKDIR_ENV = "KMEMLAB_DIR"
+#: the working folder's name in the home folder (not ``~/kmemlab``: that is where a
+#: ``git clone`` of kmemlab lands, and the checkout is never a working folder)
+DEFAULT_DIRNAME = "kmemlab-notebooks"
 #: what the working folder remembers of the copies it was given (relative to the folder)
 STATE_FILE = ".kmemlab/shipped.json"
 #: how an instructor's notebook is recognised: it still holds the nbgrader solution regions
@@ -75,9 +78,9 @@ def docs_dir() -> Path:
 
 
 def working_dir(path: str | os.PathLike | None = None) -> Path:
-    """The student's working folder: ``path``, else ``$KMEMLAB_DIR``, else ``~/kmemlab``."""
+    """The student's working folder: ``path``, else ``$KMEMLAB_DIR``, else ``~/kmemlab-notebooks``."""
     if path is None:
-        path = os.environ.get(WORKDIR_ENV) or Path.home() / "kmemlab"
+        path = os.environ.get(WORKDIR_ENV) or Path.home() / DEFAULT_DIRNAME
     return Path(path).expanduser().resolve()
 
 

@@ -29,7 +29,7 @@ from packaging.version import Version  # noqa: E402
 
 EXTRAS = ("widgets", "grading", "lab", "test")
 #: direct dependencies of [test] that only the browser and packaging tests use (not run here)
-NOT_HERE = {"kmemlab", "playwright", "voila", "build", "vermin"}
+NOT_HERE = {"kmemlab", "playwright", "voila", "build", "vermin", "mypy"}
 #: what the job runs: everything but the browser tests and these packaging tests themselves
 SKIP_TESTS = ("tests/browser", "tests/test_packaging.py", "tests/test_packaging_lowest.py",
               "tests/test_packaging_pythons.py")

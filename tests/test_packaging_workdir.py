@@ -141,7 +141,9 @@ def test_the_working_folder_defaults_to_KMEMLAB_DIR_then_home(tmp_path, monkeypa
     assert lectures.working_dir() == (tmp_path / "course").resolve()
     monkeypatch.delenv("KMEMLAB_DIR")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert lectures.working_dir() == (tmp_path / "kmemlab").resolve()
+    assert lectures.working_dir() == (tmp_path / "kmemlab-notebooks").resolve()
+    # a `git clone` of kmemlab in the home folder is ~/kmemlab: the working folder is not
+    assert lectures.working_dir() != (tmp_path / "kmemlab").resolve()
     assert lectures.working_dir("~/elsewhere") == (tmp_path / "elsewhere").resolve()
 
 
