@@ -138,6 +138,10 @@ def _lab(args) -> int:
         argv.append(f"--ip={args.ip}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
+    # a lecture hall (often offline) wants no news feed fetched and no "update available"
+    # nag; options given after these win
+    argv += ["--LabApp.news_url=None",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     argv += args.extra
     print(f"kmemlab: starting JupyterLab in your working folder {report.folder}; open the "
           "URL it prints below (Ctrl-C twice to stop).", flush=True)
