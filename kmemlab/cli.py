@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-__all__ = ["main", "command", "arg", "CommandError", "notebooks_dir"]
+__all__ = ["main", "command", "arg", "module_arguments", "CommandError", "notebooks_dir"]
 
 #: exit codes (see the module docstring)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -75,6 +75,8 @@ class _Command:
     #: unknown options go on to another program (``kmemlab lab --ServerApp.x=...``) in args.extra
     passthrough: bool = False
     description: str | None = field(default=None)
+    #: a function that adds the arguments itself (a module's ``add_arguments(parser)``)
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
 
 
 _COMMANDS: dict[str, _Command] = {}
@@ -85,18 +87,29 @@ def arg(*flags: str, **options: Any) -> _Arg:
     return _Arg(flags, options)
 
 
-def command(name: str, help: str, *args: _Arg, passthrough: bool = False
+def command(name: str, help: str, *args: _Arg, passthrough: bool = False,
+            configure: Callable[[argparse.ArgumentParser], None] | None = None
             ) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
     """Register ``kmemlab NAME``: decorate the function that runs it (it gets the parsed
     arguments and returns the exit code). The function's docstring, if any, becomes the
-    subcommand's ``--help`` description."""
+    subcommand's ``--help`` description. Arguments are :func:`arg` calls, or (for a module
+    that defines its own) ``configure=``, a function that adds them to the subparser."""
     if name in _COMMANDS:
         raise ValueError(f"two kmemlab subcommands are called {name!r}")
 
     def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        _COMMANDS[name] = _Command(name, help, args, run, passthrough, run.__doc__)
+        _COMMANDS[name] = _Command(name, help, args, run, passthrough, run.__doc__, configure)
         return run
     return register
+
+
+def module_arguments(module: str) -> Callable[[argparse.ArgumentParser], None]:
+    """``configure=`` for a subcommand whose module of kmemlab (``"tracefs"``) defines
+    ``add_arguments(parser)``."""
+    def configure(p: argparse.ArgumentParser) -> None:
+        import importlib
+        importlib.import_module(f".{module}", __package__).add_arguments(p)
+    return configure
 
 
 def notebooks_dir() -> Path:
@@ -264,6 +277,20 @@ def _grade(args) -> int:
     return EXIT_OK
 
 
+@command("record", "record the real kernel's kmem tracepoints (root, Linux; see kmemlab.tracefs)",
+         configure=module_arguments("tracefs"))
+def _record(args) -> int:
+    from . import tracefs
+    return tracefs.run_cli(args)
+
+
+@command("replay", "replay a kmem trace on a simulated machine",
+         configure=module_arguments("replay"))
+def _replay(args) -> int:
+    from .replay import run_cli       # (kmemlab.replay the module; km.replay is the function)
+    return run_cli(args)
+
+
 # -- the top level ------------------------------------------------------------------------
 
 def _version() -> str:
@@ -282,6 +309,8 @@ def _parser(prog: str | None) -> argparse.ArgumentParser:
         sp = sub.add_parser(c.name, help=c.help, description=c.description or c.help)
         for a in c.args:
             sp.add_argument(*a.flags, **a.options)
+        if c.configure is not None:
+            c.configure(sp)
     return p
 
 
