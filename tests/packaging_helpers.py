@@ -23,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _TMP = Path(tempfile.mkdtemp(prefix="kmemlab-packaging-"))
+os.chmod(_TMP, 0o755)       # tests that run a venv's python as another user (test_host) must read it
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 
 #: the environment of every command: no PYTHONPATH (it would reach the checkout), pip quiet
