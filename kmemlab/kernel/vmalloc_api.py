@@ -12,12 +12,16 @@ or leave it out and kmemlab records the calling Python function as
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
 from . import gfp as G
 from .events import Event
 from .mem_map import K_VMALLOC
 from .trace import python_call_site
 from .types import NULL, Address, Page, as_int
+
+if TYPE_CHECKING:
+    from .pgtable import Walk
 
 __all__ = ["VmallocAPI"]
 
@@ -51,7 +55,7 @@ class VmallocAPI:
         from .pgtable import address_map
         return address_map(self._k)
 
-    def walk(self, vaddr):
+    def walk(self, vaddr: int) -> Walk:
         """Walk init_mm's page tables for ``vaddr`` as the MMU does: a
         :class:`~kmemlab.kernel.pgtable.Walk` with, per level, the index, the table's
         physical address, the entry and its flags, then the physical address or the
