@@ -120,7 +120,7 @@ def test_dashboard_subscribes_once_and_wakes_only_concerned_views(m):
     assert pg
 
 
-def test_burst_redraws_the_physical_map_less_often_but_draws_the_final_state():
+def test_burst_redraws_each_view_at_its_own_rate_and_draws_the_final_state():
     from kmemlab.widgets.base import Hub
 
     class Clock:
@@ -138,7 +138,7 @@ def test_burst_redraws_the_physical_map_less_often_but_draws_the_final_state():
     for _ in range(4000):                       # 4000 events over one simulated second
         pages.append(m.alloc_pages(km.GFP_KERNEL, 0))
         clock.t += 0.00025
-    assert 20 <= bc.redraws - r_bc <= 40        # ~30 Hz
-    assert pm.redraws - r_pm <= 6               # at most ~4 Hz for the big map
+    assert 4 <= bc.redraws - r_bc <= 6          # the chart: 5 pictures a second in a burst
+    assert 9 <= pm.redraws - r_pm <= 11         # the map: 10 a second (issue 19: >= 10)
     hub.flush()
     assert all(pm.pixels[p.pfn] == km.kernel.mem_map.K_PAGES for p in pages)

@@ -44,7 +44,6 @@ from collections import OrderedDict
 
 from . import gfp as G
 from .errors import KernelBug
-from .events import Event
 from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab, PG_tail
 
 __all__ = ["Slub", "KmemCache", "Slab", "kmalloc_index", "kmalloc_size", "get_order",
@@ -896,7 +895,7 @@ class Slub:
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _kmalloc_cache(self, size: int, gfp: int) -> KmemCache | None:
@@ -1022,7 +1021,7 @@ class Slub:
             self.k.clock.ns += 120
             if obj and self.k.bus.subscribers:
                 slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-                self.k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+                self.k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
             for _ in names:
                 tr.leave(obj)
             return tr.leave(obj)
@@ -1073,8 +1072,8 @@ class Slub:
         addr = self.page_offset + (pfn << self.page_shift)
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
+                          f"kmalloc_large order:{order}")
         return addr
 
     def lookup(self, addr: int, fn: str):
@@ -1145,7 +1144,7 @@ class Slub:
                 self.__slab_free(s, slab, addr)
         k.clock.ns += 100
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+            k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
 
     def _kfree_traced(self, tr, addr: int) -> None:
         """kfree() while a trace runs: ``kfree`` -> ``slab_free`` -> ``do_slab_free``
@@ -1169,7 +1168,7 @@ class Slub:
             k.clock.ns += 100
             if k.bus.subscribers:
                 s = slab.cache
-                k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+                k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
             return tr.leave()
         except BaseException:
             tr.unwind(depth)
@@ -1218,8 +1217,8 @@ class Slub:
         k.buddy.free(pfn, order)
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
+                          f"kmalloc_large order:{order}")
 
     def ksize(self, addr: int) -> int:
         """``ksize()``: the usable size of a kmalloc'ed object (``slab_ksize()``), or of
@@ -1287,8 +1286,8 @@ class Slub:
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
+                          s.object_size, s.name)
         return obj
 
     def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
@@ -1328,8 +1327,8 @@ class Slub:
             self.slab_free(s, slab, addr)
         k.clock.advance(100)
         if k.bus.subscribers:
-            k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
+                          s.object_size, s.name)
 
     def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None):
         """``kmem_cache_create()``: a new cache, or None (logged) when the arguments fail

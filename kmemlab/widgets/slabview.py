@@ -21,9 +21,9 @@ import ipywidgets as W
 import numpy as np
 
 from ..kernel.mem_map import K_SLAB
-from .base import View
+from .base import View, weak_handler
 
-__all__ = ["SlabView", "parse_slabinfo", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
+__all__ = ["SlabView", "parse_slabinfo", "slab_object_states", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
 
 OBJ_USED, OBJ_FREE, OBJ_CPU_FREE = 2, 0, 1
 _OBJ_COLOURS = ["#DDDDDD", "#88CCEE", "#117733"]     # free, free on a CPU freelist, in use
@@ -42,6 +42,30 @@ def parse_slabinfo(text: str) -> list[dict]:
                      "objsize": int(f[3]), "objperslab": int(f[4]), "pagesperslab": int(f[5]),
                      "active_slabs": int(f[13]), "num_slabs": int(f[14])})
     return rows
+
+
+def slab_object_states(machine, slab) -> np.ndarray:
+    """int8 per object of ``slab``: OBJ_USED / OBJ_FREE / OBJ_CPU_FREE, found by following
+    the free pointers stored in the objects (``get_freepointer``), as the kernel does."""
+    slub = machine._k.slub
+    s = slab.cache
+    start = slab.addr + s.red_left_pad
+    st = np.full(slab.objects, OBJ_USED, np.int8)
+
+    def chase(p, state):
+        n = 0
+        while p and n <= slab.objects:
+            i, r = divmod(p - start, s.size)
+            if r or not 0 <= i < slab.objects:
+                break                  # a corrupted pointer (use-after-free lesson): stop
+            st[i] = state
+            p = slub.get_freepointer(s, p)
+            n += 1
+    chase(slab.freelist, OBJ_FREE)
+    for c in s.cpu_slab:
+        if c.slab is slab:
+            chase(c.freelist, OBJ_CPU_FREE)
+    return st
 
 
 class SlabView(View):
@@ -84,10 +108,12 @@ class SlabView(View):
                                      fig_margin={"top": 40, "bottom": 10, "left": 10, "right": 10},
                                      layout=W.Layout(width="620px", height="300px"))
         self.slab_figure.add_class("kmemlab-slab-objects")
+        self._h_cache = weak_handler(self._on_cache)
+        self._h_slab = weak_handler(self._on_slab)
         self.cache_box = W.Dropdown(options=[], description="cache", layout=W.Layout(width="300px"))
-        self.cache_box.observe(self._on_cache, names=["value"])
+        self.cache_box.observe(self._h_cache, names=["value"])
         self.slab_box = W.Dropdown(options=[], description="slab", layout=W.Layout(width="300px"))
-        self.slab_box.observe(self._on_slab, names=["value"])
+        self.slab_box.observe(self._h_slab, names=["value"])
         self.legend = W.HTML(
             '<span style="font-size:15px">' + "".join(
                 f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
@@ -102,10 +128,6 @@ class SlabView(View):
         self.widget.add_class("kmemlab-slab-view")
         self._redraw()
 
-    def _owned_widgets(self):
-        return [self.widget, self.figure, self.total_bars, self.active_bars, self.slab_figure,
-                self.objects, self.cache_box, self.slab_box, self.legend, self.table]
-
     # -- data ------------------------------------------------------------------------
 
     def _slub(self):
@@ -116,29 +138,12 @@ class SlabView(View):
         slab = self.slab if slab is None else slab
         if slab is None:
             return np.zeros(0, np.int8)
-        slub = self._slub()
-        s = slab.cache
-        start = slab.addr + s.red_left_pad
-        st = np.full(slab.objects, OBJ_USED, np.int8)
+        return slab_object_states(self.machine, slab)
 
-        def chase(p, state):
-            n = 0
-            while p and n <= slab.objects:
-                i, r = divmod(p - start, s.size)
-                if r or not 0 <= i < slab.objects:
-                    break                  # a corrupted pointer (use-after-free lesson): stop
-                st[i] = state
-                p = slub.get_freepointer(s, p)
-                n += 1
-        chase(slab.freelist, OBJ_FREE)
-        for c in s.cpu_slab:
-            if c.slab is slab:
-                chase(c.freelist, OBJ_CPU_FREE)
-        return st
-
-    def _note(self, ev) -> None:
-        if ev.kind == K_SLAB and ev.pfn >= 0 and ev.type in ("kmalloc", "kmem_cache_alloc"):
-            self._follow_pfn = ev.pfn
+    def _note(self, changes) -> None:
+        newest = changes.newest(("kmalloc", "kmem_cache_alloc"))
+        if newest is not None and newest[2] >= 0:
+            self._follow_pfn = newest[2]       # a slab's first frame (checked at the redraw)
 
     def select_slab(self, pfn: int) -> None:
         """Draw the slab that holds frame ``pfn``."""
@@ -179,10 +184,10 @@ class SlabView(View):
         names_all = [r["name"] for r in rows]
         if list(self.cache_box.options) != names_all:
             keep = self.cache_box.value
-            self.cache_box.unobserve(self._on_cache, names=["value"])
+            self.cache_box.unobserve(self._h_cache, names=["value"])
             self.cache_box.options = names_all
             self.cache_box.value = keep if keep in names_all else None
-            self.cache_box.observe(self._on_cache, names=["value"])
+            self.cache_box.observe(self._h_cache, names=["value"])
         if self._follow_pfn is not None:
             pfn, self._follow_pfn = self._follow_pfn, None
             if pfn in slub.page_slab:
@@ -196,15 +201,15 @@ class SlabView(View):
         slab = self.slab
         s = slab.cache if slab is not None else cache
         if s is not None and self.cache_box.value != s.name and s.name in self.cache_box.options:
-            self.cache_box.unobserve(self._on_cache, names=["value"])
+            self.cache_box.unobserve(self._h_cache, names=["value"])
             self.cache_box.value = s.name
-            self.cache_box.observe(self._on_cache, names=["value"])
+            self.cache_box.observe(self._h_cache, names=["value"])
         slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn) if s is not None else []
         opts = [(f"pfn {sl.pfn:#x}  {sl.inuse}/{sl.objects}", sl.pfn) for sl in slabs]
-        self.slab_box.unobserve(self._on_slab, names=["value"])
+        self.slab_box.unobserve(self._h_slab, names=["value"])
         self.slab_box.options = opts
         self.slab_box.value = slab.pfn if slab is not None and opts else None
-        self.slab_box.observe(self._on_slab, names=["value"])
+        self.slab_box.observe(self._h_slab, names=["value"])
         if slab is None:
             with self.objects.hold_sync():
                 self.objects.x, self.objects.y, self.objects.color = [0], [0], [0]

@@ -77,9 +77,6 @@ class VirtMap(View):
         self._zoomed = False
         self._redraw()
 
-    def _owned_widgets(self):
-        return [self.widget, self.regions_html, self.rects, self.labels, self.band]
-
     # -- the regions ---------------------------------------------------------------------
 
     def _regions_svg(self, width: int = 1000, height: int = 150) -> str:
