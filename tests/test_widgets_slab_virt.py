@@ -42,8 +42,12 @@ def test_slab_objects_drawn_used_and_free_as_allocated(m):
     used = {(int(o) - start) // slab.cache.size for i, o in enumerate(objs) if i != 2}
     assert {int(i) for i in np.flatnonzero(st == OBJ_USED)} == used
     assert st[(int(objs[2]) - start) // slab.cache.size] != OBJ_USED
-    assert list(sv.objects.color) == st.tolist()
-    assert "5 of" in sv.slab_figure.title
+    # each state is its own mark (its own shape): the drawn cells are the objects in it
+    cols = int(sv._gx.max + 0.5)
+    for mark, state in ((sv.objects, OBJ_USED), (sv.objects_free, OBJ_FREE)):
+        drawn = sorted(int(y) * cols + int(x) for x, y in zip(mark.x, mark.y)) if mark.visible else []
+        assert drawn == [int(i) for i in np.flatnonzero(st == state)]
+    assert "5 of" in sv.slab_heading.value
     assert s is not None and OBJ_FREE == 0
 
 

@@ -20,8 +20,8 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..kernel.mem_map import K_SLAB
 from .base import View, weak_handler
+from .buddychart import nice_ticks
 
 __all__ = ["SlabView", "parse_slabinfo", "slab_object_states", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
 
@@ -84,47 +84,62 @@ class SlabView(View):
         ys = bq.OrdinalScale()
         self._xs = xs = bq.LinearScale(min=0.0, max=1.0)
         sc = {"x": ys, "y": xs}
+        self._xaxis = bq.Axis(scale=xs, label=self.t("slab.xaxis"), tick_format="d",
+                              tick_style={"font-size": f"{self.px(12)}px"})
         self.total_bars = bq.Bars(x=["-"], y=[0], scales=sc, orientation="horizontal",
                                   colors=["#BBDDBB"], padding=0.25, labels=["num_objs"])
         self.active_bars = bq.Bars(x=["-"], y=[0], scales=sc, orientation="horizontal",
                                    colors=["#117733"], padding=0.45, labels=["active_objs"])
         self.figure = bq.Figure(marks=[self.total_bars, self.active_bars],
                                 axes=[bq.Axis(scale=ys, orientation="vertical", label=""),
-                                      bq.Axis(scale=xs, label="objects (light: num_objs, dark: active_objs)",
-                                              tick_format="d", num_ticks=5)],
-                                title="Slab caches in use (/proc/slabinfo)",
-                                title_style={"font-size": "18px"},
-                                fig_margin={"top": 40, "bottom": 50, "left": 130, "right": 20},
-                                layout=W.Layout(width="620px", height="420px"))
+                                      self._xaxis],
+                                title=self.t("slab.title"),
+                                title_style={"font-size": f"{self.px(17)}px"},
+                                fig_margin={"top": self.px(40), "bottom": self.px(50),
+                                            "left": self.px(130), "right": 20},
+                                layout=W.Layout(width="100%", min_width="0", height=f"{self.px(400)}px"))
         self.figure.add_class("kmemlab-slab-caches")
         gx = bq.LinearScale(min=-0.5, max=31.5)
         gy = bq.LinearScale(min=-0.5, max=7.5, reverse=True)
         self._gx, self._gy = gx, gy
-        cs = bq.ColorScale(colors=_OBJ_COLOURS, min=0, max=2)
-        self.objects = bq.Scatter(x=[0], y=[0], color=[0], scales={"x": gx, "y": gy, "color": cs},
-                                  marker="square", default_size=260, stroke="#333333")
-        self.slab_figure = bq.Figure(marks=[self.objects], axes=[], padding_x=0, padding_y=0,
-                                     title="one slab", title_style={"font-size": "16px"},
-                                     fig_margin={"top": 40, "bottom": 10, "left": 10, "right": 10},
-                                     layout=W.Layout(width="620px", height="300px"))
+        # one mark per state, each with its own shape as well as its colour: the picture
+        # reads in greyscale and to colour-blind eyes (square in use, hollow square free,
+        # diamond free on a CPU freelist)
+        sc2 = {"x": gx, "y": gy}
+        self.objects = bq.Scatter(x=[0], y=[0], scales=sc2, marker="square", default_size=260,
+                                  colors=[_OBJ_COLOURS[OBJ_USED]], stroke="#333333")
+        self.objects_free = bq.Scatter(x=[0], y=[0], scales=sc2, marker="square", default_size=260,
+                                       colors=["#FFFFFF"], stroke="#555555", stroke_width=2)
+        self.objects_cpu = bq.Scatter(x=[0], y=[0], scales=sc2, marker="diamond", default_size=260,
+                                      colors=[_OBJ_COLOURS[OBJ_CPU_FREE]], stroke="#333333")
+        self.slab_figure = bq.Figure(marks=[self.objects, self.objects_free, self.objects_cpu],
+                                     axes=[], padding_x=0, padding_y=0,
+                                     title="", fig_margin={"top": 8, "bottom": 8, "left": 8, "right": 8},
+                                     layout=W.Layout(width="100%", min_width="0", height=f"{self.px(280)}px"))
+        self.slab_heading = W.HTML("")
+        self.slab_heading.add_class("kmemlab-slab-title")
         self.slab_figure.add_class("kmemlab-slab-objects")
         self._h_cache = weak_handler(self._on_cache)
         self._h_slab = weak_handler(self._on_slab)
-        self.cache_box = W.Dropdown(options=[], description="cache", layout=W.Layout(width="300px"))
+        self.cache_box = W.Dropdown(options=[], description=self.t("slab.cache"),
+                                    layout=W.Layout(width="100%", max_width="320px"))
         self.cache_box.observe(self._h_cache, names=["value"])
-        self.slab_box = W.Dropdown(options=[], description="slab", layout=W.Layout(width="300px"))
+        self.slab_box = W.Dropdown(options=[], description=self.t("slab.slab"),
+                                   layout=W.Layout(width="100%", max_width="320px"))
         self.slab_box.observe(self._h_slab, names=["value"])
         self.legend = W.HTML(
-            '<span style="font-size:15px">' + "".join(
-                f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
-                f'border:1px solid #333;margin:0 4px 0 10px;vertical-align:middle"></span>{t}'
-                for c, t in ((_OBJ_COLOURS[2], "in use"), (_OBJ_COLOURS[0], "free (slab freelist)"),
-                             (_OBJ_COLOURS[1], "free (CPU freelist)"))) + "</span>")
+            f'<span style="font-size:{self.px(14)}px">' + "".join(
+                f'<span style="margin:0 10px 0 0;color:{c};font-size:{self.px(18)}px">{sym}</span>'
+                f'{html.escape(self.t(key))} '
+                for c, sym, key in ((_OBJ_COLOURS[2], "&#9632;", "slab.used"), ("#555555", "&#9633;", "slab.free"),
+                                    ("#3388BB", "&#9670;", "slab.cpu_free"))) + "</span>")
         self.table = W.HTML("")
         self.table.add_class("kmemlab-slabinfo")
-        self.widget = W.VBox([W.HBox([self.figure, W.VBox([self.cache_box, self.slab_box, self.legend,
-                                                           self.slab_figure])]),
-                              self.table])
+        right = W.VBox([self.cache_box, self.slab_box, self.legend, self.slab_heading, self.slab_figure],
+                       layout=W.Layout(flex="1 1 320px", min_width="0"))
+        self.widget = W.VBox([W.HBox([W.Box([self.figure], layout=W.Layout(flex="1 1 360px", min_width="0")),
+                                      right], layout=W.Layout(flex_flow="row wrap", width="100%")),
+                              self.table], layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-slab-view")
         self._redraw()
 
@@ -176,6 +191,7 @@ class SlabView(View):
         act = np.array([r["active_objs"] for r in shown] or [0], np.float64)
         with self.total_bars.hold_sync(), self.active_bars.hold_sync(), self._xs.hold_sync():
             self._xs.max = float(max(1.0, tot.max() * 1.05))
+            self._xaxis.tick_values = nice_ticks(self._xs.max)
             self.total_bars.x = names
             self.total_bars.y = tot
             self.active_bars.x = names
@@ -211,27 +227,35 @@ class SlabView(View):
         self.slab_box.value = slab.pfn if slab is not None and opts else None
         self.slab_box.observe(self._h_slab, names=["value"])
         if slab is None:
-            with self.objects.hold_sync():
-                self.objects.x, self.objects.y, self.objects.color = [0], [0], [0]
-                self.objects.visible = False
-            self.slab_figure.title = "one slab: none chosen (kmalloc something, or pick a cache)"
+            for mark in (self.objects, self.objects_free, self.objects_cpu):
+                mark.visible = False
+            self.slab_heading.value = self._heading(self.t("slab.none"))
             return
         st = self.object_states(slab)
         n = len(st)
         cols = 32 if n > 64 else (16 if n > 16 else 8)
         rows = -(-n // cols)
         i = np.arange(n)
-        with self.objects.hold_sync(), self._gx.hold_sync(), self._gy.hold_sync():
+        with self._gx.hold_sync(), self._gy.hold_sync():
             self._gx.max = cols - 0.5
             self._gy.max = max(rows, 4) - 0.5
-            self.objects.x = (i % cols).astype(np.int32)
-            self.objects.y = (i // cols).astype(np.int32)
-            self.objects.color = st.astype(np.int32)
-            self.objects.default_size = 260 if cols <= 16 else 120
-            self.objects.visible = True
+        for mark, state in ((self.objects, OBJ_USED), (self.objects_free, OBJ_FREE),
+                            (self.objects_cpu, OBJ_CPU_FREE)):
+            sel = i[st == state]
+            with mark.hold_sync():
+                if sel.size:
+                    mark.x = (sel % cols).astype(np.int32)
+                    mark.y = (sel // cols).astype(np.int32)
+                    mark.default_size = self.px(260 if cols <= 16 else 110)
+                    mark.visible = True
+                else:
+                    mark.visible = False
         used = int((st == OBJ_USED).sum())
-        self.slab_figure.title = (f"{s.name}: slab at pfn {slab.pfn:#x} (order {slab.order}), "
-                                  f"{used} of {n} objects in use")
+        self.slab_heading.value = self._heading(self.t("slab.one", cache=s.name, pfn=slab.pfn, order=slab.order,
+                                                       used=used, n=n))
+
+    def _heading(self, words: str) -> str:
+        return f'<div style="font-size:{self.px(15)}px;font-weight:bold">{html.escape(words)}</div>'
 
     def _on_cache(self, change) -> None:
         if change["new"]:
@@ -250,7 +274,7 @@ class SlabView(View):
             f"<td>{r['objsize']}</td><td>{r['objperslab']}</td><td>{r['pagesperslab']}</td>"
             f"<td>{r['active_slabs']}</td><td>{r['num_slabs']}</td></tr>" for r in rows)
         return (f'<table class="kmemlab-slabinfo-table" style="font-size:14px">'
-                f"<caption>/proc/slabinfo, caches holding slabs</caption>{head}{body}</table>")
+                f"<caption>/proc/slabinfo</caption>{head}{body}</table>")
 
     def to_html(self) -> str:
         self.flush()
