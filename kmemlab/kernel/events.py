@@ -228,10 +228,10 @@ class Bus:
         bus.subscribers:``). A change with an address is about an object or an area; one
         without an address but with frames changed those frames' allocation state."""
         for c in self._watchers:
-            c.n += 1
+            c.n = n = c.n + 1
             c.types.add(type)
             if addr:
-                c.last[type] = (c.n, addr, pfn)
+                c.last[type] = (n, addr, pfn)
             elif pfn >= 0:
                 if pfn < c.lo:
                     c.lo = pfn
@@ -239,7 +239,7 @@ class Bus:
                     c.hi = pfn + nr_pages
             elif type == "restore":
                 c.everything = True
-            if c.armed or not c.n & 31:
+            if c.armed or not n & 31:
                 c.armed = False
                 c.wake()
         if self._callbacks:

@@ -74,7 +74,7 @@ class BuddyChart(View):
         self._yaxis = bq.Axis(scale=ys, orientation="vertical",
                               label=self.t("buddy.ylog" if self.log else "buddy.yaxis"),
                               tick_format="d", tick_values=self._ticks(counts),
-                              label_offset=f"-{self.px(44)}px",
+                              label_offset=f"{self.px(40)}px",
                               tick_style={"font-size": f"{self.px(12)}px"})
         self.figure = bq.Figure(marks=[self.bars],
                                 axes=[bq.Axis(scale=xs, label=self.t("buddy.xaxis"),

@@ -48,6 +48,8 @@ class Console(View):
     """Allocation buttons, live allocations, the last call's trace and the dmesg tail."""
 
     title = "console"
+    #: the dmesg tail follows a burst twice a second
+    burst_interval = 0.5
     DMESG_LINES = 12
     TRACE_LINES = 400
 
@@ -98,7 +100,7 @@ class Console(View):
             self.kvmalloc_button.on_click(weak_handler(self._on_kvmalloc))
             size_buttons.append(self.kvmalloc_button)
         self.allocations = W.Select(options=[], description=t("console.live"), rows=7,
-                                    layout=W.Layout(width="100%", max_width="520px", min_width="0"))
+                                    layout=W.Layout(width="100%", min_width="0"))
         self.allocations.style.description_width = "initial"
         self.allocations.add_class("kmemlab-live")
         self.allocations.observe(weak_handler(self._on_list_select), names=["value"])

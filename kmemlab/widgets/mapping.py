@@ -105,10 +105,9 @@ class MappingView(View):
         # width: whatever the page gives (no fixed pixels); the scene is in 0..1 coordinates
         self.figure = bq.Figure(marks=[self.bands, self.lines, self.cells, self.texts, self.small],
                                 axes=[], padding_x=0, padding_y=0, title="",
-                                fig_margin={"top": self.px(44), "bottom": 6, "left": 6, "right": 6},
-                                title_style={"font-size": f"{self.px(18)}px"},
+                                fig_margin={"top": 6, "bottom": 6, "left": 6, "right": 6},
                                 layout=W.Layout(width="100%", min_width="0",
-                                                height=f"{self.px(400)}px"))
+                                                height=f"{self.px(360)}px"))
         self.figure.add_class("kmemlab-mapping")
         self.address = number_box(self.t("map.address"), "0xffff888... / 0xffffc9...",
                                   css="kmemlab-mapping-address")
@@ -117,7 +116,10 @@ class MappingView(View):
         self._error_line.add_class("kmemlab-mapping-error")
         self.caption = W.HTML("")
         self.caption.add_class("kmemlab-mapping-caption")
-        self.widget = W.VBox([self.figure, self.address, self._error_line, self.caption],
+        # the title is HTML above the figure: it wraps at any width (an SVG title would be cut)
+        self.heading = W.HTML("")
+        self.heading.add_class("kmemlab-mapping-title")
+        self.widget = W.VBox([self.heading, self.figure, self.address, self._error_line, self.caption],
                              layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-mapping-view")
 
@@ -358,7 +360,8 @@ class MappingView(View):
                     mark.visible = True
                 else:
                     mark.visible = False
-        self.figure.title = sc["title"]
+        self.heading.value = (f'<div style="font-size:{self.px(17)}px;font-weight:bold;margin:2px 0">'
+                              f'{html.escape(sc["title"])}</div>')
         self.caption.value = f'<span style="font-size:{self.px(16)}px">{html.escape(sc["caption"])}</span>'
 
     # -- static fallback -----------------------------------------------------------------

@@ -131,7 +131,7 @@ class PhysMap(View):
                      label_offset=f"{self.px(32)}px", tick_style={"font-size": f"{self.px(12)}px"})
         ay = bq.Axis(scale=self._sy, orientation="vertical", label=self.t("phys.yaxis"),
                      tick_format="d", tick_values=_round_ticks(top),
-                     label_offset=f"-{self.px(46)}px", tick_style={"font-size": f"{self.px(12)}px"})
+                     label_offset=f"{self.px(42)}px", tick_style={"font-size": f"{self.px(12)}px"})
         self.brush = bq.interacts.BrushSelector(x_scale=self._sx, y_scale=self._sy, color="black")
         self.brush.observe(weak_handler(self._on_brush), names=["brushing"])
         self.figure = bq.Figure(marks=[self.image, self.boundaries, self.labels, self.zoom_box,
@@ -169,7 +169,7 @@ class PhysMap(View):
         self._zoom_xaxis = bq.Axis(scale=zx, label=self.t("phys.zoom_x"), tick_format="#x",
                                    tick_style={"font-size": f"{self.px(12)}px"})
         self._zoom_yaxis = bq.Axis(scale=zy, orientation="vertical", tick_format="#x",
-                                   label=self.t("phys.zoom_y"), label_offset=f"-{self.px(60)}px",
+                                   label=self.t("phys.zoom_y"), label_offset=f"{self.px(58)}px",
                                    tick_style={"font-size": f"{self.px(12)}px"})
         self.zoom_figure = bq.Figure(marks=[self.heatmap, self.zoom_selection],
                                      axes=[self._zoom_xaxis, self._zoom_yaxis],
@@ -330,12 +330,20 @@ class PhysMap(View):
         if hi <= lo:
             return
         self._lo, self._hi = self.machine.max_pfn, 0
-        if lo == 0 and hi >= self.machine.max_pfn:
+        full = lo == 0 and hi >= self.machine.max_pfn
+        a = self._align
+        wlo, whi = lo // a * a, min(self.machine.max_pfn, -(-hi // a) * a)
+        before = None if full or not self.png else self.pixels[wlo:whi].copy()
+        if full:
             self._recolour_all()
         else:
             self._recolour(lo, hi)
-        png = self._encode()
-        if png != self.png:
+        if before is not None and np.array_equal(before, self.pixels[wlo:whi]):
+            changed = False            # e.g. a page allocated and freed again: same picture
+        else:
+            png = self._encode()
+            changed = png != self.png
+        if changed:
             self.png = png
             # a bqplot Image mark redraws only when its image trait changes to another
             # ipywidgets.Image (JUPYTER.md): two Image widgets take turns, so a redraw is
@@ -344,7 +352,7 @@ class PhysMap(View):
             spare.value = png
             self.image.image = spare
         zs, ze = self.zoom_start, self.zoom_start + self.zoom_count
-        if zs < hi and lo < ze:
+        if changed and zs < hi and lo < ze:
             self._draw_zoom()
         if self.selected_pfn is not None and lo <= self.selected_pfn < hi:
             self.info.value = self._info_html(self.selected_pfn)

@@ -75,6 +75,8 @@ class SlabView(View):
     title = "slab caches"
     WAKE = frozenset(("kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free", "vmalloc",
                       "vfree", "restore"))
+    #: reading /proc/slabinfo and chasing freelists is not free: twice a second in a burst
+    burst_interval = 0.5
 
     def __init__(self, machine, **kw):
         super().__init__(machine, **kw)

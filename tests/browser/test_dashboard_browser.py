@@ -139,13 +139,14 @@ def _mapping_state(pg) -> dict:
     """What the mapping picture shows: its title and the line paths drawn."""
     return pg.evaluate("""() => {
         const fig = document.querySelector('.kmemlab-mapping');
-        const title = fig.querySelector('.mainheading') ? fig.querySelector('.mainheading').textContent : '';
+        const h = document.querySelector('.kmemlab-mapping-title');
+        const title = h ? h.textContent : '';
         const paths = Array.from(fig.querySelectorAll('path.line')).map(e => e.getAttribute('d'));
         return {title: title, paths: paths}; }""")
 
 
 def _wait_mapping_title(pg, text):
-    pg.wait_for_function("t => { const e = document.querySelector('.kmemlab-mapping .mainheading');"
+    pg.wait_for_function("t => { const e = document.querySelector('.kmemlab-mapping-title');"
                          " return e && e.textContent.includes(t); }", arg=text, timeout=30_000)
 
 
