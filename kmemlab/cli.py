@@ -125,6 +125,7 @@ def main(argv=None) -> int:
     grd.add_argument("--feedback", help="folder for feedback notebooks (default: feedback/ next to the CSV)")
     grd.add_argument("--timeout", type=float, default=30, help="seconds per cell (default 30)")
     grd.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: min(2, CPUs))")
+    __import__("kmemlab.slides", fromlist=["add_parser"]).add_parser(sub)   # `kmemlab slides`
     # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
     args, extra = p.parse_known_args(argv)
     if extra and args.cmd != "lab":
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
     args.extra = extra
     try:
         return {"lab": _lab, "boot": _boot, "exercise": _exercise, "assign": _assign,
-                "grade": _grade}[args.cmd](args)
+                "grade": _grade, "slides": lambda a: a.func(a)}[args.cmd](args)
     except (ValueError, TypeError) as e:
         print(f"kmemlab: {e}", file=sys.stderr)
         return 2

@@ -119,7 +119,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "phys.hole": {"en": "not RAM (hole)", "ja": "RAM ではない（穴）"},
     "phys.free_order": {"en": "free order {o}", "ja": "空き order {o}"},
     "phys.slab": {"en": "slab (light: small objects, dark: 1 KiB+)", "ja": "slab（淡: 小さいオブジェクト、濃: 1 KiB 以上）"},
-    "phys.selected": {"en": "the selected allocation (white box)", "ja": "選択中の割り当て（白い枠）"},
+    "phys.selected": {"en": "black boxes: the selected allocation; red dashes: the zoom window", "ja": "黒い枠: 選択中の割り当て、赤い破線: 拡大範囲"},
     # -- buddy chart ------------------------------------------------------------------------
     "buddy.title": {"en": "Free blocks per order (/proc/buddyinfo)", "ja": "order ごとの空きブロック (/proc/buddyinfo)"},
     "buddy.xaxis": {"en": "order (a block is 2^order pages)", "ja": "order（ブロック = 2^order ページ）"},

@@ -127,7 +127,7 @@ class PhysMap(View):
                                  line_style="dashed", stroke_width=self.px(2), visible=False)
         self._draw_boundaries()
         ax = bq.Axis(scale=self._sx, label=self.t("phys.xaxis", w=w), tick_format="#x",
-                     tick_values=np.linspace(0, w, 5).astype(np.int64),
+                     tick_values=np.linspace(0, w, 5)[:-1].astype(np.int64),
                      label_offset=f"{self.px(32)}px", tick_style={"font-size": f"{self.px(12)}px"})
         ay = bq.Axis(scale=self._sy, orientation="vertical", label=self.t("phys.yaxis"),
                      tick_format="d", tick_values=_round_ticks(top),
