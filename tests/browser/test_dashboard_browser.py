@@ -183,3 +183,36 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
     pg.click(".kmemlab-free")
     pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('vfree')",
                          timeout=30_000)
+
+
+def _dmesg_tail(pg) -> str:
+    return pg.input_value(".kmemlab-dmesg textarea")
+
+
+def test_typing_an_address_character_by_character_leaves_dmesg_unchanged(page):
+    pg = page
+    pg.locator(".lm-TabBar-tab", has_text="mapping").first.click()
+    pg.fill(".kmemlab-bytes input", "8K")
+    pg.click(".kmemlab-vmalloc")
+    _wait_mapping_title(pg, "vmalloc: 8192 bytes")
+    before_log, before_title = _dmesg_tail(pg), _mapping_state(pg)["title"]
+    box = pg.locator(".kmemlab-mapping-address input")
+    box.click()
+    box.press_sequentially("0x1000", delay=80)          # a user address, one key at a time
+    time.sleep(1)
+    assert _mapping_state(pg)["title"] == before_title   # nothing evaluated per keystroke
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-mapping-error').innerText.includes('neither')",
+                         timeout=30_000)
+    assert _mapping_state(pg)["title"] == before_title   # the picture stays, the line says why
+    pg.click(".kmemlab-kmalloc")                         # the console redraws its dmesg tail
+    _wait_mapping_title(pg, "kmalloc: 8192 bytes")
+    after_log = _dmesg_tail(pg)
+    assert "kernel BUG" not in after_log and "non-linear" not in after_log
+    assert after_log == before_log
+    # a bad word gets the one friendly message of every box
+    box.fill("zzz")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-mapping-error').innerText.includes(\"'zzz' is not an address\")",
+                         timeout=30_000)
+    pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-bad-address.png"))

@@ -230,15 +230,15 @@ def test_lecture_in_voila_shows_every_figure_with_content(browser, voila_url, na
 def test_lecture_in_jupyterlab_runs_and_shows_every_figure(browser, lab_url, name):
     pg = browser.new_page(viewport=VIEWPORT)
     try:
-        pg.goto(lab_url + f"lab/tree/{name}", timeout=120_000)
+        pg.goto(lab_url + f"lab/tree/{name}?reset", timeout=120_000)     # this notebook alone
         pg.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
         pg.wait_for_function("document.body.innerText.includes('| Idle')", timeout=180_000)
         pg.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         pg.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        # all cells ran: no cell still waiting ([*]) and the kernel idle again
-        pg.wait_for_function("""() => { const p = Array.from(document.querySelectorAll('.jp-InputPrompt'))
-                                 .map(e => e.innerText); return p.length && p.every(t => !t.includes('*'))
-                                 && document.body.innerText.includes('| Idle'); }""", timeout=600_000)
+        # all cells ran: every code cell's prompt carries its execution count ([12]:)
+        pg.wait_for_function("""() => { const p = Array.from(document.querySelectorAll(
+                                 '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')).map(e => e.innerText.trim());
+                                 return p.length > 0 && p.every(t => /\[\d+\]/.test(t)); }""", timeout=600_000)
         time.sleep(2)
         where = f"jupyterlab {name}"
         _no_widget_errors(pg, where)
