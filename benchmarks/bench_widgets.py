@@ -87,6 +87,24 @@ def path_ratio(path: str, attached: bool, calls: int) -> float:
     return dt
 
 
+def dropped_dashboards(n: int = 20, calls: int = 100_000) -> float:
+    """kmalloc/kfree after ``n`` Dashboards were made and dropped without close(), over
+    the same with none (issue 19: they used to stay subscribed, 50x slower)."""
+    import gc
+
+    def pair_s(m):
+        t = time.process_time()
+        for _ in range(calls // 2):
+            m.kfree(m.kmalloc(64))
+        return time.process_time() - t
+    a = km.Machine(mem="128M", seed=0)
+    b = km.Machine(mem="128M", seed=0)
+    for _ in range(n):
+        Dashboard(b)
+    gc.collect()
+    return min(pair_s(b) for _ in range(3)) / min(pair_s(a) for _ in range(3))
+
+
 def paths(quick: bool = False) -> list:
     """attached/detached per path (issue 19: <= 1.5x kmalloc fast path, <= 1.2x alloc_pages)."""
     out = []
@@ -114,6 +132,8 @@ def run(quick: bool = False) -> list:
     detached = min(detached)
     attached, (pm_redraws, bars_redraws) = min(runs, key=lambda r: r[0])
     return paths(quick) + [
+        figure("widgets: kmalloc/kfree after 20 dropped dashboards / none", dropped_dashboards(),
+               "ratio", target=1.1),
         figure("widgets: update after one alloc, 4G, full dashboard", upd, "ms", target=20),
         figure(f"widgets: {calls} calls detached", detached, "s"),
         figure(f"widgets: {calls} calls, dashboard attached", attached, "s"),

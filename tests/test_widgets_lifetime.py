@@ -3,7 +3,6 @@ weakly, a dropped view unsubscribes itself and closes its widgets, and redrawing
 grows the number of live widgets."""
 
 import gc
-import time
 
 import ipywidgets
 import kmemlab as km
@@ -12,16 +11,6 @@ from kmemlab.widgets import Dashboard, PhysMap
 
 def _live_widgets() -> int:
     return len(ipywidgets.Widget.widgets)
-
-
-def _kmalloc_kfree_us(m, n=3000) -> float:
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(n):
-            m.kfree(m.kmalloc(64))
-        best = min(best, (time.perf_counter() - t) / n * 1e6)
-    return best
 
 
 def test_a_dropped_dashboard_unsubscribes_itself_and_closes_its_widgets():
@@ -35,14 +24,25 @@ def test_a_dropped_dashboard_unsubscribes_itself_and_closes_its_widgets():
     assert _live_widgets() == n0
 
 
-def test_twenty_dropped_dashboards_do_not_slow_kmalloc():
+def test_twenty_dropped_dashboards_leave_kmalloc_with_nobody_to_tell():
+    # (how fast kmalloc then is: benchmarks/bench_widgets.py, "20 dropped dashboards")
     m = km.Machine(mem="128M", seed=0)
-    bare = _kmalloc_kfree_us(m)
     for _ in range(20):
         Dashboard(m)                   # built, shown nowhere, dropped
     gc.collect()
-    assert m._bus.subscribers == []
-    assert _kmalloc_kfree_us(m) < 1.5 * bare + 1.0
+    assert m._bus.subscribers == [] and m._bus._watchers == () and m._bus._callbacks == ()
+    calls = []
+
+    def count(frame, event, arg):
+        if event == "call":
+            calls.append(frame.f_code.co_name)
+    import sys
+    sys.setprofile(count)
+    try:
+        m.kfree(m.kmalloc(64))
+    finally:
+        sys.setprofile(None)
+    assert "changed" not in calls and "_wake" not in calls      # the hot path tells no one
 
 
 def test_close_still_works_and_a_lambda_subscriber_is_kept_until_closed():

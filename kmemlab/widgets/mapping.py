@@ -312,14 +312,16 @@ class MappingView(View):
             return sc
         contiguous = len(frames) == len(self.links) and all(
             b - a == self.step for a, b in zip(frames, frames[1:]))
-        how = self.t("map.parallel") if contiguous else self.t("map.scattered", kib=(phi - plo) * ps >> 10)
+        chance = contiguous and sel.region == "vmalloc" and len(self.links) > 1
+        how = (self.t("map.by_chance") if chance else self.t("map.parallel")) if contiguous \
+            else self.t("map.scattered", kib=(phi - plo) * ps >> 10)
         sc["title"] = self.t("map.title", call=call, addr=Address(sel.addr), n=sel.nr_pages, how=how)
         note = "" if self.step == 1 else self.t("map.every", step=self.step)
         if sel.region == "direct map":
             sc["caption"] = self.t("map.cap.direct") + note
         else:
             sc["caption"] = (self.t("map.cap.vmalloc") + (self.t("map.cap.guard") if sel.guard else "")
-                             + note)
+                             + (self.t("map.cap.chance") if chance else "") + note)
         return sc
 
     @staticmethod
