@@ -122,6 +122,10 @@ class Dashboard:
         self.tabs.titles = [text(key, self.lang) for _, key in tabbed]
         self.tabs.add_class("kmemlab-dashboard-tabs")
         self._tab_index = {n: i for i, (n, _) in enumerate(tabbed)}
+        mapping = by_name.get("mapping")
+        if mapping is not None and mapping.selection is None and "physmap" in self._tab_index:
+            # nothing allocated through the dashboard yet: open on the whole machine
+            self.tabs.selected_index = self._tab_index["physmap"]
         left = W.Box([console.controls], layout=W.Layout(flex="0 1 340px", min_width="260px"))
         right = W.Box([self.tabs], layout=W.Layout(flex="1 1 560px", min_width="0"))
         body = W.HBox([left, right], layout=W.Layout(flex_flow="row wrap", width="100%",

@@ -91,6 +91,32 @@ def _png_of(pg, href) -> bytes:
     return bytes(data)
 
 
+def test_buddy_chart_bars_are_the_models_nr_free(page):
+    """Before any click: the bars of the buddyinfo tab have the heights of
+    free_area[order].nr_free of the notebook's machine (rebuilt here from its own cell)."""
+    import nbformat
+    import numpy as np
+    pg = page
+    nb = nbformat.read(HERE / "dashboard.ipynb", as_version=4)
+    ns = {}
+    exec(compile(nb.cells[1].source, "dashboard.ipynb", "exec"), ns)
+    want = np.array([[fa.nr_free for fa in z.free_area] for z in ns["m"].zones if z.populated()], float)
+    pg.locator(".lm-TabBar-tab", has_text="buddyinfo").first.click()
+    pg.wait_for_function("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
+                         ".some(b => +b.getAttribute('height') > 1)", timeout=30_000)
+    groups = pg.evaluate("""() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bargroup'))
+        .map(g => Array.from(g.querySelectorAll('.bar')).map(b => +b.getAttribute('height')))""")
+    got = np.array(groups, float).T                    # [zone, order]
+    assert got.shape == want.shape
+    labels = pg.evaluate("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar_label'))"
+                         ".map(t => t.textContent)")
+    assert sorted(int(float(x)) for x in labels if x.strip()) == sorted(want.astype(int).ravel().tolist())
+    # a linear chart here (a small machine): heights in proportion to the counts
+    np.testing.assert_allclose(got, want * (got.max() / want.max()), atol=1.0)
+    pg.locator(".kmemlab-buddychart").screenshot(path=str(ARTIFACTS / "buddychart.png"))
+    pg.locator(".lm-TabBar-tab", has_text="physical").first.click()
+
+
 def test_dashboard_renders_and_buttons_change_the_charts(page):
     pg = page
     pg.screenshot(path=str(ARTIFACTS / "dashboard-initial.png"))
@@ -159,7 +185,7 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
     after_k = _mapping_state(pg)
     assert after_k != before and "parallel lines" in after_k["title"]
     pg.wait_for_function("() => document.querySelector('.kmemlab-walk') &&"
-                         " document.querySelector('.kmemlab-walk').innerText.includes('PSE')", timeout=30_000)
+                         " document.querySelector('.kmemlab-walk').textContent.includes('PSE')", timeout=30_000)
     pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-kmalloc.png"))
 
     pg.fill(".kmemlab-bytes input", "40K")
@@ -168,21 +194,30 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
     after_v = _mapping_state(pg)
     assert after_v != after_k
     assert "vmalloc" in pg.inner_text(".kmemlab-message")
-    pg.wait_for_function("() => document.querySelector('.kmemlab-walk').innerText.includes('pte')",
+    pg.wait_for_function("() => document.querySelector('.kmemlab-walk').textContent.includes('pte')",
                          timeout=30_000)
     pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-vmalloc.png"))
+    _tab(pg, "walk")
     pg.locator(".kmemlab-walk-view").screenshot(path=str(ARTIFACTS / "walk-vmalloc.png"))
     if pg.locator(".kmemlab-trace").count():
         assert "vmalloc" in pg.input_value(".kmemlab-trace textarea") or \
             "alloc" in pg.input_value(".kmemlab-trace textarea")
+    _tab(pg, "slab")
     pg.locator(".kmemlab-slab-view").screenshot(path=str(ARTIFACTS / "slab-view.png"))
+    _tab(pg, "virtual")
     pg.locator(".kmemlab-virtmap").screenshot(path=str(ARTIFACTS / "virtmap.png"))
+    _tab(pg, "mapping")
     pg.screenshot(path=str(ARTIFACTS / "dashboard-full.png"), full_page=True)
 
     # free the vmalloc from the live list: vfree, and the picture says so
     pg.click(".kmemlab-free")
     pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('vfree')",
                          timeout=30_000)
+
+
+def _tab(pg, title: str) -> None:
+    pg.locator(".lm-TabBar-tab", has_text=title).first.click()
+    time.sleep(0.5)
 
 
 def _dmesg_tail(pg) -> str:
@@ -206,7 +241,7 @@ def test_typing_an_address_character_by_character_leaves_dmesg_unchanged(page):
                          timeout=30_000)
     assert _mapping_state(pg)["title"] == before_title   # the picture stays, the line says why
     pg.click(".kmemlab-kmalloc")                         # the console redraws its dmesg tail
-    _wait_mapping_title(pg, "kmalloc: 8192 bytes")
+    _wait_mapping_title(pg, "kmalloc-8k")
     after_log = _dmesg_tail(pg)
     assert "kernel BUG" not in after_log and "non-linear" not in after_log
     assert after_log == before_log

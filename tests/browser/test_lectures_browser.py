@@ -34,10 +34,11 @@ VIEWPORT = {"width": 1024, "height": 768}
 FIGURES = """() => Array.from(document.querySelectorAll('svg.svg-figure')).map(f => {
   const fig = f.closest('.bqplot') || f;
   const r = fig.getBoundingClientRect();
-  const bars = Array.from(f.querySelectorAll('.bar')).filter(b => +b.getAttribute('height') > 0.5).length;
-  const lines = Array.from(f.querySelectorAll('path.line')).filter(p => (p.getAttribute('d') || '').length > 10).length;
-  const images = Array.from(f.querySelectorAll('image')).filter(i => (i.getAttribute('href') || i.getAttribute('xlink:href') || '').length > 0).length;
-  const dots = f.querySelectorAll('path.dot').length;
+  const seen = e => e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+  const bars = Array.from(f.querySelectorAll('.bar')).filter(b => +b.getAttribute('height') > 0.5 && seen(b)).length;
+  const lines = Array.from(f.querySelectorAll('path.line')).filter(p => (p.getAttribute('d') || '').length > 10 && seen(p)).length;
+  const images = Array.from(f.querySelectorAll('image')).filter(i => (i.getAttribute('href') || i.getAttribute('xlink:href') || '').length > 0 && seen(i)).length;
+  const dots = Array.from(f.querySelectorAll('path.dot')).filter(seen).length;
   const canvas = fig.querySelectorAll('canvas').length;
   const hidden = r.width === 0 || r.height === 0;
   return {bars, lines, images, dots, canvas, hidden, right: r.right, width: r.width,
@@ -236,7 +237,7 @@ def test_lecture_in_jupyterlab_runs_and_shows_every_figure(browser, lab_url, nam
         pg.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         pg.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         # all cells ran: every code cell's prompt carries its execution count ([12]:)
-        pg.wait_for_function("""() => { const p = Array.from(document.querySelectorAll(
+        pg.wait_for_function(r"""() => { const p = Array.from(document.querySelectorAll(
                                  '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')).map(e => e.innerText.trim());
                                  return p.length > 0 && p.every(t => /\[\d+\]/.test(t)); }""", timeout=600_000)
         time.sleep(2)
