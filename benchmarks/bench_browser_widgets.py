@@ -119,10 +119,13 @@ def run(quick: bool = False) -> list:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     dur = t1 - t0
+    cpu_ratio = rep["live_cpu"] / rep["bare_cpu"]
     lat_sorted = sorted(lat) or [float("nan")]
     p95 = lat_sorted[min(len(lat_sorted) - 1, int(0.95 * len(lat_sorted)))]
     return [
         figure("browser: burst of 200k calls, full dashboard, 4G (kernel time)", dur, "s"),
+        figure("browser: burst CPU, live dashboard in Voila / the same calls with no view", cpu_ratio,
+               "ratio", note="the floor is measured in the same kernel, same run"),
         figure("browser: widget messages per second during the burst", len(msgs) / dur, "msg/s", target=60,
                note=f"{len(msgs)} websocket frames in {dur:.2f} s"),
         figure("browser: physical map pictures painted per second during the burst", len(during) / dur,

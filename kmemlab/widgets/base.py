@@ -97,7 +97,9 @@ class Hub:
         for v in self.views:
             if not v.stale():
                 continue
-            if not final and v.burst_interval and now - v._last_draw < v.burst_interval:
+            # (a tenth of slack: redraws come in ticks, and a view due a little early
+            # would otherwise wait a whole tick more)
+            if not final and v.burst_interval and now - v._last_draw < 0.9 * v.burst_interval:
                 held_back = True          # drawn at a later tick or at the final flush
                 continue
             v._draw(now)

@@ -4,10 +4,11 @@ A notebook cell may run a 100 000-call workload: redrawing after every event wou
 more than the workload and flood the front end. A :class:`Coalescer` sits between the
 machine's change events and a view's redraw:
 
-- on an event the view records *what* changed (cheap), then calls :meth:`Coalescer.poke`;
+- on a change the machine records *what* changed (cheap) and, when a redraw may be due,
+  calls :meth:`Coalescer.poke`;
 - ``poke`` redraws at once if the last redraw is older than ``interval`` (1/30 s), so a long
-  cell still animates about 30 times a second (less often when one redraw takes more
-  than a quarter of that: drawing gets at most a fifth of a long cell's time);
+  cell still animates about 30 times a second (less often when a redraw takes more than a
+  third of that: drawing gets at most about a quarter of a long cell's time);
 - otherwise it makes sure a later flush will happen: a timer on the kernel's asyncio loop
   (runs as soon as the cell yields) and IPython's ``post_run_cell`` hook (runs when the
   cell ends), so the final state is always drawn. Outside IPython, call :meth:`flush`.
@@ -51,10 +52,11 @@ class Coalescer:
         self.interval = float(interval)
         self._clock = clock
         self._last = float("-inf")
-        #: the smallest gap between two redraws during a burst: ``interval``, or four times
-        #: what the last burst redraw took if that is longer, so drawing never takes more
-        #: than a fifth of a long cell's time however fast the kernel model runs
+        #: the smallest gap between two redraws during a burst: ``interval``, or three times
+        #: what a burst redraw takes (smoothed) if that is longer, so drawing takes at most
+        #: about a quarter of a long cell's time however fast the kernel model runs
         self._gap = self.interval
+        self._cost = 0.0
         self.dirty = False
         self._timer = None
         self._scheduled = False        # a later flush is arranged (timer, or cell end)
@@ -80,7 +82,10 @@ class Coalescer:
                 self.flush()
             finally:
                 self.in_burst = False
-            self._gap = max(self.interval, 4 * (self._clock() - self._last))
+            # a smoothed cost: one expensive redraw (a view that draws twice a second)
+            # must not slow down every later one
+            self._cost = 0.7 * self._cost + 0.3 * (self._clock() - self._last)
+            self._gap = max(self.interval, 3 * self._cost)
         elif not self._scheduled:
             self._schedule()
 
