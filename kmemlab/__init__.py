@@ -20,7 +20,7 @@ from .kernel.slub import (KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_SHIF
                           SLAB_HWCACHE_ALIGN, SLAB_PANIC, SLAB_POISON, SLAB_RECLAIM_ACCOUNT,
                           SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU, KmemCache,
                           kmalloc_index)
-from .kernel.types import NULL, ZERO_SIZE_PTR, Address, Page
+from .kernel.types import EFAULT, EINVAL, ENOMEM, ERR_PTR, IS_ERR, NULL, PTR_ERR, ZERO_SIZE_PTR, Address, Page
 from . import exercises
 from .exercises import exercise
 

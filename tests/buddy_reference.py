@@ -140,7 +140,7 @@ class BuddyAllocator:
         self.pageblock_mt_mv = memoryview(self.pageblock_mt)
         self._zonelists: dict[tuple[int, int, bool], list[Zone]] = {}
         self._plans: dict[tuple[int, int], tuple] = {}
-        self._names = {"alloc": "__alloc_pages" if k.version >= (5, 13) else "__alloc_pages_nodemask"}
+        self._names = {"alloc": k.gen.name("__alloc_pages")}
         self.mem_map.free_order = self.free_order
 
     # -- look-ups ------------------------------------------------------------------
@@ -172,14 +172,14 @@ class BuddyAllocator:
 
     # -- watermarks ------------------------------------------------------------------
 
-    def setup_watermarks(self, version: tuple[int, int]) -> None:
+    def setup_watermarks(self) -> None:
         """calculate_min_free_kbytes() + __setup_per_zone_wmarks() +
         setup_per_zone_lowmem_reserve()."""
         kb_per_page = self.k.profile.page_size >> 10
         lowmem = [z for z in self.zones if z.name != "HighMem"]
         lowmem_pages = sum(z.managed_pages for z in lowmem)
         lowmem_kbytes = lowmem_pages * kb_per_page
-        hi = 262144 if version >= (5, 7) else 65536
+        hi = self.k.gen.min_free_kbytes_max
         self.min_free_kbytes = min(max(int(np.sqrt(lowmem_kbytes * 16)), 128), hi)
         # int_sqrt rounds down; numpy's float sqrt can be one too high near squares
         while self.min_free_kbytes * self.min_free_kbytes > lowmem_kbytes * 16 and self.min_free_kbytes > 128:
@@ -251,7 +251,7 @@ class BuddyAllocator:
         zl, highest, mt = plan
         tr = self.k.tracer
         if tr is not None:
-            tr.enter(self._names["alloc"], f"gfp={G.format_gfp(gfp, self.k.version)} order={order}")
+            tr.enter(self.k.gen.name("__alloc_pages"), f"gfp={G.format_gfp(gfp, self.k.gen)} order={order}")
             tr.enter("get_page_from_freelist", "ALLOC_WMARK_LOW")
         pfn = -1
         # get_page_from_freelist() with ALLOC_WMARK_LOW: the fast path
@@ -434,7 +434,7 @@ class BuddyAllocator:
         """The same as the fast path's rmqueue, recording rmqueue -> __rmqueue ->
         __rmqueue_smallest -> expand (and __rmqueue_fallback when it steals)."""
         tr.enter("rmqueue", f"zone={z.name} order={order} migratetype={G.MIGRATETYPE_NAMES[mt]}")
-        if self.k.version >= (6, 1):
+        if self.k.gen.rmqueue_buddy:
             tr.enter("rmqueue_buddy")
         tr.enter("__rmqueue")
         pfn = self._rmqueue_smallest_traced(tr, z, order, mt)
@@ -447,7 +447,7 @@ class BuddyAllocator:
             if stole:
                 pfn = self._rmqueue_smallest_traced(tr, z, order, mt)
         tr.leave(pfn)
-        if self.k.version >= (6, 1):
+        if self.k.gen.rmqueue_buddy:
             tr.leave(pfn)
         return tr.leave(pfn)
 
@@ -701,9 +701,7 @@ class BuddyAllocator:
             bus.emit(Event("free_pages", pfn, nr, K_FREE))
 
     def _free_traced(self, tr, z: Zone, pfn: int, order: int) -> None:
-        names = ["__free_pages", "free_the_page", "__free_pages_ok", "free_one_page"]
-        if self.k.version < (5, 13):
-            names.remove("free_the_page")
+        names = self.k.gen.chain("free_pages_chain")
         for i, n in enumerate(names):
             tr.enter(n, f"pfn={pfn:#x} order={order}" if i == 0 else "")
         before = len(z._head)
@@ -713,7 +711,7 @@ class BuddyAllocator:
         head = next(p for p in (pfn & ~((1 << o) - 1) for o in range(order, self.max_order))
                     if z._head.get(p) is not None)
         final = z._head[head] >> 3
-        tr.leaf("merge", f"{merged} buddies merged: block {head:#x} of order {final} on free_area[{final}]")
+        tr.stack[-1].detail = f"{merged} buddies merged: block {head:#x} of order {final} on free_area[{final}]"
         tr.leave()
         for _ in names:
             tr.leave()
@@ -768,7 +766,7 @@ class BuddyAllocator:
         if k.tracer is not None:
             k.tracer.leaf("warn_alloc", message)
         nodes = "0" if k.nr_nodes == 1 else f"0-{k.nr_nodes - 1}"
-        lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp, k.version)}, nodemask=(null),"
+        lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp, k.gen)}, nodemask=(null),"
                  f"cpuset=/,mems_allowed={nodes}",
                  f"CPU: {k.cpu} PID: {k.pid} Comm: {k.comm} {k.taint_string()} {k.uname_release} #1",
                  f"Hardware name: {k.hardware_name}",

@@ -73,15 +73,25 @@ def test_split_hands_out_lower_half_and_returns_upper_halves(tiny):
 def test_free_merges_with_buddy_at_each_order(tiny):
     z = tiny.zone("DMA")
     before = nr_free(z)
+    held = []
     a = tiny.alloc_pages(km.GFP_KERNEL, 0)
     b = tiny.alloc_pages(km.GFP_KERNEL, 0)
+    while b.pfn != a.pfn ^ 1:                    # boot left odd pages on the order-0 list
+        held.append(a)
+        a, b = b, tiny.alloc_pages(km.GFP_KERNEL, 0)
     assert b.pfn == a.pfn ^ 1                    # the buddy at order 0
     tiny.free_pages(a, 0)
     # a's buddy (b) is allocated: no merge, a sits on the order-0 list
     assert z.free_area[0].nr_free >= 1 and a.pfn in z.free_area[0].free_list(MIGRATE_UNMOVABLE)
     tiny.free_pages(b, 0)
-    # now both halves merge all the way back up
-    assert nr_free(z) == before
+    # now both halves have merged: neither is an order-0 block, and the pair lies in a free
+    # block of a higher order whose head is aligned to it
+    assert a.pfn not in z.free_area[0].free_list(MIGRATE_UNMOVABLE)
+    merged = [o for o in range(1, 11) if z.free_order(a.pfn & ~((1 << o) - 1)) == o]
+    assert merged, "the freed pair did not merge"
+    for pg in held:
+        tiny.free_pages(pg, 0)
+    assert nr_free(z) == before                  # and with the others back, all is as it was
     tiny.check_invariants()
 
 

@@ -104,14 +104,16 @@ def test_partial_slab_is_taken_before_a_new_one():
 def test_large_kmalloc_paths():
     for kernel, names in (("6.6", ["kmalloc", "kmalloc_large", "__kmalloc_large_node", "alloc_pages_node",
                                    "__alloc_pages"]),
+                          # 4.x: kmalloc_order() -> alloc_pages() (inline) -> alloc_pages_current()
+                          # (CONFIG_NUMA) -> __alloc_pages_nodemask() (v4.5 mm/slab_common.c:1003)
                           ("4.19", ["kmalloc", "kmalloc_large", "kmalloc_order_trace", "kmalloc_order",
-                                    "alloc_pages", "__alloc_pages_nodemask"])):
+                                    "alloc_pages", "alloc_pages_current", "__alloc_pages_nodemask"])):
         m = machine(kernel)
         with m.trace() as t:
             p = m.kmalloc(20000)
             m.kfree(p)
         assert chain(t.calls[0])[:len(names)] == names
-        order = next(c for c in t.calls[0].walk() if c.func == names[-2])
+        order = next(c for c in t.calls[0].walk() if c.func == m.gen.chain("kmalloc_large_chain")[-1])
         assert "order=3" in order.detail                 # get_order(20000) = 3
         free = [c.func for c in t.calls[1].walk()]
         if kernel == "6.6":

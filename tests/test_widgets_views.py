@@ -6,7 +6,7 @@ import pytest
 import kmemlab as km
 from kmemlab.kernel.mem_map import K_FREE, K_PAGES
 from kmemlab.widgets import BuddyChart, Dashboard, PhysMap
-from kmemlab.widgets.palette import FREE_BASE, KIND_COLOURS, palette_hex
+from kmemlab.widgets.palette import FREE_BASE, KIND_COLOURS, SLAB_BASE, palette_hex, slab_shade
 
 
 @pytest.fixture
@@ -23,6 +23,9 @@ def expected_pixels(m):
     """Palette index per frame, derived independently: kind, and for free frames the order
     of the free block found by walking the free lists of every zone."""
     pix = m.mem_map.kind.copy()
+    # slab frames are shaded by their cache's object stride (boot creates slabs on 6.11+)
+    for slab in m._k.slub.slabs.values():
+        pix[slab.pfn:slab.pfn + (1 << slab.order)] = SLAB_BASE + slab_shade(slab.cache.size)
     for z in m.zones:
         for fa in z.free_area:
             for mt in range(km._gfp.MIGRATE_TYPES):

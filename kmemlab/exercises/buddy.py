@@ -35,7 +35,7 @@ def _drained(order: int = 0, seed: int = 0) -> tuple[Machine, list[int]]:
 def free_block_of(m: Machine, pfn: int, zone: str = "DMA") -> tuple[int, int] | None:
     """(head pfn, order) of the free buddy block holding ``pfn``, or None (PageBuddy look-up)."""
     z = m.zone(zone)
-    for o in range(m.MAX_ORDER):
+    for o in range(m.NR_PAGE_ORDERS):
         head = pfn & ~((1 << o) - 1)
         if z.free_order(head) == o:
             return head, o
@@ -44,7 +44,7 @@ def free_block_of(m: Machine, pfn: int, zone: str = "DMA") -> tuple[int, int] | 
 
 def _nr_free(m: Machine, zone: str = "DMA") -> tuple[int, ...]:
     z = m.zone(zone)
-    return tuple(z.free_area[o].nr_free for o in range(m.MAX_ORDER))
+    return tuple(z.free_area[o].nr_free for o in range(m.NR_PAGE_ORDERS))
 
 
 def _mistakes(right, pairs) -> dict:
@@ -198,7 +198,7 @@ class BuddyinfoAfter(Exercise):
         info = m.proc.buddyinfo().rstrip()
         lists = "\n".join(f"  free_area[{o:2d}]: " + (" ".join(f"{p:#x}" for p in sorted(z.free_area[o].free_list()))
                                                        or "-")
-                          for o in range(m.MAX_ORDER))
+                          for o in range(m.NR_PAGE_ORDERS))
         ops, states, live = [], [start], []
         names = iter("ABCDEFGH")
         for _ in range(int(rng.integers(4, 7))):
@@ -235,8 +235,8 @@ class BuddyinfoAfter(Exercise):
                 tail = v.split("zone", 1)[-1].split()
                 v = [x for x in tail if x.isdigit()]
             vals = tuple(parse_int(x) for x in v)
-            if len(vals) != m.MAX_ORDER:
-                raise ValueError(f"give {m.MAX_ORDER} counts, orders 0..{m.MAX_ORDER - 1}")
+            if len(vals) != m.NR_PAGE_ORDERS:
+                raise ValueError(f"give {m.NR_PAGE_ORDERS} counts, orders 0..{m.NR_PAGE_ORDERS - 1}")
             return vals
 
         q = (f"A freshly booted 'tiny' machine (one zone, DMA). /proc/buddyinfo:\n\n"
@@ -298,10 +298,10 @@ class OrderAllocSucceeds(Exercise):
         snap = m.snapshot()
         ok = m.alloc_pages(_TRY, k) is not None
         m.restore(snap)
-        has_block = any(counts[o] for o in range(k, m.MAX_ORDER))
+        has_block = any(counts[o] for o in range(k, m.NR_PAGE_ORDERS))
         wm_ok = free - ((1 << k) - 1) > wmin
         if ok:
-            why_wrong = (f"free_area[{min(o for o in range(k, m.MAX_ORDER) if counts[o])}] has a block "
+            why_wrong = (f"free_area[{min(o for o in range(k, m.NR_PAGE_ORDERS) if counts[o])}] has a block "
                          f"(split as needed), and {free} - ({1 << k} - 1) = {free - (1 << k) + 1} free "
                          f"pages stay above the min watermark {wmin}")
         elif not has_block:

@@ -61,8 +61,8 @@ class ChooseAllocator(Exercise):
         answer, words = _REASONS[reason]
         assert kmalloc_ok == (reason != "huge"), (reason, size)
         why_not = {
-            "kmalloc": {"huge": f"kmalloc({size}) returns NULL: above KMALLOC_MAX_SIZE (order {m.MAX_ORDER - 1}, "
-                                f"{(4096 << (m.MAX_ORDER - 1)) >> 20} MiB) no physically contiguous block exists",
+            "kmalloc": {"huge": f"kmalloc({size}) returns NULL: above KMALLOC_MAX_SIZE (order {m.NR_PAGE_ORDERS - 1}, "
+                                f"{(4096 << (m.NR_PAGE_ORDERS - 1)) >> 20} MiB) no physically contiguous block exists",
                         "maybe": "kmalloc alone can fail for the large sizes on a fragmented machine; "
                                  "nothing needs physical contiguity here"},
             "vmalloc": {"small": "vmalloc maps whole pages and a vmap area per call: a small object "

@@ -137,7 +137,6 @@ class BuddyAllocator:
         self.pageblock_mt_mv = memoryview(self.pageblock_mt)
         self._zonelists: dict[tuple[int, int, bool], list[Zone]] = {}
         self._plans: dict[int, tuple] = {}        # (gfp << 10) | node -> _plan()
-        self._names = {"alloc": "__alloc_pages" if k.version >= (5, 13) else "__alloc_pages_nodemask"}
         self.mem_map.free_order = self.free_order
 
     # -- look-ups ------------------------------------------------------------------
@@ -169,15 +168,14 @@ class BuddyAllocator:
 
     # -- watermarks ------------------------------------------------------------------
 
-    def setup_watermarks(self, version: tuple[int, int]) -> None:
+    def setup_watermarks(self) -> None:
         """calculate_min_free_kbytes() + __setup_per_zone_wmarks() +
         setup_per_zone_lowmem_reserve()."""
         kb_per_page = self.k.profile.page_size >> 10
         lowmem = [z for z in self.zones if z.name != "HighMem"]
         lowmem_pages = sum(z.managed_pages for z in lowmem)
         lowmem_kbytes = lowmem_pages * kb_per_page
-        hi = 262144 if version >= (5, 7) else 65536
-        self.min_free_kbytes = min(max(int(np.sqrt(lowmem_kbytes * 16)), 128), hi)
+        self.min_free_kbytes = min(max(int(np.sqrt(lowmem_kbytes * 16)), 128), self.k.gen.min_free_kbytes_max)
         # int_sqrt rounds down; numpy's float sqrt can be one too high near squares
         while self.min_free_kbytes * self.min_free_kbytes > lowmem_kbytes * 16 and self.min_free_kbytes > 128:
             self.min_free_kbytes -= 1
@@ -229,15 +227,22 @@ class BuddyAllocator:
     # -- allocation ------------------------------------------------------------------
 
     def alloc(self, gfp: int, order: int, kind: int, owner: int = 0, node: int | None = None,
-              warn: bool = True) -> int:
+              warn: bool = True, entry: str = "__alloc_pages_chain") -> int:
         """__alloc_pages(): a block of 2**order frames, or -1 (the failure is logged
-        like warn_alloc() unless __GFP_NOWARN). ``gfp`` is a validated int."""
+        like warn_alloc() unless __GFP_NOWARN). ``gfp`` is a validated int. ``entry`` names
+        the chain of functions (:mod:`~kmemlab.kernel.generation`) a trace shows for the
+        call: ``alloc_pages()`` has mempolicy wrappers, slab pages come frozen on 6.14+."""
         if order >= self.max_order:
-            # __alloc_pages: WARN_ON_ONCE_GFP(order > MAX_ORDER, gfp) and NULL, no report
+            # __alloc_pages(): WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp) (6.4+; before,
+            # `order >= MAX_ORDER` and WARN_ON_ONCE(!(gfp_mask & __GFP_NOWARN))) and NULL:
+            # no allocation-failure report
+            k = self.k
+            names = k.gen.chain(entry)
+            if k.tracer is not None:
+                op = ">" if k.gen.max_order_inclusive else ">="
+                k.tracer.leaf(names[-1], f"order {order} {op} {k.gen.max_order_macro}: WARN and NULL")
             if warn and not gfp & G.F_NOWARN:
-                self.k.warn_once("order_too_big",
-                                 f"WARNING: CPU: {self.k.cpu} PID: {self.k.pid} at mm/page_alloc.c "
-                                 f"__alloc_pages: order {order} > MAX_ORDER-1 ({self.max_order - 1})")
+                k.warn_on("order_too_big", k.gen.order_warn_site, names[-1], names[:-1])
             return -1
         k = self.k
         if node is None or node < 0:
@@ -249,7 +254,7 @@ class BuddyAllocator:
         zl, highest, mt = plan
         tr = k.tracer
         if tr is not None:
-            return self._alloc_traced(tr, gfp, order, kind, owner, zl, highest, mt, warn)
+            return self._alloc_traced(tr, gfp, order, kind, owner, zl, highest, mt, warn, entry)
         pfn = -1
         # get_page_from_freelist() with ALLOC_WMARK_LOW: the fast path. zone_watermark_ok()
         # and __rmqueue_smallest() + expand() are inlined (this is the hottest code of
@@ -302,9 +307,12 @@ class BuddyAllocator:
         return pfn
 
     def _alloc_traced(self, tr, gfp: int, order: int, kind: int, owner: int, zl: list, highest: int,
-                      mt: int, warn: bool) -> int:
+                      mt: int, warn: bool, entry: str = "__alloc_pages_chain") -> int:
         """alloc() while a trace records: the same steps, each entered and left."""
-        tr.enter(self._names["alloc"], f"gfp={G.format_gfp(gfp, self.k.version)} order={order}")
+        names = self.k.gen.chain(entry)
+        for n in names[:-1]:
+            tr.enter(n)
+        tr.enter(names[-1], f"gfp={G.format_gfp(gfp, self.k.gen)} order={order}")
         tr.enter("get_page_from_freelist", "ALLOC_WMARK_LOW")
         pfn = -1
         for z in zl:
@@ -318,11 +326,13 @@ class BuddyAllocator:
         tr.leave(pfn)
         if pfn < 0:
             pfn = self._alloc_slowpath(gfp, order, zl, highest, mt, warn)
-        if pfn < 0:
-            tr.leave(None)
-            return -1
-        self._prep_new_page(pfn, order, gfp, kind, owner)
-        tr.leave(pfn)
+        if pfn >= 0:
+            self._prep_new_page(pfn, order, gfp, kind, owner)
+            if tr.events is not None:       # __alloc_pages(): trace_mm_page_alloc()
+                tr.kmem("mm_page_alloc", page=self.k.virt_of_page(pfn), pfn=pfn, order=order,
+                        migratetype=mt, gfp_flags=gfp)
+        for _ in names:
+            tr.leave(pfn if pfn >= 0 else None)
         return pfn
 
     def alloc_bulk(self, gfp: int, nr: int, kind: int, owner: int = 0, node: int | None = None) -> list[int]:
@@ -513,21 +523,23 @@ class BuddyAllocator:
     def _rmqueue_traced(self, tr, z: Zone, order: int, mt: int) -> int:
         """The same as the fast path's rmqueue, recording rmqueue -> __rmqueue ->
         __rmqueue_smallest -> expand (and __rmqueue_fallback when it steals)."""
-        tr.enter("rmqueue", f"zone={z.name} order={order} migratetype={G.MIGRATETYPE_NAMES[mt]}")
-        if self.k.version >= (6, 1):
+        gen = self.k.gen
+        tr.enter(gen.name("rmqueue"), f"zone={z.name} order={order} migratetype={G.MIGRATETYPE_NAMES[mt]}")
+        buddy_step = self.k.gen.rmqueue_buddy
+        if buddy_step:
             tr.enter("rmqueue_buddy")
         tr.enter("__rmqueue")
         pfn = self._rmqueue_smallest_traced(tr, z, order, mt)
         if pfn < 0:
-            tr.enter("__rmqueue_fallback")
+            tr.enter(gen.name("__rmqueue_fallback"))
             stole = self._rmqueue_fallback(z, order, mt)
             if stole:
-                tr.leaf("steal_suitable_fallback", f"to {G.MIGRATETYPE_NAMES[mt]}")
+                tr.leaf(gen.name("steal_suitable_fallback"), f"to {G.MIGRATETYPE_NAMES[mt]}")
             tr.leave(stole)
             if stole:
                 pfn = self._rmqueue_smallest_traced(tr, z, order, mt)
         tr.leave(pfn)
-        if self.k.version >= (6, 1):
+        if buddy_step:
             tr.leave(pfn)
         return tr.leave(pfn)
 
@@ -570,7 +582,7 @@ class BuddyAllocator:
         if tr is not None:
             tr.leave(pfn)
         if pfn < 0 and warn:       # the "nopage:" label
-            self.warn_alloc(gfp, f"page allocation failure: order:{order}")
+            self.warn_alloc(gfp, f"page allocation failure: order:{order}", order)
         if tr is not None:
             tr.leave(pfn)
         return pfn
@@ -749,9 +761,10 @@ class BuddyAllocator:
         k.log.printk("alert", text)
         return KernelBug(f"Bad page state: pfn {pfn:#x}: {reason}", text)
 
-    def free(self, pfn: int, order: int) -> None:
+    def free(self, pfn: int, order: int, entry: str = "free_pages_chain") -> None:
         """__free_pages(): give a block back, merging with free buddies. The caller has
-        run check_free()."""
+        run check_free(). ``entry``: the chain a trace shows (slab pages are freed frozen
+        on 6.14+)."""
         mm = self.mem_map
         nr = 1 << order
         if not order:
@@ -776,7 +789,7 @@ class BuddyAllocator:
         k = self.k
         tr = k.tracer
         if tr is not None:
-            self._free_traced(tr, z, pfn, order)
+            self._free_traced(tr, z, pfn, order, entry)
         else:
             # _free_one_page(z, pfn, order, migratetype, False), inlined
             mt = self.pageblock_mt_mv[pfn >> self.pageblock_order]
@@ -809,12 +822,12 @@ class BuddyAllocator:
         if bus.subscribers:
             bus.changed("free_pages", pfn, nr, K_FREE)
 
-    def _free_traced(self, tr, z: Zone, pfn: int, order: int) -> None:
-        names = ["__free_pages", "free_the_page", "__free_pages_ok", "free_one_page"]
-        if self.k.version < (5, 13):
-            names.remove("free_the_page")
+    def _free_traced(self, tr, z: Zone, pfn: int, order: int, entry: str = "free_pages_chain") -> None:
+        names = self.k.gen.chain(entry)
         for i, n in enumerate(names):
             tr.enter(n, f"pfn={pfn:#x} order={order}" if i == 0 else "")
+        if tr.events is not None:           # free_pages_prepare(): trace_mm_page_free()
+            tr.kmem("mm_page_free", page=self.k.virt_of_page(pfn), pfn=pfn, order=order)
         before = len(z._head)
         tr.enter("__free_one_page")
         self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)
@@ -822,7 +835,7 @@ class BuddyAllocator:
         head = next(p for p in (pfn & ~((1 << o) - 1) for o in range(order, self.max_order))
                     if z._head.get(p) is not None)
         final = z._head[head] >> 3
-        tr.leaf("merge", f"{merged} buddies merged: block {head:#x} of order {final} on free_area[{final}]")
+        tr.stack[-1].detail = f"{merged} buddies merged: block {head:#x} of order {final} on free_area[{final}]"
         tr.leave()
         for _ in names:
             tr.leave()
@@ -869,17 +882,31 @@ class BuddyAllocator:
 
     # -- warnings --------------------------------------------------------------------
 
-    def warn_alloc(self, gfp: int, message: str) -> None:
-        """warn_alloc(): the allocation-failure report, then show_mem()'s free areas."""
+    def warn_alloc(self, gfp: int, message: str, order: int = 0) -> None:
+        """warn_alloc(): the allocation-failure report, then show_mem()'s free areas.
+
+        Per generation: 4.5 - 4.8 ``warn_alloc_failed(gfp_mask, order, fmt, ...)`` prints
+        the caller's message (if it is not the page allocator's own) on a line of its own,
+        then ``%s: page allocation failure: order:%u, mode:%#x(%pGg)``; 4.9+ ``warn_alloc()``
+        puts the message in the line, ``%s: %pV, mode:%#x(%pGg), nodemask=(null)``, with
+        the cpuset on a line of its own until 5.0 and appended to it after."""
         if gfp & G.F_NOWARN:
             return
         k = self.k
+        gen = k.gen
         if k.tracer is not None:
-            k.tracer.leaf("warn_alloc", message)
+            k.tracer.leaf("warn_alloc_failed" if gen.warn_alloc_failed else "warn_alloc", message)
         nodes = "0" if k.nr_nodes == 1 else f"0-{k.nr_nodes - 1}"
-        lines = [f"{k.comm}: {message}, mode:{G.format_gfp(gfp, k.version)}, nodemask=(null),"
-                 f"cpuset=/,mems_allowed={nodes}",
-                 f"{k.cpu_line()}",
+        mode = G.format_gfp(gfp, gen) if gen.mode_pGg else f"{G.gfp_value_for(gfp, gen):#x}"
+        if gen.warn_alloc_failed:
+            own = message.startswith("page allocation failure")
+            lines = ([] if own else [message]) + [f"{k.comm}: page allocation failure: order:{order}, mode:{mode}"]
+        elif gen.cpuset_on_failure_line:
+            lines = [f"{k.comm}: {message}, mode:{mode}, nodemask=(null),cpuset=/,mems_allowed={nodes}"]
+        else:
+            lines = [f"{k.comm}: {message}, mode:{mode}, nodemask=(null)",
+                     f"{k.comm} cpuset=/ mems_allowed={nodes}"]
+        lines += [f"{k.cpu_line()}",
                  f"Hardware name: {k.hardware_name}",
                  "Mem-Info:"]
         lines += self.show_free_areas()

@@ -12,7 +12,7 @@ import numbers
 
 __all__ = [
     "gfp_t", "format_gfp", "gfp_zone", "gfp_migratetype", "gfpflags_allow_blocking",
-    "check_gfp", "GFP_NAMES",
+    "check_gfp", "GFP_NAMES", "gfp_names", "flag_names", "gfp_value_for",
     "MIGRATE_UNMOVABLE", "MIGRATE_MOVABLE", "MIGRATE_RECLAIMABLE", "MIGRATE_HIGHATOMIC",
     "MIGRATE_ISOLATE", "MIGRATE_TYPES", "MIGRATETYPE_NAMES",
 ]
@@ -87,13 +87,17 @@ GFP_ZONEMASK = __GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE
 GFP_ATOMIC = __GFP_HIGH | __GFP_KSWAPD_RECLAIM
 GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS
 GFP_KERNEL_ACCOUNT = GFP_KERNEL | __GFP_ACCOUNT
-GFP_NOWAIT = __GFP_KSWAPD_RECLAIM            # v6.6; newer kernels add __GFP_NOWARN
+#: GFP_NOWAIT as the default generation (6.18) defines it: since 6.8 it includes
+#: __GFP_NOWARN (``Machine.GFP_NOWAIT`` gives the value of a machine's own generation).
+GFP_NOWAIT_OLD = __GFP_KSWAPD_RECLAIM
+GFP_NOWAIT = __GFP_KSWAPD_RECLAIM | __GFP_NOWARN
 GFP_NOIO = __GFP_RECLAIM
 GFP_NOFS = __GFP_RECLAIM | __GFP_IO
 GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL
 GFP_DMA = __GFP_DMA
 GFP_DMA32 = __GFP_DMA32
 GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM
+F_USER_NOWARN = int(GFP_USER | __GFP_NOWARN)      # memdup_user()'s flags
 GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE
 GFP_TRANSHUGE_LIGHT = ((GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN)
                        & ~__GFP_RECLAIM)
@@ -104,33 +108,69 @@ GFP_RECLAIM_MASK = (__GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | __GFP_NOW
                     | __GFP_NOMEMALLOC)
 __GFP_BITS_MASK = gfp_t((1 << 26) - 1)
 
-# include/trace/events/mmflags.h __def_gfpflag_names (v6.6): composite masks first, so
-# that "GFP_KERNEL|__GFP_ZERO" is printed rather than a list of single bits.
-GFP_NAMES: list[tuple[int, str]] = [
-    (GFP_TRANSHUGE, "GFP_TRANSHUGE"), (GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT"),
-    (GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"), (GFP_HIGHUSER, "GFP_HIGHUSER"),
-    (GFP_USER, "GFP_USER"), (GFP_KERNEL_ACCOUNT, "GFP_KERNEL_ACCOUNT"),
-    (GFP_KERNEL, "GFP_KERNEL"), (GFP_NOFS, "GFP_NOFS"), (GFP_ATOMIC, "GFP_ATOMIC"),
-    (GFP_NOIO, "GFP_NOIO"), (GFP_NOWAIT, "GFP_NOWAIT"), (GFP_DMA, "GFP_DMA"),
-    (__GFP_HIGHMEM, "__GFP_HIGHMEM"), (GFP_DMA32, "GFP_DMA32"), (__GFP_HIGH, "__GFP_HIGH"),
-    (__GFP_IO, "__GFP_IO"), (__GFP_FS, "__GFP_FS"), (__GFP_NOWARN, "__GFP_NOWARN"),
-    (__GFP_RETRY_MAYFAIL, "__GFP_RETRY_MAYFAIL"), (__GFP_NOFAIL, "__GFP_NOFAIL"),
-    (__GFP_NORETRY, "__GFP_NORETRY"), (__GFP_COMP, "__GFP_COMP"), (__GFP_ZERO, "__GFP_ZERO"),
-    (__GFP_NOMEMALLOC, "__GFP_NOMEMALLOC"), (__GFP_MEMALLOC, "__GFP_MEMALLOC"),
-    (__GFP_HARDWALL, "__GFP_HARDWALL"), (__GFP_THISNODE, "__GFP_THISNODE"),
-    (__GFP_RECLAIMABLE, "__GFP_RECLAIMABLE"), (__GFP_MOVABLE, "__GFP_MOVABLE"),
-    (__GFP_ACCOUNT, "__GFP_ACCOUNT"), (__GFP_WRITE, "__GFP_WRITE"),
-    (__GFP_RECLAIM, "__GFP_RECLAIM"), (__GFP_DIRECT_RECLAIM, "__GFP_DIRECT_RECLAIM"),
-    (__GFP_KSWAPD_RECLAIM, "__GFP_KSWAPD_RECLAIM"), (__GFP_ZEROTAGS, "__GFP_ZEROTAGS"),
-]
+# include/trace/events/mmflags.h __def_gfpflag_names: composite masks first, so that
+# "GFP_KERNEL|__GFP_ZERO" is printed rather than a list of single bits. v4.6 - v6.14 list
+# the single bits in the order below; from 6.15 (ca29a0bf1221; the real 6.18's
+# events/kmem/kmalloc/format) they come in bit order after GFP_DMA32 and __GFP_RECLAIM.
+# (4.5 had no %pGg: its reports print the bare number.)
+def _names_table(nowait: int, bit_order: bool) -> list[tuple[int, str]]:
+    composite = [
+        (GFP_TRANSHUGE, "GFP_TRANSHUGE"), (GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT"),
+        (GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"), (GFP_HIGHUSER, "GFP_HIGHUSER"),
+        (GFP_USER, "GFP_USER"), (GFP_KERNEL_ACCOUNT, "GFP_KERNEL_ACCOUNT"),
+        (GFP_KERNEL, "GFP_KERNEL"), (GFP_NOFS, "GFP_NOFS"), (GFP_ATOMIC, "GFP_ATOMIC"),
+        (GFP_NOIO, "GFP_NOIO"), (nowait, "GFP_NOWAIT"), (GFP_DMA, "GFP_DMA")]
+    if bit_order:
+        return composite + [(GFP_DMA32, "GFP_DMA32"), (__GFP_RECLAIM, "__GFP_RECLAIM")] + [
+            (int(m), m.name) for m in gfp_t]
+    return composite + [
+        (__GFP_HIGHMEM, "__GFP_HIGHMEM"), (GFP_DMA32, "GFP_DMA32"), (__GFP_HIGH, "__GFP_HIGH"),
+        (__GFP_IO, "__GFP_IO"), (__GFP_FS, "__GFP_FS"), (__GFP_NOWARN, "__GFP_NOWARN"),
+        (__GFP_RETRY_MAYFAIL, "__GFP_RETRY_MAYFAIL"), (__GFP_NOFAIL, "__GFP_NOFAIL"),
+        (__GFP_NORETRY, "__GFP_NORETRY"), (__GFP_COMP, "__GFP_COMP"), (__GFP_ZERO, "__GFP_ZERO"),
+        (__GFP_NOMEMALLOC, "__GFP_NOMEMALLOC"), (__GFP_MEMALLOC, "__GFP_MEMALLOC"),
+        (__GFP_HARDWALL, "__GFP_HARDWALL"), (__GFP_THISNODE, "__GFP_THISNODE"),
+        (__GFP_RECLAIMABLE, "__GFP_RECLAIMABLE"), (__GFP_MOVABLE, "__GFP_MOVABLE"),
+        (__GFP_ACCOUNT, "__GFP_ACCOUNT"), (__GFP_WRITE, "__GFP_WRITE"),
+        (__GFP_RECLAIM, "__GFP_RECLAIM"), (__GFP_DIRECT_RECLAIM, "__GFP_DIRECT_RECLAIM"),
+        (__GFP_KSWAPD_RECLAIM, "__GFP_KSWAPD_RECLAIM"), (__GFP_ZEROTAGS, "__GFP_ZEROTAGS")]
 
 
-def _flag_names(flags: int) -> str:
+_NAMES_TABLES = {(nw, bo): _names_table(int(nw), bo)
+                 for nw in (GFP_NOWAIT_OLD, GFP_NOWAIT) for bo in (False, True)}
+#: the default generation's table (what ``km.format_gfp(flags)`` uses)
+GFP_NAMES: list[tuple[int, str]] = _NAMES_TABLES[(GFP_NOWAIT, True)]
+
+
+def _default_gen():
+    from .generation import DEFAULT_KERNEL, get_generation
+    return get_generation(DEFAULT_KERNEL)
+
+
+def _as_gen(gen):
+    """A Generation from a Generation, a release string ("4.19") or None (the default)."""
+    from .generation import Generation, get_generation
+    if gen is None:
+        return _default_gen()
+    if isinstance(gen, Generation):
+        return gen
+    if isinstance(gen, str):
+        return get_generation(gen)
+    raise TypeError(f"pass a kernel release such as '6.6' (or a machine's m.gen), got {gen!r}")
+
+
+def gfp_names(gen) -> list[tuple[int, str]]:
+    """The ``%pGg`` names table of a generation."""
+    gen = _as_gen(gen)
+    return _NAMES_TABLES[(GFP_NOWAIT if gen.gfp_nowait_nowarn else GFP_NOWAIT_OLD, gen.gfp_names_bit_order)]
+
+
+def _flag_names(flags: int, table=None) -> str:
     """lib/vsprintf.c format_flags(): greedy match of the names table, rest in hex."""
     if not flags:
         return "none"
     parts = []
-    for mask, name in GFP_NAMES:
+    for mask, name in (GFP_NAMES if table is None else table):
         if mask and (flags & mask) == mask:
             parts.append(name)
             flags &= ~mask
@@ -141,38 +181,52 @@ def _flag_names(flags: int) -> str:
     return "|".join(parts)
 
 
+def flag_names(flags: int, gen=None) -> str:
+    """``%pGg`` without the number: ``GFP_KERNEL|__GFP_ZERO``, as tracepoints print gfp_flags."""
+    return _flag_names(int(flags), gfp_names(gen))
+
+
 # Older kernels numbered the bits differently (include/linux/gfp.h of each release), so
-# the same request prints another mode value: GFP_KERNEL is 0x14000c0 on 4.14, 0x6000c0
-# on 4.19 and 0xcc0 from 5.x on (after "mm: shuffle GFP_* flags").
-_LAYOUT_4_14 = {"__GFP_WRITE": 0x800000, "__GFP_NOWARN": 0x200, "__GFP_RETRY_MAYFAIL": 0x400,
+# the same request prints another mode value: GFP_KERNEL is 0x24000c0 on 4.5 (where
+# ___GFP_OTHER_NODE still sat below __GFP_WRITE), 0x14000c0 on 4.10-4.14, 0x6000c0 on
+# 4.15-4.19 (after __GFP_COLD and __GFP_NOTRACK went) and 0xcc0 from 5.0 on. The modern
+# names map to the old bits: __GFP_RETRY_MAYFAIL sat where 4.5's __GFP_REPEAT was.
+_LAYOUT_4_10 = {"__GFP_WRITE": 0x800000, "__GFP_NOWARN": 0x200, "__GFP_RETRY_MAYFAIL": 0x400,
                 "__GFP_NOFAIL": 0x800, "__GFP_NORETRY": 0x1000, "__GFP_MEMALLOC": 0x2000,
                 "__GFP_COMP": 0x4000, "__GFP_ZERO": 0x8000, "__GFP_NOMEMALLOC": 0x10000,
                 "__GFP_HARDWALL": 0x20000, "__GFP_THISNODE": 0x40000, "__GFP_ACCOUNT": 0x100000,
                 "__GFP_DIRECT_RECLAIM": 0x400000, "__GFP_KSWAPD_RECLAIM": 0x1000000}
-_LAYOUT_4_19 = dict(_LAYOUT_4_14, __GFP_WRITE=0x100, __GFP_DIRECT_RECLAIM=0x200000,
-                    __GFP_KSWAPD_RECLAIM=0x400000)
+_LAYOUTS = {
+    "4.5": dict(_LAYOUT_4_10, __GFP_WRITE=0x1000000, __GFP_KSWAPD_RECLAIM=0x2000000),
+    "4.10": _LAYOUT_4_10,
+    "4.15": dict(_LAYOUT_4_10, __GFP_WRITE=0x100, __GFP_DIRECT_RECLAIM=0x200000,
+                 __GFP_KSWAPD_RECLAIM=0x400000),
+    "5.0": None,
+}
 
 
-def gfp_value_for(flags: int, version: tuple[int, int]) -> int:
-    """The number a kernel of ``version`` prints for this request. Before v6.3
+def gfp_value_for(flags: int, gen=None) -> int:
+    """The number a kernel of generation ``gen`` prints for this request. Before v6.3
     GFP_ATOMIC also carried ``__GFP_ATOMIC``; it is added where the request is atomic."""
-    layout = _LAYOUT_4_14 if version <= (4, 14) else _LAYOUT_4_19 if version < (5, 0) else None
+    gen = _as_gen(gen)
+    layout = _LAYOUTS[gen.gfp_layout]
     value = flags
     if layout is not None:
         value = flags & 0xff           # zone, mobility, HIGH, IO, FS keep their bits
         for member in gfp_t:
             if flags & member.value and member.value > 0xff:
                 value |= layout.get(member.name, 0)
-    if version < (6, 3) and flags & F_HIGH and flags & F_KSWAPD_RECLAIM and not flags & F_DIRECT_RECLAIM:
-        value |= 0x80000 if version < (5, 0) else 0x200      # ___GFP_ATOMIC
+    if gen.gfp_atomic_bit and flags & F_HIGH and flags & F_KSWAPD_RECLAIM and not flags & F_DIRECT_RECLAIM:
+        value |= gen.gfp_atomic_bit      # ___GFP_ATOMIC
     return value
 
 
-def format_gfp(flags: int, version: tuple[int, int] = (6, 6)) -> str:
-    """``mode:%#x(%pGg)`` as in warn_alloc(): ``0xcc0(GFP_KERNEL)`` (the number as the
-    given kernel version lays the bits out; the names are the same)."""
+def format_gfp(flags: int, gen=None) -> str:
+    """``mode:%#x(%pGg)`` as in warn_alloc(): ``0xcc0(GFP_KERNEL)`` — the number as the
+    generation ``gen`` (a release such as "4.19", or ``m.gen``; default 6.18) lays the bits
+    out, the names as its ``%pGg`` table prints them."""
     flags = int(flags)
-    return f"{gfp_value_for(flags, version):#x}({_flag_names(flags)})"
+    return f"{gfp_value_for(flags, gen):#x}({_flag_names(flags, gfp_names(gen))})"
 
 
 def _gfp_repr(self):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import zlib
 
 import numpy as np
 
@@ -23,18 +24,20 @@ from . import gfp as G
 from .buddy import BuddyAllocator, Zone
 from .errors import KernelBug
 from .events import Bus, Subscription
+from .generation import DEFAULT_KERNEL, GENERATIONS, Generation, get_generation
 from .layout import Profile, format_size, get_profile, parse_size
 from .mem_map import K_FREE, K_KERNEL, K_MEMMAP, K_PAGES, K_RESERVED, MemMap, PG_reserved
 from .memory import PhysMemory
 from .printk import Clock, Log
 from .procfs import ProcFS
-from .types import NULL, Address, Page, as_int
+from .types import ENOMEM, ERR_PTR, NULL, Address, Page, as_int
 from .vmalloc_api import VmallocAPI
 
 __all__ = ["Machine", "KernelState", "Snapshot", "Text", "SUPPORTED_KERNELS"]
 
-#: kernel generations whose behaviour kmemlab follows (names, messages, constants)
-SUPPORTED_KERNELS = ("4.14", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6")
+#: kernel generations whose behaviour kmemlab follows (names, messages, constants): see
+#: :mod:`kmemlab.kernel.generation`
+SUPPORTED_KERNELS = GENERATIONS
 #: kmalloc()'s hot path: the default gfp is recognised by identity, and the Address it
 #: returns is built without Address()'s checks (the model only returns valid addresses)
 _GFP_KERNEL = G.GFP_KERNEL
@@ -56,15 +59,15 @@ class KernelState:
     """All of one machine's simulated state. Subsystems reach each other through it."""
 
     def __init__(self, profile: Profile, mem: int, cpus: int, nodes: int, seed: int,
-                 version: tuple[int, int], kernel: str, slub_debug: str, bus: Bus):
+                 gen: Generation, slub_debug: str, bus: Bus):
         self.profile = profile
         self.mem = mem
         self.nr_cpus = cpus
         self.nr_nodes = nodes
         self.seed = seed
-        self.version = version
-        self.kernel = kernel
-        self.uname_release = f"{kernel}.0-kmemlab"
+        self.gen = gen                # what this kernel release does differently
+        self.kernel = gen.release
+        self.uname_release = f"{gen.release}.0-kmemlab"
         self.slub_debug = slub_debug
         self.bus = bus
         self.rng = np.random.Generator(np.random.PCG64(seed))
@@ -74,7 +77,7 @@ class KernelState:
         self.comm = "python3"
         self.pid = 1000 + seed % 9000
         self.tainted = ""
-        self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {kernel}"
+        self.hardware_name = f"kmemlab simulated {profile.name} machine, BIOS kmemlab {gen.release}"
         self._warned_once: set[str] = set()
         self.tracer = None            # a trace.Tracer while `with m.trace()` runs
         self.freelist_random = False  # CONFIG_SLAB_FREELIST_RANDOM (Machine(freelist_random=True))
@@ -104,6 +107,23 @@ class KernelState:
             self._warned_once.add(key)
             self.log.printk("warn", "------------[ cut here ]------------\n" + text
                             + "\n---[ end trace 0000000000000000 ]---")
+
+    def warn_on(self, key: str, where: str, func: str, callers: tuple[str, ...] = (), extra: str = "") -> None:
+        """A ``WARN_ON_ONCE()`` report as ``__warn()`` prints it: the site (``where`` is
+        "file:line", ``func`` the function), the CPU line, RIP and the call trace
+        (``callers`` outermost first). Offsets are simulated (kmemlab has no vmlinux), stable
+        per function name."""
+        def at(f: str) -> str:
+            h = zlib.crc32(f.encode())
+            size = 0x80 + (h & 0x3f0)
+            return f"{f}+{(h >> 12) % size:#x}/{size:#x}"
+        site = at(func) + ("()" if self.gen.warn_symbol_parens else "")     # 4.x: "%pS()"
+        lines = [f"WARNING: CPU: {self.cpu} PID: {self.pid} at {where} {site}", "Modules linked in:",
+                 self.cpu_line(), f"Hardware name: {self.hardware_name}", f"RIP: 0010:{at(func)}"]
+        if extra:
+            lines.append(extra)
+        lines += ["Call Trace:", " <TASK>"] + [f" {at(c)}" for c in reversed(callers)] + [" </TASK>"]
+        self.warn_once(key, "\n".join(lines))
 
     def virt_of_page(self, pfn: int) -> int:
         """The struct page's own address in the vmemmap (what ``page:`` prints)."""
@@ -141,7 +161,7 @@ class Machine(VmallocAPI):
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
-                 seed: int = 0, kernel: str = "6.6", slub_debug: str = "",
+                 seed: int = 0, kernel: str = DEFAULT_KERNEL, slub_debug: str = "",
                  freelist_random: bool = False):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
@@ -162,16 +182,16 @@ class Machine(VmallocAPI):
         seed = as_int(seed, "seed")
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
-        if not isinstance(kernel, str) or kernel not in SUPPORTED_KERNELS:
-            raise ValueError(f"kernel must be one of {', '.join(SUPPORTED_KERNELS)}, got {kernel!r}")
+        if not isinstance(kernel, str) or kernel not in GENERATIONS:
+            raise ValueError(f"kernel must be one of {', '.join(GENERATIONS)} (default {DEFAULT_KERNEL}), "
+                             f"got {kernel!r}")
         if not isinstance(slub_debug, str):
             raise TypeError(f"slub_debug must be a string like 'FZPU', got {type(slub_debug).__name__}")
-        version = tuple(int(x) for x in kernel.split("."))
         self._id = next(_machine_ids)
         self._bus = Bus()
         if not isinstance(freelist_random, bool):
             raise TypeError(f"freelist_random must be True or False, got {freelist_random!r}")
-        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, version, kernel, slub_debug, self._bus)
+        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, get_generation(kernel), slub_debug, self._bus)
         self._k.freelist_random = freelist_random
         _boot(self._k)
         self.proc = ProcFS(self)
@@ -198,8 +218,30 @@ class Machine(VmallocAPI):
 
     @property
     def MAX_ORDER(self) -> int:
-        """Number of buddy orders (11: orders 0..10), as MAX_ORDER in 4.x-6.3."""
+        """``MAX_ORDER`` as the machine's kernel defines it: the number of buddy orders (11,
+        orders 0..10) before 6.4, the largest order (10) from 6.4 on (renamed
+        ``MAX_PAGE_ORDER`` in 6.8)."""
+        return self._k.gen.max_order(self._k.profile.max_order)
+
+    @property
+    def MAX_PAGE_ORDER(self) -> int:
+        """The largest order the buddy allocator hands out (10 on x86; 6.8's name)."""
+        return self._k.profile.max_order - 1
+
+    @property
+    def NR_PAGE_ORDERS(self) -> int:
+        """How many orders ``free_area[]`` has (11 on x86): the columns of /proc/buddyinfo."""
         return self._k.profile.max_order
+
+    @property
+    def GFP_NOWAIT(self):
+        """``GFP_NOWAIT`` as this machine's kernel defines it (with ``__GFP_NOWARN`` from 6.17)."""
+        return G.GFP_NOWAIT if self._k.gen.gfp_nowait_nowarn else G.GFP_NOWAIT_OLD
+
+    @property
+    def gen(self) -> Generation:
+        """What this kernel release does differently (:mod:`kmemlab.kernel.generation`)."""
+        return self._k.gen
 
     @property
     def max_pfn(self) -> int:
@@ -297,7 +339,8 @@ class Machine(VmallocAPI):
         gfp = G.check_gfp(gfp)
         order = self._order(order)
         k = self._k
-        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1)
+        # a trace shows the CONFIG_NUMA path: alloc_pages_current(), alloc_pages_mpol(), ...
+        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, entry="alloc_pages_chain")
         k.clock.ns += 300
         return None if pfn < 0 else Page(k.mem_map, pfn)
 
@@ -397,7 +440,9 @@ class Machine(VmallocAPI):
         gfp = G.check_gfp(gfp)
         if n * size >= 1 << self._k.profile.bits:         # check_mul_overflow()
             return NULL
-        return self.kmalloc_node(n * size, gfp, -1)
+        # kmalloc_array() of sizes the compiler cannot fold (the usual case in the kernel,
+        # e.g. pipe_resize_ring()'s kcalloc()) is __kmalloc(): the run-time size path
+        return Address(self._k.slub.kmalloc_variable(n * size, gfp, -1, "__kmalloc_chain"))
 
     def kcalloc(self, n, size, gfp=G.GFP_KERNEL) -> Address:
         """``kcalloc(n, size, flags)`` = kmalloc_array with ``__GFP_ZERO``."""
@@ -411,6 +456,52 @@ class Machine(VmallocAPI):
         new_size = self._size(new_size, "new_size")
         gfp = G.check_gfp(gfp)
         return Address(self._k.slub.krealloc(p, new_size, gfp))
+
+    def memdup_user(self, data) -> Address:
+        """``memdup_user(src, len)`` (mm/util.c): copy ``data`` (bytes standing for the user
+        buffer; kmemlab has no user space) into a new kmalloc object taken with
+        ``GFP_USER | __GFP_NOWARN`` — on 6.11+ from the ``memdup_user-N`` kmem_buckets caches
+        (so a user-controlled size cannot land in the kmalloc-N caches other objects use),
+        before from kmalloc-N. Like the kernel it returns ``ERR_PTR(-ENOMEM)`` on failure
+        (check with ``km.IS_ERR(p)``), never NULL; free with ``kfree``."""
+        data = self._user_bytes(data, "memdup_user")
+        k = self._k
+        tr = k.tracer
+
+        def alloc():
+            return k.slub.kmalloc_variable(len(data), G.F_USER_NOWARN, -1, buckets=k.slub.user_buckets)
+        p = alloc() if tr is None else tr.through(("memdup_user",), alloc, f"len={len(data)}")
+        if not p or p == 16:
+            return ERR_PTR(-ENOMEM) if len(data) else Address(p)
+        self.write(p, data)
+        return Address(p)
+
+    def vmemdup_user(self, data) -> Address:
+        """``vmemdup_user(src, len)``: the same with ``kvmalloc()`` (``GFP_USER``; 6.11+ from
+        the ``memdup_user`` buckets), so a large buffer may end up vmalloc'ed; free with
+        ``kvfree``. ``ERR_PTR(-ENOMEM)`` on failure."""
+        self._require(self._k.gen.vmemdup_user, "vmemdup_user()", "4.16")
+        data = self._user_bytes(data, "vmemdup_user")
+        k = self._k
+        tr = k.tracer
+        caller = self._caller(None)
+
+        def alloc():
+            return k.vmalloc.kvmalloc_node(len(data), int(G.GFP_USER), -1, caller, k.slub.user_buckets)
+        p = alloc() if tr is None else tr.through(("vmemdup_user",), alloc, f"len={len(data)}")
+        if not p or p == 16:
+            return ERR_PTR(-ENOMEM) if len(data) else Address(p)
+        self.write(p, data)
+        return Address(p)
+
+    @staticmethod
+    def _user_bytes(data, fn: str) -> bytes:
+        if isinstance(data, str):
+            raise TypeError(f"{fn}() copies bytes: pass b'...' or 'text'.encode(), got a str")
+        try:
+            return bytes(data)
+        except TypeError:
+            raise TypeError(f"{fn}() takes the bytes to copy (the user buffer), got {type(data).__name__}") from None
 
     def kfree(self, p) -> None:
         """``kfree(p)``: ``NULL`` and ``ZERO_SIZE_PTR`` are ignored. Freeing what was not
@@ -664,19 +755,31 @@ class Machine(VmallocAPI):
         return Text(explain(self._k, self.layout, addr))
 
     @contextlib.contextmanager
-    def trace(self):
+    def trace(self, events=None):
         """Record the kernel functions the calls in the block run (ftrace function_graph).
 
         >>> with m.trace() as t:
         ...     m.alloc_pages(km.GFP_KERNEL, 2)
         >>> print(t)
-        """
+
+        ``events="kmem"`` (or a list such as ``["kmalloc", "kfree"]``) also records those
+        kmem tracepoints; ``print(t)`` then prints them as tracefs does (header and all, the
+        generation's formats), ``t.events`` holds them as records and ``t.format()`` gives
+        the function graph."""
+        from .kmem_events import KMEM_EVENTS
         from .trace import Trace, Tracer
         if self._k.tracer is not None:
             raise RuntimeError("a trace is already running on this machine; nest the calls "
                                "inside the first `with m.trace()` block instead")
-        t = Trace()
+        names = None
+        if events is not None:
+            wanted = KMEM_EVENTS if events == "kmem" else (events,) if isinstance(events, str) else tuple(events)
+            bad = [e for e in wanted if e not in KMEM_EVENTS]
+            if bad or not wanted:
+                raise ValueError(f"events= takes 'kmem' or names from {', '.join(KMEM_EVENTS)}, got {events!r}")
+            names = frozenset(wanted)
         k = self._k
+        t = Trace(names, k.gen, k.seed.to_bytes(8, "little") + b"kmemlab-%p", k.nr_cpus)
         k.tracer = Tracer(k, t)
         try:
             yield t
@@ -805,14 +908,16 @@ def _boot(k: KernelState) -> None:
             mm.flags[s:e] = 0
             buddy.free_boot_range(z, s, e)
         z.managed_pages = z.nr_free_pages
-    buddy.setup_watermarks(k.version)
+    buddy.setup_watermarks()
     _boot_log(k, ranges, node_bounds, kstart, kend)
     # setup_arch() -> paging_init(), then mm_core_init() -> kmem_cache_init(), vmalloc_init()
-    from .pgtable import paging_init, vmalloc_start_of
+    from .pgtable import paging_init, preallocate_vmalloc_pages, vmalloc_start_of
     from .slub import Slub, check_slub
     from .vmalloc import Vmalloc, check_vmalloc
     k.vmalloc_start = vmalloc_start_of(k)
     k.pgtable = paging_init(k)
+    if k.gen.vmalloc_pud_prealloc and prof.bits == 64:
+        preallocate_vmalloc_pages(k, k.pgtable)     # mem_init(), x86-64 5.9+
     k.slub = Slub(k)
     k.invariant_checks.append(check_slub)
     k.vmalloc = Vmalloc(k)

@@ -393,6 +393,25 @@ def paging_init(k) -> PageTables:
     return pt
 
 
+def preallocate_vmalloc_pages(k, pt: PageTables) -> int:
+    """arch/x86/mm/init_64.c ``preallocate_vmalloc_pages()`` (x86-64, 5.9+), called from
+    ``mem_init()``: the table one level below the PGD, for every PGD slot of
+    [VMALLOC_START, VMEMORY_END] — a P4D table with 5-level paging, else a PUD table — so
+    the top-level entries of the vmalloc area never change and never need to be synced
+    into each process's PGD. 4-level x86-64: 32 TiB / 512 GiB = 64 PUD pages (256 KiB);
+    5-level: 12800 TiB / 256 TiB = 50 P4D pages. Returns how many tables it allocated."""
+    prof = k.profile
+    shift = pt.levels[0][1]                       # PGDIR_SHIFT
+    n = 0
+    addr = k.vmalloc_start
+    while addr < prof.vmalloc_end:                # VMALLOC_END is inclusive in the kernel
+        if pt._descend(addr, 1, True) < 0:
+            raise MemoryError("Failed to pre-allocate pud pages for vmalloc area")   # the kernel panics
+        n += 1
+        addr = ((addr >> shift) + 1) << shift     # ALIGN(addr + 1, PGDIR_SIZE)
+    return n
+
+
 def address_map(k):
     """The regions of this machine's kernel address space (``m.layout``), with the
     i386 boundaries computed from high_memory as the kernel does."""

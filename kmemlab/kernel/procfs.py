@@ -81,21 +81,23 @@ class ProcFS:
 
     def zoneinfo(self):
         """The head of each zone's ``/proc/zoneinfo`` block: free pages, watermarks,
-        spanned/present/managed and the lowmem reserve ("protection")."""
+        spanned/present/managed and the lowmem reserve ("protection"); ``boost`` (5.0+),
+        ``promo`` (5.18+) and ``cma`` (5.18+) as the generation prints them."""
+        gen = self._k.gen
         out = []
         for z in self._k.zones:
             out.append(f"Node {z.node}, zone {z.name:>8}\n")
             out.append(f"  pages free     {z.nr_free_pages}\n"
-                       f"        boost    0\n"
-                       f"        min      {z.watermark[0]}\n"
+                       + ("        boost    0\n" if gen.zoneinfo_boost else "")
+                       + f"        min      {z.watermark[0]}\n"
                        f"        low      {z.watermark[1]}\n"
                        f"        high     {z.watermark[2]}\n"
-                       f"        promo    {z.watermark[3]}\n"
-                       f"        spanned  {z.spanned_pages}\n"
+                       + (f"        promo    {z.watermark[3]}\n" if gen.zoneinfo_promo else "")
+                       + f"        spanned  {z.spanned_pages}\n"
                        f"        present  {z.present_pages}\n"
                        f"        managed  {z.managed_pages}\n"
-                       f"        cma      0\n"
-                       f"        protection: ({', '.join(str(r) for r in z.lowmem_reserve)})\n")
+                       + ("        cma      0\n" if gen.zoneinfo_cma else "")
+                       + f"        protection: ({', '.join(str(r) for r in z.lowmem_reserve)})\n")
             out.append(f"  start_pfn:           {z.zone_start_pfn}\n")
         return self._text("".join(out))
 
@@ -134,40 +136,31 @@ class ProcFS:
         available = free - k.buddy.totalreserve_pages()
         available += sreclaim - min(sreclaim // 2, wmark_low)
         available = max(available, 0)
-        rows: list[tuple[str, int]] = [
-            ("MemTotal", totalram), ("MemFree", free), ("MemAvailable", available),
-            ("Buffers", 0), ("Cached", 0), ("SwapCached", 0), ("Active", 0), ("Inactive", 0),
-            ("Active(anon)", 0), ("Inactive(anon)", 0), ("Active(file)", 0), ("Inactive(file)", 0),
-            ("Unevictable", 0), ("Mlocked", 0),
-        ]
-        if prof.has_zone("HighMem"):
+        ht = hf = 0
+        highmem = prof.has_zone("HighMem")
+        if highmem:
             high = [z for z in k.zones if z.name == "HighMem"]
             ht = sum(z.managed_pages for z in high)
             hf = sum(z.nr_free_pages for z in high)
-            rows += [("HighTotal", ht), ("HighFree", hf), ("LowTotal", totalram - ht), ("LowFree", free - hf)]
-        rows += [
-            ("SwapTotal", 0), ("SwapFree", 0), ("Dirty", 0), ("Writeback", 0), ("AnonPages", 0),
-            ("Mapped", 0), ("Shmem", 0), ("KReclaimable", sreclaim), ("Slab", sreclaim + sunreclaim),
-            ("SReclaimable", sreclaim), ("SUnreclaim", sunreclaim),
-        ]
-        lines = [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in rows]
-        lines.append(f"KernelStack:    {vs['nr_kernel_stack_kb']:8d} kB\n")
-        rows = [("PageTables", vs["nr_page_table_pages"]), ("SecPageTables", 0), ("NFS_Unstable", 0),
-                ("Bounce", 0), ("WritebackTmp", 0), ("CommitLimit", totalram * 50 // 100),
-                ("Committed_AS", 0)]
-        lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in rows]
-        vmalloc_total = ((prof.vmalloc_end - 1) - k.vmalloc_start) >> 10
-        lines.append(f"VmallocTotal:   {vmalloc_total:8d} kB\n")
-        lines += [f"{name + ':':<16}{val * kb:8d} kB\n" for name, val in
-                  [("VmallocUsed", vs["nr_vmalloc"] if k.version >= (5, 3) else 0),   # 0 in 4.4-5.2
-                   ("VmallocChunk", 0), ("Percpu", 0)]]
-        lines.append(f"HardwareCorrupted: {0:5d} kB\n")
-        lines += [f"{name + ':':<16}{0:8d} kB\n" for name in
-                  ("AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped")]
         huge_kb = (2 * MiB if prof.bits == 64 else 4 * MiB) >> 10
-        lines += ["HugePages_Total:       0\n", "HugePages_Free:        0\n",
-                  "HugePages_Rsvd:        0\n", "HugePages_Surp:        0\n",
-                  f"Hugepagesize:   {huge_kb:8d} kB\n", f"Hugetlb:        {0:8d} kB\n"]
+        # fields in pages (the rest print 0: kmemlab has no page cache, swap or user memory)
+        pages = {"MemTotal": totalram, "MemFree": free, "MemAvailable": available,
+                 "HighTotal": ht, "HighFree": hf, "LowTotal": totalram - ht, "LowFree": free - hf,
+                 "KReclaimable": sreclaim, "Slab": sreclaim + sunreclaim, "SReclaimable": sreclaim,
+                 "SUnreclaim": sunreclaim, "PageTables": vs["nr_page_table_pages"],
+                 "CommitLimit": totalram * 50 // 100,
+                 "VmallocUsed": vs["nr_vmalloc"] if k.gen.meminfo_vmalloc_used else 0}   # 0 in 4.4-5.2
+        kb_fields = {"KernelStack": vs["nr_kernel_stack_kb"], "Hugepagesize": huge_kb,
+                     "VmallocTotal": ((prof.vmalloc_end - 1) - k.vmalloc_start) >> 10}
+        lines = []
+        for name in k.gen.meminfo_fields(highmem):
+            if name.startswith("HugePages_"):
+                lines.append(f"{name + ':':<19}{0:5d}\n")        # "HugePages_Total:   %5lu": a count
+            elif name == "HardwareCorrupted":
+                lines.append(f"HardwareCorrupted: {0:5d} kB\n")
+            else:
+                kbv = kb_fields[name] if name in kb_fields else pages.get(name, 0) * kb
+                lines.append(f"{name + ':':<16}{kbv:8d} kB\n")
         lines += self._directmap_lines()
         return self._text("".join(lines))
 

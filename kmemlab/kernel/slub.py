@@ -138,10 +138,10 @@ def kmalloc_size(index: int) -> int:
     return 96 if index == 1 else 192 if index == 2 else 1 << index
 
 
-def kmalloc_cache_name(kind: int, index: int, version: tuple[int, int]) -> str:
+def kmalloc_cache_name(kind: int, index: int, gen) -> str:
     """kmalloc_info[] names: "kmalloc-1k" since v5.0 (INIT_KMALLOC_INFO), "kmalloc-1024" before."""
     size = kmalloc_size(index)
-    if version >= (5, 0) and size >= 1024:
+    if gen.kmalloc_kilo_names and size >= 1024:
         s = f"{size >> 10}k"
     else:
         s = str(size)
@@ -308,10 +308,9 @@ class Slub:
         self.pages = k.memory.pages                     # the RAM contents (pfn -> bytearray)
         self._fp_get = _FP_STRUCT[self.ptr].unpack_from
         self._fp_set = _FP_STRUCT[self.ptr].pack_into
-        # which generation's function names the tracer shows (see _kmalloc_traced)
-        self._v6 = k.version >= (6, 1)
-        # large kmalloc blocks count as NR_SLAB_UNRECLAIMABLE_B since ~v5.9
-        self._large_accounted = k.version >= (5, 10)
+        self.gen = k.gen
+        # large kmalloc blocks count as NR_SLAB_UNRECLAIMABLE_B since ~v5.9 (read on hot paths)
+        self._large_accounted = k.gen.kmalloc_large_accounted
         self.slab_caches: list[KmemCache] = []          # creation order (slab_caches, reversed)
         self.caches_by_id: dict[int, KmemCache] = {}
         self.slabs: dict[int, Slab] = {}                # slab id -> slab (mem_map.owner)
@@ -333,7 +332,7 @@ class Slub:
         """sizeof(struct track): addr, stack handle, cpu, pid, when (v5.17+ with
         STACKDEPOT); 4.x kept 16 return addresses (TRACK_ADDRS_COUNT)."""
         p = self.ptr
-        if self.k.version >= (5, 17):
+        if self.gen.slab_track_stackdepot:
             return 32 if p == 8 else 20
         return (p + 16 * p + 4 + 4 + p)
 
@@ -350,12 +349,12 @@ class Slub:
         if flags & SLAB_RED_ZONE and size == s.object_size:
             size += p                                   # room for the right red zone
         s.inuse = size
-        orig_size = bool(flags & SLAB_STORE_USER and flags & SLAB_KMALLOC and k.version >= (6, 1))
+        orig_size = bool(flags & SLAB_STORE_USER and flags & SLAB_KMALLOC and k.gen.kmalloc_orig_size)
         if (flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) or s.ctor is not None
                 or (flags & SLAB_RED_ZONE and (s.object_size < p or orig_size))):
             s.offset = size                             # free pointer after the object
             size += p
-        elif k.version >= (5, 7):
+        elif k.gen.freeptr_mid_object:
             s.offset = (s.object_size // 2) & ~(p - 1)  # mid-object (v5.7: 3202fa62fb43)
         else:
             s.offset = 0
@@ -443,13 +442,13 @@ class Slub:
     def create_kmalloc_caches(self) -> None:
         """mm/slab_common.c ``create_kmalloc_caches()``: for each type, kmalloc-8 ..
         kmalloc-8k, with kmalloc-96 after kmalloc-64 and kmalloc-192 after kmalloc-128."""
-        v = self.k.version
+        gen = self.gen
         types = [KMALLOC_NORMAL]
-        if v >= (4, 20):
+        if gen.kmalloc_rcl_caches:
             types.append(KMALLOC_RECLAIM)
         if self.k.profile.has_zone("DMA"):
             types.append(KMALLOC_DMA)
-        if v >= (5, 14):
+        if gen.kmalloc_cg_caches:
             types.append(KMALLOC_CGROUP)
         self.kmalloc_types = types
         self.kmalloc_caches: list[list[KmemCache | None]] = [[None] * (KMALLOC_SHIFT_HIGH + 1)
@@ -474,16 +473,44 @@ class Slub:
         for t in range(4):
             if t not in types:
                 self.kmalloc_caches[t] = self.kmalloc_caches[KMALLOC_NORMAL]
+        self.user_buckets = self.msg_buckets = None
+        if gen.kmem_buckets:
+            # 6.11+ create_kmalloc_caches(): kmem_buckets_cache = "kmalloc_buckets", holding
+            # one kmem_buckets (an array of KMALLOC_SHIFT_HIGH + 1 cache pointers) per set;
+            # then mm/util.c init_user_buckets() and ipc/msgutil.c init_msg_buckets()
+            self.kmem_buckets_cache = self.kmem_cache_create(
+                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.ptr, 0, 0)
+            self.user_buckets = self.kmem_buckets_create("memdup_user", 0)
+            self.msg_buckets = self.kmem_buckets_create("msg_msg", SLAB_ACCOUNT)
+
+    def kmem_buckets_create(self, name: str, flags: int) -> list:
+        """``kmem_buckets_create()`` (mm/slab_common.c, 6.11+): a private copy of the kmalloc
+        size classes, caches ``<name>-8`` .. ``<name>-8k`` created with align 0 (so aligned
+        to ARCH_SLAB_MINALIGN, not like the kmalloc caches), SLAB_NO_MERGE. Returns the
+        array, indexed like ``kmalloc_caches[KMALLOC_NORMAL]``."""
+        self.slab_alloc(self.kmem_buckets_cache, G.F_ZERO | int(G.GFP_KERNEL), -1)
+        b: list = [None] * (KMALLOC_SHIFT_HIGH + 1)
+        for idx, c in enumerate(self.kmalloc_caches[KMALLOC_NORMAL]):
+            if c is None:
+                continue
+            short = c.name.split("-", 1)[1]
+            b[idx] = self.kmem_cache_create(f"{name}-{short}", c.object_size, 0, flags)
+        return b
 
     def _new_kmalloc_cache(self, idx: int, t: int, flags: int) -> None:
         """``new_kmalloc_cache()`` -> ``create_boot_cache()``: power-of-two sizes are
-        aligned to their size (v5.4+), 96 and 192 to ARCH_KMALLOC_MINALIGN."""
+        aligned to their size (v5.4+); from v6.11 every size to the largest power of two
+        dividing it (``kmalloc-96``: 32, ``kmalloc-192``: 64); before, 96 and 192 to
+        ARCH_KMALLOC_MINALIGN."""
+        gen = self.gen
         size = kmalloc_size(idx)
-        name = kmalloc_cache_name(t, idx, self.k.version)
-        flags |= SLAB_KMALLOC if self.k.version >= (6, 1) else 0
+        name = kmalloc_cache_name(t, idx, gen)
+        flags |= SLAB_KMALLOC if gen.slab_kmalloc_flag else 0
         flags |= self._debug_flags_for(name)
         align = ARCH_KMALLOC_MINALIGN
-        if size & (size - 1) == 0 and self.k.version >= (5, 4):
+        if gen.kmalloc_align_pow2_divisor:
+            align = max(align, size & -size)            # __ffs(size)
+        elif size & (size - 1) == 0 and gen.kmalloc_pow2_align:
             align = max(align, size)
         align = self.calculate_alignment(flags, align, size, self.ptr)
         self.kmalloc_caches[t][idx] = self.create_cache(name, size, align, flags)
@@ -548,11 +575,12 @@ class Slub:
             alloc_gfp = (alloc_gfp | G.F_NOMEMALLOC) & ~(G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM)
         sid = self._next_id
         tr = k.tracer
-        if tr is not None:     # new_slab() -> allocate_slab() -> alloc_slab_page() (4.x-6.6)
+        entry = "alloc_slab_page_chain"     # 6.14+: frozen pages, __alloc_frozen_pages_noprof()
+        if tr is not None:     # new_slab() -> allocate_slab() -> alloc_slab_page()
             tr.enter("new_slab", s.name)
             tr.enter("allocate_slab")
             tr.enter("alloc_slab_page", f"order={order}")
-        pfn = k.buddy.alloc(alloc_gfp, order, K_SLAB, sid, node, warn=False)
+        pfn = k.buddy.alloc(alloc_gfp, order, K_SLAB, sid, node, warn=False, entry=entry)
         objects = s.objects
         if pfn < 0:
             # mm/slub.c: retry with s->min and the caller's own flags, even when s->min is
@@ -563,7 +591,7 @@ class Slub:
             if tr is not None:
                 tr.leave(None)
                 tr.enter("alloc_slab_page", f"order={order} (s->min fallback, caller's gfp)")
-            pfn = k.buddy.alloc(flags, order, K_SLAB, sid, node)
+            pfn = k.buddy.alloc(flags, order, K_SLAB, sid, node, entry=entry)
         if tr is not None:
             tr.leave(pfn if pfn >= 0 else None)
         if pfn < 0:
@@ -640,7 +668,7 @@ class Slub:
         ps = self.page_slab
         for p in range(slab.pfn, slab.pfn + nr):
             del ps[p]
-        k.buddy.free(slab.pfn, slab.order)
+        k.buddy.free(slab.pfn, slab.order, "free_slab_pages_chain")
         if tr is not None:
             tr.leave()
             tr.leave()
@@ -712,7 +740,7 @@ class Slub:
                 c.slab = None
         nid = self.k.numa_node_id() if node < 0 else node
         # 4.x: get_partial() and new_slab() are called from new_slab_objects()
-        v4 = tr is not None and not self._v6
+        v4 = tr is not None and self.gen.new_slab_objects
         if v4:
             tr.enter("new_slab_objects")
         slab = self.get_partial(s, nid, node < 0)
@@ -906,44 +934,104 @@ class Slub:
         idx = SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()
         return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
 
-    def kmalloc_variable(self, size: int, gfp: int, node: int = -1) -> int:
+    def kmalloc_variable(self, size: int, gfp: int, node: int = -1, chain: str = "__kmalloc_node_chain",
+                         buckets: list | None = None) -> int:
         """``kmalloc_node()`` with a size only known at run time, as kernel code such as
         vmalloc's page array or kvmalloc calls it: the inline helper falls through to
-        ``__kmalloc_node()`` (6.x ``__do_kmalloc_node()``) -> ``kmalloc_slab()``. The same
-        object as :meth:`kmalloc`; only the traced path differs."""
+        ``__kmalloc_node()`` (6.1+ ``__do_kmalloc_node()``) -> ``kmalloc_slab()``. The same
+        object as :meth:`kmalloc`; only the traced path differs (names from
+        ``k.gen.chain("__kmalloc_node_chain")`` and ``"__kmalloc_node_large_chain"``).
+        ``buckets`` (6.11+ ``kmem_buckets``): take the object from that set of caches
+        instead of ``kmalloc_caches[kmalloc_type(flags)]``, as ``kmalloc_slab(size, b, ...)``
+        does."""
         tr = self.k.tracer
+        if buckets is not None and 0 < size <= self.kmalloc_max_cache_size:
+            s = buckets[SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()]
+            if tr is None:
+                return self._alloc_counted(s, gfp, node, size, "kmalloc")
+            site = tr.call_site(1 if self.gen.inlined(self.gen.chain(chain)[0]) else 0)
+            obj = tr.through(self.gen.chain(chain), lambda: self._traced_bucket_alloc(tr, s, gfp, node, size),
+                             f"size={size} gfp={G.format_gfp(gfp, self.gen)} node={node}")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
         if tr is None or not size:
             return self.kmalloc(size, gfp, node)
+        gen = self.gen
         depth = len(tr.stack)
-        detail = f"size={size} gfp={G.format_gfp(gfp, self.k.version)} node={node}"
+        # __do_kmalloc_node(.., caller): _RET_IP_ of the real function that called it (when the
+        # chain starts inline, as in 6.14+ kvmalloc, that is one function further out)
+        site = tr.call_site(1 if gen.inlined(gen.chain(chain)[0]) else 0)
+        detail = f"size={size} gfp={G.format_gfp(gfp, gen)} node={node}"
         try:
             if size > KMALLOC_MAX_CACHE_SIZE:
-                # v6.6 __do_kmalloc_node(): __kmalloc_large_node(); v4.19 __kmalloc_node():
-                # kmalloc_large_node() -> alloc_pages_node() (mm/slub.c)
-                names = (("__kmalloc_node", "__do_kmalloc_node", "__kmalloc_large_node", "alloc_pages_node")
-                         if self._v6 else ("__kmalloc_node", "kmalloc_large_node", "alloc_pages_node"))
+                entry = gen.chain(chain)
+                names = entry + gen.chain("__do_kmalloc_node_large_chain")
                 order = get_order(size, self.page_shift)
                 for i, n in enumerate(names):
                     tr.enter(n, detail if i == 0 else
                              (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
-                obj = self.kmalloc_large(size, gfp, node)
+                    if i == len(entry) - 1:
+                        inner = tr.call_site()  # __kmalloc_large_node_noprof's _RET_IP_
+                obj = self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
+                                         else "__alloc_pages_chain")
+                if gen.kmalloc_large_double_event:
+                    self._trace_alloc(tr, "kmalloc", inner, obj, size, self.page_size << order, gfp, node)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
             else:
-                names = ("__kmalloc_node", "__do_kmalloc_node") if self._v6 else ("__kmalloc_node",)
+                names = gen.chain(chain)
                 tr.enter(names[0], detail)
                 for n in names[1:]:
                     tr.enter(n)
                 s = self._kmalloc_cache(size, gfp)
                 tr.leaf("kmalloc_slab", f"size={size}", s.name)
-                if self._v6:
+                if gen.kmem_cache_alloc_node_step:
                     names += ("__kmem_cache_alloc_node",)
                     tr.enter("__kmem_cache_alloc_node", s.name)
                 obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
             for _ in names:
                 tr.leave(obj)
             return obj
         except BaseException:
             tr.unwind(depth)
             raise
+
+    def _trace_alloc(self, tr, event: str, site: str, obj: int, req: int, alloc: int, gfp: int,
+                     node: int, s: KmemCache | None = None) -> None:
+        """trace_kmalloc() / trace_kmem_cache_alloc(): fired after the allocation, with the
+        object or NULL. Before 6.1 a request for a node is its own event, kmalloc_node."""
+        if tr.events is None:
+            return
+        if node >= 0 and not self.gen.kmem_unified_node:
+            event += "_node"
+        accounted = bool(gfp & G.F_ACCOUNT) or (s is not None and bool(s.flags & SLAB_ACCOUNT))
+        tr.kmem(event, call_site=site, ptr=obj, bytes_req=req, bytes_alloc=alloc, gfp_flags=gfp,
+                node=node, accounted=accounted, name=s.name if s is not None else "")
+
+    def _cache_ref(self, gfp: int, idx: int, s: KmemCache) -> str:
+        """How the kernel's source names the cache kmalloc picked: ``kmalloc_caches[index]``
+        (and ``kmalloc_dma_caches[]``) before 4.20, ``kmalloc_caches[type][index]`` since."""
+        if self.gen.kmalloc_caches_by_type:
+            t = ("KMALLOC_NORMAL", "KMALLOC_RECLAIM", "KMALLOC_DMA", "KMALLOC_CGROUP")[self.kmalloc_type(gfp)]
+            return f"kmalloc_caches[{t}][{idx}] = {s.name}"
+        return f"{'kmalloc_dma_caches' if gfp & G.F_DMA else 'kmalloc_caches'}[{idx}] = {s.name}"
+
+    def _alloc_counted(self, s: KmemCache, gfp: int, node: int, size: int, event: str) -> int:
+        """slab_alloc_node() from ``s`` plus the clock and the change event: what every
+        kmalloc-like entry point does once it has chosen its cache."""
+        return self._allocated(self.slab_alloc(s, gfp, node, size), s, size, event)
+
+    def _allocated(self, obj: int, s: KmemCache, size: int, event: str) -> int:
+        k = self.k
+        k.clock.ns += 120
+        if obj and k.bus.subscribers:
+            slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
+            k.bus.changed(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
+        return obj
+
+    def _traced_bucket_alloc(self, tr, s: KmemCache, gfp: int, node: int, size: int) -> int:
+        tr.leaf("kmalloc_slab", f"size={size} (kmem_buckets)", s.name)
+        return self._allocated(self._slab_alloc_node_traced(tr, s, gfp, node, size), s, size, "kmalloc")
 
     def _kmalloc_traced(self, tr, size: int, gfp: int, node: int) -> int:
         """kmalloc() while a trace runs: the same work as :meth:`kmalloc`, recorded with
@@ -952,69 +1040,63 @@ class Slub:
         Which form is modelled: a notebook passes a Python int, which in C would
         usually be a compile-time constant, so kmalloc() takes the inline
         constant-size path of include/linux/slab.h (the seed article's code):
+        ``kmalloc`` -> ``kmalloc_index`` -> ``k.gen.chain("kmalloc_cache_chain")`` (4.5:
+        ``kmem_cache_alloc_trace`` -> ``slab_alloc``; 6.1: ``kmalloc_trace`` ->
+        ``__kmem_cache_alloc_node``; 6.11+: ``__kmalloc_cache_noprof``) -> ``slab_alloc_node``
+        (6.1+: -> ``__slab_alloc_node``). Above KMALLOC_MAX_CACHE_SIZE:
+        ``k.gen.chain("kmalloc_large_chain")`` (4.5: ``kmalloc_large`` ->
+        ``kmalloc_order_trace`` -> ``kmalloc_order`` -> ``alloc_kmem_pages``). Before v4.20 a
+        __GFP_DMA request left the inline path for ``__kmalloc`` -> ``kmalloc_slab`` ->
+        ``slab_alloc``; from 6.1 kmalloc(0) goes ``__kmalloc`` -> ``kmalloc_slab``.
 
-        - 4.x/5.x (v4.14/v4.19 slab.h): ``kmalloc`` -> ``kmalloc_index`` ->
-          ``kmem_cache_alloc_trace`` -> ``slab_alloc`` -> ``slab_alloc_node``; above
-          KMALLOC_MAX_CACHE_SIZE ``kmalloc_large`` -> ``kmalloc_order_trace`` ->
-          ``kmalloc_order`` -> ``alloc_pages``. Before v4.20 a __GFP_DMA request left
-          the inline path for ``__kmalloc`` -> ``kmalloc_slab`` -> ``slab_alloc``.
-        - 6.x (v6.6 slab.h / slab_common.c / slub.c): ``kmalloc`` -> ``kmalloc_trace``
-          -> ``__kmem_cache_alloc_node`` -> ``slab_alloc_node`` -> ``__slab_alloc_node``;
-          large: ``kmalloc_large`` -> ``__kmalloc_large_node`` -> ``alloc_pages_node``.
-
-        The fast path ends in ``slab_alloc_node`` (6.x: ``__slab_alloc_node``) with no
+        The fast path ends in ``slab_alloc_node`` (6.1+: ``__slab_alloc_node``) with no
         callees; the slow path shows ``__slab_alloc`` -> ``___slab_alloc`` and what that
         did (``get_freelist``, ``get_partial``, ``new_slab`` -> ``allocate_slab`` ->
         ``alloc_slab_page`` -> the page allocator)."""
-        v6 = self._v6
+        gen = self.gen
         depth = len(tr.stack)
-        name = "kmalloc" if node < 0 else "kmalloc_node"
-        tr.enter(name, f"size={size} gfp={G.format_gfp(gfp, self.k.version)}"
+        site = tr.call_site()
+        name = gen.name("kmalloc" if node < 0 else "kmalloc_node")
+        tr.enter(name, f"size={size} gfp={G.format_gfp(gfp, gen)}"
                        + (f" node={node}" if node >= 0 else ""))
         try:
             if size > self.kmalloc_max_cache_size:
-                if v6:
-                    names = ("kmalloc_large", "__kmalloc_large_node", "alloc_pages_node")
-                else:
-                    names = ("kmalloc_large", "kmalloc_order_trace", "kmalloc_order", "alloc_pages")
+                names = gen.chain("kmalloc_large_chain" if node < 0 else "kmalloc_large_node_chain")
                 order = get_order(size, self.page_shift)
                 for i, n in enumerate(names):
                     tr.enter(n, f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else "")
                 obj = self.kmalloc_large(size, gfp, node)
                 for _ in names:
                     tr.leave(obj)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
                 return tr.leave(obj)
             if not size:
-                if v6:
-                    # v6.6 kmalloc(): `if (__builtin_constant_p(size) && size)`, so size 0
+                if gen.kmalloc_zero_via_kmalloc:
+                    # 6.1+ kmalloc(): `if (__builtin_constant_p(size) && size)`, so size 0
                     # goes to __kmalloc(), whose kmalloc_slab() returns ZERO_SIZE_PTR
-                    tr.enter("__kmalloc")
-                    tr.enter("__do_kmalloc_node")
+                    names = gen.chain("__kmalloc_chain")
+                    for n in names:
+                        tr.enter(n)
                     tr.leaf("kmalloc_slab", "size=0", "ZERO_SIZE_PTR")
-                    tr.leave(16)
-                    tr.leave(16)
+                    for _ in names:
+                        tr.leave(16)
                 else:
                     tr.leaf("kmalloc_index", "size=0", 0)   # `if (!index) return ZERO_SIZE_PTR`
                 return tr.leave(16)
             s = self._kmalloc_cache(size, gfp)
-            if not v6 and self.k.version < (4, 20) and gfp & G.F_DMA:
+            if not gen.kmalloc_dma_inline and gfp & G.F_DMA:
                 # v4.19 kmalloc(): `if (!(flags & GFP_DMA))` guards the inline path
-                names = ("__kmalloc" if node < 0 else "__kmalloc_node",)
+                names = gen.chain("__kmalloc_chain" if node < 0 else "__kmalloc_node_chain")
                 tr.enter(names[0])
                 tr.leaf("kmalloc_slab", f"size={size}", s.name)
                 if node < 0:
                     names += ("slab_alloc",)
                     tr.enter("slab_alloc")
             else:
-                tr.leaf("kmalloc_index", f"size={size}", kmalloc_index(size))
-                if v6:      # v6.6: kmalloc_trace()/kmalloc_node_trace() in slab_common.c
-                    names = ("kmalloc_trace" if node < 0 else "kmalloc_node_trace",
-                             "__kmem_cache_alloc_node")
-                elif node < 0:
-                    names = ("kmem_cache_alloc_trace", "slab_alloc")
-                else:       # v4.19: kmem_cache_alloc_node_trace() calls slab_alloc_node()
-                    names = ("kmem_cache_alloc_node_trace",)
-                tr.enter(names[0], s.name)
+                idx = kmalloc_index(size)
+                tr.leaf("kmalloc_index", f"size={size}", idx)
+                names = gen.chain("kmalloc_cache_chain" if node < 0 else "kmalloc_cache_node_chain")
+                tr.enter(names[0], self._cache_ref(gfp, idx, s))
                 for n in names[1:]:
                     tr.enter(n)
             obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
@@ -1024,17 +1106,18 @@ class Slub:
                 self.k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
             for _ in names:
                 tr.leave(obj)
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
             return tr.leave(obj)
         except BaseException:
             tr.unwind(depth)
             raise
 
     def _slab_alloc_node_traced(self, tr, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
-        """``slab_alloc_node()`` (6.x: with ``__slab_alloc_node()``) recorded: a CPU
+        """``slab_alloc_node()`` (6.1+: with ``__slab_alloc_node()``) recorded: a CPU
         freelist hit has no callees, a miss shows ``__slab_alloc`` -> ``___slab_alloc``."""
-        v6 = self._v6
+        split = self.gen.slab_alloc_node_split
         tr.enter("slab_alloc_node", s.name)
-        if v6:
+        if split:
             tr.enter("__slab_alloc_node")
         c = s.cpu_slab[self.k.cpu]
         obj = c.freelist
@@ -1056,15 +1139,18 @@ class Slub:
             n = orig_size if s.debug and s.orig_size_tracked else s.object_size
             tr.leaf("memset", f"__GFP_ZERO: {n} bytes")
             self.fill(obj, 0, n)
-        if v6:
+        if split:
             tr.leave(obj)
         return tr.leave(obj)
-
-    def kmalloc_large(self, size: int, gfp: int, node: int = -1) -> int:
-        """``__kmalloc_large_node()``: a compound block of get_order(size) pages."""
+    def kmalloc_large(self, size: int, gfp: int, node: int = -1, entry: str = "") -> int:
+        """``__kmalloc_large_node()``: a compound block of get_order(size) pages. ``entry``:
+        the page-allocator chain a trace shows (by default: a constant-size kmalloc()'s
+        for NUMA_NO_NODE, the plain entry for a node)."""
         k = self.k
         order = ((size - 1) >> self.page_shift).bit_length()        # get_order(size)
-        pfn = k.buddy.alloc(gfp | G.F_COMP, order, K_KMALLOC_LARGE, 0, node)
+        if not entry:
+            entry = "kmalloc_large_pages_chain" if node < 0 else "__alloc_pages_chain"
+        pfn = k.buddy.alloc(gfp | G.F_COMP, order, K_KMALLOC_LARGE, 0, node, entry=entry)
         if pfn < 0:
             return 0
         if self._large_accounted:
@@ -1112,6 +1198,9 @@ class Slub:
         ``do_slab_free()``'s fast path pushes the object on ``c->freelist`` when its slab
         is this CPU's slab (the old head is stored in the object at ``s->offset``)."""
         if addr <= 16:
+            tr = self.k.tracer
+            if tr is not None and tr.events is not None:    # kfree(): trace_kfree() comes first
+                tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return
         k = self.k
         if k.tracer is not None:
@@ -1152,12 +1241,15 @@ class Slub:
         ``discard_slab`` -> ``free_slab`` -> ``__free_pages``). A large kmalloc block:
         4.x ``kfree`` -> ``__free_pages``; 6.x ``kfree`` -> ``free_large_kmalloc``."""
         depth = len(tr.stack)
+        if tr.events is not None:
+            tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
         tr.enter("kfree", f"{addr:#x}")
         try:
             slab, pfn = self.lookup(addr, "kfree")
             if slab is None:
-                if self._v6:
-                    tr.enter("free_large_kmalloc", f"order={int(self.k.mem_map.order[pfn])}")
+                name = self.gen.name("kfree_large")
+                if name != "__free_pages":      # 4.7-6.0 kfree() calls __free_pages() itself
+                    tr.enter(name, f"order={int(self.k.mem_map.order[pfn])}")
                     self.free_large_kmalloc(pfn, addr)
                     tr.leave()
                 else:
@@ -1182,7 +1274,7 @@ class Slub:
             # kmem_cache_debug(s): no cpu slab; __slab_free() -> free_to_partial_list()
             # (v6.2+; before, free_debug_processing() inside __slab_free())
             tr.enter("__slab_free")
-            tr.enter("free_to_partial_list" if self.k.version >= (6, 2) else "free_debug_processing")
+            tr.enter(self.gen.name("free_debug_processing"))
             self.dbg.free(s, slab, addr, fn)
             tr.leave()
             tr.leave()
@@ -1208,13 +1300,13 @@ class Slub:
             k.buddy.check_free(pfn, max(order, 0))        # raises: bad page state
             raise KernelBug(f"kfree({addr:#x}): not memory from kmalloc()")
         if order == 0 and not mm.flags_mv[pfn] & PG_head:
-            k.warn_once(f"free_large_kmalloc:{pfn}",
-                        f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slub.c free_large_kmalloc\n"
-                        f"object pointer: {addr:#018x}")
+            # free_large_kmalloc(): `if (WARN_ON_ONCE(order == 0)) pr_warn_once("object pointer: 0x%p\n")`
+            k.warn_on(f"free_large_kmalloc:{pfn}", k.gen.free_large_kmalloc_warn_site,
+                      k.gen.name("kfree_large"), ("kfree",), f"object pointer: {addr:#018x}")
         k.buddy.check_free(pfn, order)
         if kind == K_KMALLOC_LARGE and self._large_accounted:
             k.vmstat["nr_slab_unreclaimable"] -= 1 << order
-        k.buddy.free(pfn, order)
+        k.buddy.free(pfn, order, "free_slab_pages_chain")     # 6.15+: free_frozen_pages()
         k.clock.ns += 300
         if k.bus.subscribers:
             k.bus.changed("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
@@ -1230,8 +1322,8 @@ class Slub:
             k = self.k
             order = int(k.mem_map.order[pfn])
             if order < 0 or (self.page_size << order) <= KMALLOC_MAX_CACHE_SIZE:
-                k.warn_once(f"ksize:{pfn}", f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slab_common.c "
-                                            f"__ksize: {addr:#x} is not a kmalloc object")
+                # __ksize(): WARN_ON(folio_size(folio) <= KMALLOC_MAX_CACHE_SIZE)
+                k.warn_on(f"ksize:{pfn}", k.gen.ksize_warn_site, "__ksize", ("ksize",))
                 return 0
             return self.page_size << order
         return self.slab_ksize(slab.cache)
@@ -1275,11 +1367,15 @@ class Slub:
         else:
             depth = len(tr.stack)
             try:
-                tr.enter("kmem_cache_alloc", f"{s.name} gfp={G.format_gfp(gfp, k.version)}")
-                tr.enter("slab_alloc")
+                names = k.gen.chain("kmem_cache_alloc_chain")
+                site = tr.call_site()
+                tr.enter(names[0], f"{s.name} gfp={G.format_gfp(gfp, k.gen)}")
+                for n in names[1:]:
+                    tr.enter(n)
                 obj = self._slab_alloc_node_traced(tr, s, gfp, node, s.object_size)
-                tr.leave(obj)
-                tr.leave(obj)
+                for _ in names:
+                    tr.leave(obj)
+                self._trace_alloc(tr, "kmem_cache_alloc", site, obj, s.object_size, s.size, gfp, node, s)
             except BaseException:
                 tr.unwind(depth)
                 raise
@@ -1315,6 +1411,8 @@ class Slub:
         if tr is not None:
             depth = len(tr.stack)
             try:
+                if tr.events is not None:
+                    tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
                 tr.enter("kmem_cache_free", f"{s.name} {addr:#x}")
                 self._slab_free_traced(tr, s, slab, addr, "kmem_cache_free")
                 tr.leave()
@@ -1475,7 +1573,7 @@ def check_slub(k) -> None:
             if n.nr_slabs != len(ns) or n.total_objects != sum(sl.objects for sl in ns):
                 _fail(f"{s.name}: node {nid} counts {n.nr_slabs} slabs/{n.total_objects} objects, "
                       f"has {len(ns)}/{sum(sl.objects for sl in ns)}")
-    if k.version >= (5, 10):
+    if k.gen.kmalloc_large_accounted:
         heads = np.flatnonzero((mm.kind == K_KMALLOC_LARGE) & (mm.order >= 0))
         pages["nr_slab_unreclaimable"] += int(sum(1 << int(o) for o in mm.order[heads]))
     for key, v in pages.items():

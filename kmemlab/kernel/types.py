@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["Address", "NULL", "ZERO_SIZE_PTR", "Page", "as_int"]
+__all__ = ["Address", "NULL", "ZERO_SIZE_PTR", "Page", "as_int", "ERR_PTR", "IS_ERR", "PTR_ERR",
+           "ENOMEM", "EFAULT", "EINVAL", "MAX_ERRNO"]
 
 
 def as_int(value, what: str) -> int:
@@ -60,6 +61,29 @@ class Address(int):
 NULL = Address(0)
 #: ``ZERO_SIZE_PTR`` (include/linux/slab.h: ``((void *)16)``): what ``kmalloc(0)`` returns.
 ZERO_SIZE_PTR = Address(16)
+
+#: include/linux/err.h: the last page of the address space encodes -errno
+MAX_ERRNO = 4095
+ENOMEM, EFAULT, EINVAL = 12, 14, 22
+
+
+def ERR_PTR(error: int) -> Address:
+    """``ERR_PTR(-ENOMEM)``: the pointer that carries an error number (what memdup_user()
+    returns when it fails, instead of NULL)."""
+    error = as_int(error, "error")
+    if not -MAX_ERRNO <= error < 0:
+        raise ValueError(f"ERR_PTR() takes a negative errno (-1 .. -{MAX_ERRNO}), got {error}")
+    return Address((1 << 64) + error)
+
+
+def IS_ERR(p) -> bool:
+    """``IS_ERR(p)``: does ``p`` carry an error number (the top 4095 addresses)?"""
+    return as_int(p, "pointer") >= (1 << 64) - MAX_ERRNO
+
+
+def PTR_ERR(p) -> int:
+    """``PTR_ERR(p)``: the (negative) error number an ``ERR_PTR`` carries."""
+    return as_int(p, "pointer") - (1 << 64)
 
 
 class Page:

@@ -62,11 +62,12 @@ class VmStruct:
     """``struct vm_struct``: one mapped area as its user sees it."""
 
     __slots__ = ("addr", "size", "flags", "pages", "nr_pages", "caller", "pages_array",
-                 "pages_array_kind", "id")
+                 "pages_array_kind", "id", "requested_size")
 
-    def __init__(self, addr: int, size: int, flags: int, caller: str, id: int):
+    def __init__(self, addr: int, size: int, flags: int, caller: str, id: int, requested_size: int = 0):
         self.addr = addr
         self.size = size                 # includes the guard page
+        self.requested_size = requested_size   # the size asked for (vrealloc() uses it, 6.15+)
         self.flags = flags
         self.pages: list[int] = []       # pfns (area->pages[], struct page pointers)
         self.nr_pages = 0
@@ -236,32 +237,35 @@ class Vmalloc:
         __vmalloc_node_flags() to the static __vmalloc_node(); kvmalloc_node() (mm/util.c)
         through __vmalloc_node_flags_caller(). 5.8+ (the __vmalloc() cleanup) call
         __vmalloc_node() directly; 6.x kvmalloc_node() calls __vmalloc_node_range()
-        itself (with VM_ALLOW_HUGE_VMAP, which kmemlab does not model)."""
-        v = self.k.version
+        itself (with VM_ALLOW_HUGE_VMAP, which kmemlab does not model). 6.10+ spell the
+        entry points ``*_noprof``."""
+        gen = self.k.gen
         if api == "kvmalloc":
-            if v < (5, 8):
-                return ("__vmalloc_node_flags_caller", "__vmalloc_node")
-            return ("__vmalloc_node",) if v < (6, 0) else ()
+            return gen.chain("kvmalloc_chain")
         if api == "__vmalloc_node":
-            return ("__vmalloc_node",)
-        if v < (5, 8) and api in ("vmalloc", "vzalloc", "vzalloc_node"):
-            return (api, "__vmalloc_node_flags", "__vmalloc_node")
-        return (api, "__vmalloc_node")
+            return gen.chain("__vmalloc_node")
+        if gen.vmalloc_node_flags and api in ("vmalloc", "vzalloc", "vzalloc_node"):
+            return gen.chain(api) + ("__vmalloc_node_flags", gen.name("__vmalloc_node"))
+        return gen.chain(api) + (gen.name("__vmalloc_node"),)
 
     def _map_names(self) -> tuple[tuple[str, ...], tuple[str, ...], str]:
         """(top calls, the p4d/pud/pmd walk, the per-PTE-table call) of the mapping step:
         v4.19 map_vm_area -> vmap_page_range -> vmap_page_range_noflush -> vmap_p4d_range..;
         5.8-5.12 map_kernel_range -> map_kernel_range_noflush -> vmap_p4d_range..;
         5.13+ vmap_pages_range -> vmap_pages_range_noflush -> vmap_small_pages_range_noflush
-        -> vmap_pages_p4d_range..; 6.1+ (KMSAN) adds __vmap_pages_range_noflush."""
-        v = self.k.version
-        if v < (5, 13):
+        -> vmap_pages_p4d_range..; 6.1+ (KMSAN) adds __vmap_pages_range_noflush. The p4d
+        level arrived in 4.11: 4.5 walks pud, pmd, pte."""
+        gen = self.k.gen
+        if gen.vmalloc_map_names != "vmap_pages_range":
             low = ("vmap_p4d_range", "vmap_pud_range", "vmap_pmd_range"), "vmap_pte_range"
-            top = (("map_vm_area", "vmap_page_range", "vmap_page_range_noflush") if v < (5, 8)
+            if not gen.p4d_level:                     # before 5-level paging support (4.11)
+                low = low[0][1:], low[1]
+            top = (("map_vm_area", "vmap_page_range", "vmap_page_range_noflush")
+                   if gen.vmalloc_map_names == "map_vm_area"
                    else ("map_kernel_range", "map_kernel_range_noflush"))
             return top, low[0], low[1]
         top = ("vmap_pages_range", "vmap_pages_range_noflush")
-        if v >= (6, 1):
+        if gen.vmalloc_kmsan_wrapper:
             top += ("__vmap_pages_range_noflush",)
         top += ("vmap_small_pages_range_noflush",)
         return top, ("vmap_pages_p4d_range", "vmap_pages_pud_range", "vmap_pages_pmd_range"), \
@@ -271,11 +275,12 @@ class Vmalloc:
 
     def _old_messages(self) -> bool:
         """Kernels before 5.13 print "vmalloc: allocation failure ..." messages."""
-        return self.k.version < (5, 13)
+        return self.k.gen.vmalloc_old_messages
 
     def get_vm_area(self, size: int, align: int, flags: int, gfp: int, caller: str) -> VmStruct | None:
         """__get_vm_area_node(): PAGE_ALIGN, the guard page, the vmap area, the vm_struct."""
         ps = self.page_size
+        requested = size
         size = -(-size // ps) * ps
         if not size:
             return None
@@ -290,7 +295,7 @@ class Vmalloc:
             tr.leave(None if va is None else Address(va.va_start))
         if va is None:
             return None
-        vm = VmStruct(va.va_start, size, flags, caller, self._next_id)
+        vm = VmStruct(va.va_start, size, flags, caller, self._next_id, requested)
         self._next_id += 1
         va.vm = vm
         return vm
@@ -299,6 +304,9 @@ class Vmalloc:
         """An API entry (``api`` names it: vmalloc, vzalloc, vmalloc_node, vzalloc_node,
         __vmalloc, __vmalloc_node, kvmalloc) down to __vmalloc_node_range(); traced
         with this generation's intermediate functions."""
+        if (self.k.gen.vmalloc_api_highmem and api in ("vmalloc", "vzalloc", "vmalloc_node", "vzalloc_node")
+                and not gfp & (G.F_DMA | G.F_DMA32)):
+            gfp |= G.F_HIGHMEM      # 4.x vmalloc(): __vmalloc_node_flags(size, node, GFP_KERNEL | __GFP_HIGHMEM)
         tr = self.k.tracer
         if tr is None:
             return self.vmalloc_node_range(size, align, gfp, node, caller)
@@ -316,7 +324,7 @@ class Vmalloc:
         tr = self.k.tracer
         if tr is None:
             return self._vmalloc_node_range(size, align, gfp, node, caller, vm_flags)
-        tr.enter("__vmalloc_node_range", f"size={size} gfp={G.format_gfp(gfp, self.k.version)}"
+        tr.enter(self.k.gen.name("__vmalloc_node_range"), f"size={size} gfp={G.format_gfp(gfp, self.k.gen)}"
                                          + ("" if node < 0 else f" node={node}"))
         return tr.leave(Address(self._vmalloc_node_range(size, align, gfp, node, caller, vm_flags)))
 
@@ -334,9 +342,7 @@ class Vmalloc:
                 return 0
         else:
             if not size:
-                k.warn_once("vmalloc_size_0",
-                            f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/vmalloc.c __vmalloc_node_range+0x5d/0x2a0\n"
-                            f"{k.cpu_line()}")
+                k.warn_on("vmalloc_size_0", k.gen.vmalloc_size0_warn_site, k.gen.name("__vmalloc_node_range"))
                 return 0
             if (size >> self.page_shift) > _totalram_pages(k):
                 k.buddy.warn_alloc(gfp, f"vmalloc error: size {real_size}, exceeds total pages")
@@ -375,7 +381,7 @@ class Vmalloc:
         if array_size > ps:
             # the recursion is strictly bounded: 512 pages of pointers describe 1 GiB
             if tr is not None:
-                tr.enter("__vmalloc_node", f"size={array_size} (the page array)")
+                tr.enter(k.gen.name("__vmalloc_node"), f"size={array_size} (the page array)")
             arr = self.vmalloc_node_range(array_size, 1, nested_gfp, node, vm.caller)
             if tr is not None:
                 tr.leave(Address(arr))
@@ -394,7 +400,7 @@ class Vmalloc:
         # both generations add __GFP_NOWARN to the page allocations and report once
         # (4.19: alloc_mask = gfp_mask | __GFP_NOWARN; 6.6: vm_area_alloc_pages(gfp_mask | __GFP_NOWARN))
         page_gfp = gfp | G.F_NOWARN
-        if old:
+        if not k.gen.vmalloc_bulk:
             self._alloc_pages_one_by_one(vm, page_gfp, node, nr)
         else:
             self._vm_area_alloc_pages(vm, page_gfp, node, nr)
@@ -415,7 +421,8 @@ class Vmalloc:
 
     def _alloc_pages_one_by_one(self, vm: VmStruct, gfp: int, node: int, nr: int) -> None:
         """Before 5.13: ``alloc_page()`` (NUMA_NO_NODE) or ``alloc_pages_node()`` once
-        per page, stopping at the first failure."""
+        per page, stopping at the first failure; in the article's 4.5 (and 4.6)
+        ``alloc_kmem_pages()`` / ``alloc_kmem_pages_node()``."""
         k = self.k
         nd = None if node < 0 else node
         alloc = k.buddy.alloc
@@ -429,7 +436,10 @@ class Vmalloc:
                     break
                 pages.append(pfn)
             return
-        name = "alloc_page" if node < 0 else "alloc_pages_node"
+        if k.gen.vmalloc_kmem_pages:
+            name = "alloc_kmem_pages" if node < 0 else "alloc_kmem_pages_node"
+        else:
+            name = "alloc_page" if node < 0 else "alloc_pages_node"
         for _ in range(nr):
             tr.enter(name)
             pfn = tr.leave(alloc(gfp, 0, K_VMALLOC, vid, nd))
@@ -451,8 +461,9 @@ class Vmalloc:
         tr = k.tracer
         if tr is not None:
             tr.enter("vm_area_alloc_pages", f"nr_pages={nr}")
-            bulk_names = (("alloc_pages_bulk_array_mempolicy", "__alloc_pages_bulk")
-                          if node < 0 and k.version >= (5, 16) else ("__alloc_pages_bulk",))
+            gen = k.gen
+            bulk_names = ((gen.name("alloc_pages_bulk_array_mempolicy"), gen.name("__alloc_pages_bulk"))
+                          if node < 0 and gen.vmalloc_bulk_mempolicy else (gen.name("__alloc_pages_bulk"),))
         bulk_gfp = gfp & ~G.F_NOFAIL
         while len(pages) < nr:
             want = min(100, nr - len(pages))
@@ -467,7 +478,7 @@ class Vmalloc:
             pages.extend(got)
             if len(got) != want:
                 break
-        name = "alloc_pages" if node < 0 else "alloc_pages_node"
+        name = k.gen.name("alloc_pages" if node < 0 else "alloc_pages_node")
         while len(pages) < nr:
             if tr is not None:
                 tr.enter(name)
@@ -504,7 +515,7 @@ class Vmalloc:
             tr.leave(0 if ok else -12)       # 0 or -ENOMEM
         return ok
 
-    def kvmalloc_node(self, size: int, flags: int, node: int, caller: str) -> int:
+    def kvmalloc_node(self, size: int, flags: int, node: int, caller: str, buckets: list | None = None) -> int:
         """kvmalloc_node() (mm/util.c): kmalloc first, vmalloc when that fails.
 
         Per generation, as the kernel's source has it:
@@ -521,41 +532,46 @@ class Vmalloc:
           drops __GFP_NOFAIL (the vmalloc fallback implements "nofail").
         """
         k = self.k
-        v = k.version
+        gen = k.gen
         ps = self.page_size
         tr = k.tracer
         if tr is not None:
-            tr.enter("kvmalloc_node", f"size={size} flags={G.format_gfp(flags, v)}"
-                                      + ("" if node < 0 else f" node={node}"))
+            tr.enter(gen.name("kvmalloc_node"), f"size={size} flags={G.format_gfp(flags, gen)}"
+                                                + ("" if node < 0 else f" node={node}"))
         kernel = G.F_IO | G.F_FS | G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM     # GFP_KERNEL
         kmalloc_flags = flags
-        if v < (5, 17) and flags & kernel != kernel:
-            ret = self._traced_kmalloc(size, flags, node)
+        if not gen.kvmalloc_nofs_fallback and flags & kernel != kernel:
+            ret = self._traced_kmalloc(size, flags, node, buckets)
             return ret if tr is None else tr.leave(Address(ret))
         if size > ps:
+            # 6.16+ kmalloc_gfp_adjust(): no direct reclaim (kswapd still runs) instead of
+            # __GFP_NORETRY, unless the caller insists with __GFP_RETRY_MAYFAIL
             kmalloc_flags |= G.F_NOWARN
             if not kmalloc_flags & G.F_RETRY_MAYFAIL:
-                kmalloc_flags |= G.F_NORETRY
-            if v >= (5, 17):
+                if gen.kvmalloc_no_direct_reclaim:
+                    kmalloc_flags &= ~G.F_DIRECT_RECLAIM
+                else:
+                    kmalloc_flags |= G.F_NORETRY
+            if gen.kvmalloc_nofs_fallback:
                 kmalloc_flags &= ~G.F_NOFAIL
-        ret = self._traced_kmalloc(size, kmalloc_flags, node)
+        ret = self._traced_kmalloc(size, kmalloc_flags, node, buckets)
         if ret or size <= ps:
             return ret if tr is None else tr.leave(Address(ret))
-        if v >= (5, 17) and not flags & G.F_DIRECT_RECLAIM:
+        if gen.kvmalloc_nofs_fallback and not flags & G.F_DIRECT_RECLAIM:
             # "non-sleeping allocations are not supported by vmalloc"
             return 0 if tr is None else tr.leave(Address(0))
-        if v >= (5, 14) and size > 0x7fffffff:
-            if v < (5, 16) or not flags & G.F_NOWARN:
-                k.warn_once("kvmalloc_int_max",
-                            f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/util.c:{593 if v < (6, 0) else 649} "
-                            f"kvmalloc_node+0x{0x1ad if v >= (6, 0) else 0x172:x}/0x1c0\n"
-                            f"{k.cpu_line()}")
+        if gen.kvmalloc_int_max and size > 0x7fffffff:
+            if not gen.kvmalloc_int_max_nowarn or not flags & G.F_NOWARN:
+                k.warn_on("kvmalloc_int_max", gen.kvmalloc_warn_site, gen.name("kvmalloc_node"))
             return 0 if tr is None else tr.leave(Address(0))
         addr = self.vmalloc(size, 1, flags, node, caller, "kvmalloc")
         return addr if tr is None else tr.leave(Address(addr))
 
-    def _traced_kmalloc(self, size: int, gfp: int, node: int) -> int:
-        return self.k.slub.kmalloc_variable(size, gfp, node)
+    def _traced_kmalloc(self, size: int, gfp: int, node: int, buckets: list | None = None) -> int:
+        """kvmalloc's kmalloc attempt: kmalloc_node() (-> __kmalloc_node()), or on 6.14+,
+        where kvmalloc lives in mm/slub.c, __do_kmalloc_node() directly; from a set of
+        kmem_buckets when the caller has one (vmemdup_user())."""
+        return self.k.slub.kmalloc_variable(size, gfp, node, "kvmalloc_kmalloc_chain", buckets)
 
     def _alloc_pages_array(self, array_size: int, gfp: int, node: int, owner: int) -> tuple[int, str]:
         """area->pages when it fits in a page: ``kmalloc_node(array_size, nested_gfp, node)``,
@@ -593,7 +609,7 @@ class Vmalloc:
         va = None
         if addr & (self.page_size - 1):
             lines.append(f"Trying to vfree() bad address ({addr:0{self.k.profile.bits // 4}x})")
-            if self.k.version < (6, 3):
+            if not self.k.gen.vfree_unaligned_warns:
                 raise self._warn_bug(fn, lines, f"{fn}: {Address(addr)} is not page aligned")
         else:
             va = self.find_vmap_area(addr)
@@ -620,12 +636,12 @@ class Vmalloc:
         vm = va.vm
         tr = self.k.tracer
         if tr is not None:
-            v = self.k.version
+            gen = self.k.gen
             tr.enter("remove_vm_area", f"{Address(vm.addr)}")
-            tr.leaf("find_unlink_vmap_area" if v >= (6, 3) else "find_vmap_area", "", Address(va.va_start))
+            tr.leaf("find_unlink_vmap_area" if gen.find_unlink_vmap_area else "find_vmap_area", "",
+                    Address(va.va_start))
             tr.enter("free_unmap_vmap_area")
-            tr.leaf("unmap_vmap_area" if v < (5, 8) else "unmap_kernel_range_noflush" if v < (5, 13)
-                    else "vunmap_range_noflush", f"{vm.get_vm_area_size(self.page_size) >> self.page_shift} PTEs")
+            tr.leaf(gen.vmalloc_unmap_name, f"{vm.get_vm_area_size(self.page_size) >> self.page_shift} PTEs")
             tr.leaf("free_vmap_area_noflush", "onto the purge list")
         self.k.pgtable.unmap(vm.addr, vm.get_vm_area_size(self.page_size) >> self.page_shift)
         self._unlink(va)
@@ -640,9 +656,7 @@ class Vmalloc:
         """vfree() down to where the work is done: v4.14/4.19 vfree -> __vunmap;
         5.x-6.2 vfree -> __vfree -> __vunmap; 6.3+ (vfree rewritten around
         remove_vm_area) vfree does it itself."""
-        v = self.k.version
-        return ("vfree", "__vunmap") if v < (5, 0) else ("vfree", "__vfree", "__vunmap") \
-            if v < (6, 3) else ("vfree",)
+        return self.k.gen.chain("vfree_chain")
 
     def vfree(self, addr: int) -> VmStruct:
         """vfree(): the caller has run :meth:`check_vfree` (this one re-checks).
@@ -721,7 +735,7 @@ class Vmalloc:
         w = 16 if k.profile.bits == 64 else 8
         nodes = k.nr_nodes
         node_of = k.mem_map.node
-        purged_inline = k.version < (5, 2)     # 4.x lists lazily freed areas in place
+        purged_inline = not k.gen.vmallocinfo_purge_after     # 4.x lists lazily freed areas in place
         rows = []
         items = [(s, self.busy[s]) for s in self.busy_starts]
         if purged_inline:

@@ -12,10 +12,10 @@ or leave it out and kmemlab records the calling Python function as
 
 from __future__ import annotations
 
-import sys
 
 from . import gfp as G
 from .mem_map import K_VMALLOC
+from .trace import python_call_site
 from .types import NULL, Address, Page, as_int
 
 __all__ = ["VmallocAPI"]
@@ -25,14 +25,8 @@ _GFP_KERNEL = int(G.GFP_KERNEL)
 
 
 def _python_caller() -> str:
-    """%pS of the first frame outside kmemlab: ``function+0xoff/0xlen``."""
-    f = sys._getframe(2)
-    while f is not None and f.f_globals.get("__name__", "").startswith("kmemlab"):
-        f = f.f_back
-    if f is None:
-        return "0x0"
-    code = f.f_code
-    return f"{code.co_name}+{f.f_lasti:#x}/{len(code.co_code):#x}"
+    """%pS of the first frame outside kmemlab (vmallocinfo's caller column)."""
+    return python_call_site()
 
 
 class VmallocAPI:
@@ -133,6 +127,7 @@ class VmallocAPI:
         compound block above KMALLOC_MAX_CACHE_SIZE), else vmalloc; ``NULL`` on failure.
         Which flags may fall back to vmalloc depends on the kernel generation (see
         :meth:`kmemlab.kernel.vmalloc.Vmalloc.kvmalloc_node`). Free with :meth:`kvfree`."""
+        self._require(self._k.gen.kvmalloc, "kvmalloc_node()", "4.12")
         size = self._vsize(size)
         gfp = G.check_gfp(gfp)
         node = self._node(node)
@@ -177,6 +172,60 @@ class VmallocAPI:
             self.vfree(addr)
         else:
             self.kfree(addr)
+
+    def vrealloc(self, p, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
+        """``vrealloc(p, size, flags)`` (mm/vmalloc.c, 6.12+): resize a vmalloc allocation.
+
+        As the kernel does it: ``p`` NULL is a plain ``__vmalloc(size, flags)``; size 0
+        frees ``p`` and returns NULL; a size that still fits the pages the area has keeps
+        ``p`` (with ``__GFP_ZERO`` the spare bytes are zeroed); a larger size allocates a
+        new area, copies the old contents and frees ``p``. An address that is no vmalloc
+        area gets the kernel's WARN ("Trying to vrealloc() nonexistent vm area") and NULL,
+        and changes nothing."""
+        k = self._k
+        self._require(k.gen.vrealloc, "vrealloc()", "6.12")
+        p = as_int(p, "vrealloc() address")
+        size = self._vsize(size)
+        gfp = G.check_gfp(gfp)
+        caller = self._caller(caller)
+        if not size:
+            self.vfree(p)
+            return NULL
+        vm = None
+        if p:
+            va = k.vmalloc.find_vmap_area(p)          # find_vm_area(): the area containing p
+            vm = va.vm if va is not None else None
+            if vm is None:
+                k.warn_on(f"vrealloc:{p:#x}", k.gen.vrealloc_warn_site, k.gen.name("vrealloc"),
+                          extra=f"Trying to vrealloc() nonexistent vm area ({p:#018x})")
+                return NULL
+        tr = k.tracer
+        alloced = vm.get_vm_area_size(self.PAGE_SIZE) if vm is not None else 0
+        # 6.15+ remembers the size asked for and copies only that much; 6.12 the whole area
+        old_size = (vm.requested_size if k.gen.vrealloc_requested_size else alloced) if vm is not None else 0
+
+        def resize():
+            if vm is not None and size <= alloced:
+                if size <= old_size and gfp & G.F_ZERO:
+                    self.memset(p + size, 0, old_size - size)    # zero the spare (or "freed") bytes
+                vm.requested_size = size
+                return p
+            new = self._vmalloc(size, 1, gfp, -1, caller, "__vmalloc")
+            if new and vm is not None:
+                self.write(new, self.read(p, min(size, old_size)))
+                self.vfree(p)
+            return int(new)
+        if tr is None:
+            return Address(resize())
+        return Address(tr.through((k.gen.name("vrealloc"),), resize, f"{Address(p)} size={size}", Address))
+
+    def _require(self, present: bool, what: str, since: str) -> None:
+        """A kernel function the machine's generation does not have is a Python AttributeError
+        (in C it would not compile), saying which release brought it."""
+        gen = self._k.gen
+        if not present:
+            raise AttributeError(f"{what} exists from Linux {since} on; this machine runs {gen.release} "
+                                 f"(boot km.Machine(kernel='{since}') or later)")
 
     def vfree(self, addr) -> None:
         """``vfree(addr)``: unmap and free the pages now; the virtual range is

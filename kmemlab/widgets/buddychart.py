@@ -53,7 +53,7 @@ class BuddyChart(View):
         if log is not None and not isinstance(log, bool):
             raise TypeError(f"log is True, False or None (choose by the counts), got {log!r}")
         self._zone_labels = self._labels()
-        norders = machine.MAX_ORDER
+        norders = machine.NR_PAGE_ORDERS
         xs = bq.OrdinalScale(domain=[str(o) for o in range(norders)])
         counts = self.counts()
         self.log = self._want_log(counts) if log is None else log

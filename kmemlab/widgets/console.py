@@ -150,7 +150,7 @@ class Console(View):
     def requested_order(self) -> int:
         """The order typed in the box: a small number is an order, else a size in bytes."""
         m = self.machine
-        return parse_order_or_size(self.size.value, m.MAX_ORDER, m.PAGE_SHIFT, self.lang)
+        return parse_order_or_size(self.size.value, m.NR_PAGE_ORDERS, m.PAGE_SHIFT, self.lang)
 
     def requested_bytes(self) -> int:
         """The size typed in the bytes box (100, 4096, 64K, 1M)."""
@@ -172,11 +172,11 @@ class Console(View):
         """What the alloc_pages button does; returns the page (None if it failed)."""
         try:
             order = self.requested_order()
-            if order >= self.machine.MAX_ORDER:
+            if order >= self.machine.NR_PAGE_ORDERS:
                 # the kernel would WARN and fail; say so plainly rather than log a warning
                 raise ValueError(self.t("err.order_top", order=order,
                                         kib=(1 << order) * self.machine.PAGE_SIZE >> 10,
-                                        top=self.machine.MAX_ORDER - 1))
+                                        top=self.machine.NR_PAGE_ORDERS - 1))
             gfp = self.requested_gfp()
             page = self._call(self.machine.alloc_pages, gfp, order)
         except Exception as e:                       # noqa: BLE001 - shown, never raised to the UI

@@ -167,7 +167,7 @@ class MappingView(View):
             cache = m._k.slub.page_slab[pfn].cache.name
             return Allocation(f"{cache} object", addr, size, nr, False, "direct map", page_start)
         # a block: kmalloc_large, alloc_pages, ... find its head
-        for o in range(m.MAX_ORDER):
+        for o in range(m.NR_PAGE_ORDERS):
             head = pfn & ~((1 << o) - 1)
             if mm.order[head] >= 0 and head + (1 << int(mm.order[head])) > pfn:
                 nr = 1 << int(mm.order[head])

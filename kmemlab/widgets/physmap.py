@@ -85,7 +85,7 @@ class PhysMap(View):
         self.width = _row_width(m.max_pfn)
         self.height = -(-m.max_pfn // self.width)
         self._lut = kind_lut()
-        self._max_order = m.MAX_ORDER
+        self._max_order = m.NR_PAGE_ORDERS
         self._palette = palette_rgb(self._max_order)
         self._align = 1 << (self._max_order - 1)
         #: palette index per frame, padded to width*height with "not RAM"
