@@ -6,16 +6,12 @@ Skipped only when /usr/bin/chromium is missing outside CI; under CI it must run
 (``./run test`` installs chromium when tests/browser/ exists).
 """
 
-import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, free_port, launch_chromium
+from conftest import ARTIFACTS, free_port, launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -30,35 +26,11 @@ def voila_url():
     voila = Path(sys.executable).with_name("voila")
     assert voila.exists(), f"voila is not installed next to {sys.executable}"
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "voila.log", "w")
-    proc = subprocess.Popen([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser",
-                             f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
-                            cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "voila/static/", timeout=2)
-            except urllib.error.HTTPError:
-                break                              # the server answers (404 is fine)
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("voila did not start; see tests/artifacts/voila.log")
-                time.sleep(0.3)
-            else:
-                break
+    with serve([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser", f"--port={port}",
+                "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], url + "voila/static/", "voila.log",
+               cwd=HERE):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)        # the server and the kernel it started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,15 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, free_port, launch_chromium
+from conftest import ARTIFACTS, free_port, launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -46,35 +44,6 @@ FIGURES = """() => Array.from(document.querySelectorAll('svg.svg-figure')).map(f
 })"""
 
 
-def _start(argv, url_probe, env, log_name, cwd=None):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / log_name, "w")
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url_probe, timeout=2)
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start; see tests/artifacts/{log_name}")
-            time.sleep(0.5)
-    return proc, log
-
-
-def _stop(proc, log):
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
-
-
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -87,15 +56,11 @@ def browser():
 @pytest.fixture(scope="module")
 def voila_url():
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     voila = Path(sys.executable).with_name("voila")
-    proc, log = _start([str(voila), str(NB), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-                        "--show_tracebacks=True"], f"http://127.0.0.1:{port}/voila/static/", env,
-                       "voila-lectures.log", cwd=NB)
-    try:
+    with serve([str(voila), str(NB), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+                "--show_tracebacks=True"], f"http://127.0.0.1:{port}/voila/static/",
+               "voila-lectures.log", cwd=NB):
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        _stop(proc, log)
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +73,16 @@ def lab_url(tmp_path_factory):
     # every cell rendered (JupyterLab 4 otherwise renders only the cells on screen)
     (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port = free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(work / ".rt"),
-               JUPYTERLAB_SETTINGS_DIR=str(work / ".settings"),
-               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = {"JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(work / ".rt"),
+           "JUPYTERLAB_SETTINGS_DIR": str(work / ".settings")}
     subprocess.run([sys.executable, "-m", "jupyter", "labextension", "disable",
-                    "@jupyterlab/apputils-extension:announcements"], env=env, check=False,
-                   capture_output=True)
-    proc, log = _start([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-                        "--ip=127.0.0.1", f"--ServerApp.root_dir={work / 'notebooks'}", "--allow-root",
-                        "--IdentityProvider.token=", "--ServerApp.password="],
-                       f"http://127.0.0.1:{port}/api", env, "jupyterlab-lectures.log")
-    try:
+                    "@jupyterlab/apputils-extension:announcements"], env=dict(os.environ, **env),
+                   check=False, capture_output=True)
+    with serve([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                f"--ServerApp.root_dir={work / 'notebooks'}", "--allow-root",
+                "--IdentityProvider.token=", "--ServerApp.password="],
+               f"http://127.0.0.1:{port}/api", "jupyterlab-lectures.log", env=env):
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        _stop(proc, log)
 
 
 def _run_cells_until(path: Path, marker: str) -> dict:
