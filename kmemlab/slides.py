@@ -244,10 +244,7 @@ def _output_blocks(out, room: float) -> list[Block]:
     data = out.get("data", {})
     if "text/html" in data:           # the static picture of a view (never the widget)
         h = "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
-        pictures = len(re.findall(r"<(?:img|svg)\b", h))
-        rows = len(re.findall(r"<tr\b", h))
-        est = pictures * _PICTURE_MAX + rows * 30 + 40
-        return [Block(f'<div class="kl-html">{h}</div>', min(est, room))]
+        return [_html_block(part, room) for part in h.split(_SPLIT) if part.strip()]
     if "image/png" in data:
         return [Block(f'<img class="kl-img" src="data:image/png;base64,{data["image/png"]}"/>', _PICTURE_MAX)]
     if "image/svg+xml" in data:
@@ -255,6 +252,26 @@ def _output_blocks(out, room: float) -> list[Block]:
     if "text/plain" in data:
         return _text_blocks(data["text/plain"], "kl-out", room)
     return []
+
+
+_SPLIT = "<!--kmemlab-split-->"       # kmemlab.widgets.dashboard.SPLIT (no widget import here)
+
+
+def _html_block(h: str, room: float) -> Block:
+    """One static picture: its height estimated from what it holds; one taller than the
+    frame is shown smaller (CSS zoom), never cut."""
+    pictures = len(re.findall(r"<(?:img|svg)\b", h))
+    rows = len(re.findall(r"<tr\b", h))
+    pre_lines = sum(p.count("\n") + 1 for p in re.findall(r"<pre\b.*?</pre>", h, flags=re.S))
+    est = pictures * (_PICTURE_MAX + 10) + rows * 30 + pre_lines * _OUT_PX + 60
+    if est <= room:
+        return Block(f'<div class="kl-html">{h}</div>', est)
+    z = max(0.3, room / est)
+    # scaled with a transform (reveal.js scales whole slides with CSS zoom: a zoom inside
+    # one confuses its layout); the outer box keeps the room the scaled picture takes
+    return Block(f'<div class="kl-scaled" style="height:{room:.0f}px">'
+                 f'<div class="kl-html" style="transform:scale({z:.3f});transform-origin:0 0;'
+                 f'width:{100 / z:.1f}%">{h}</div></div>', room)
 
 
 def _first_heading(text: str) -> str:
@@ -323,6 +340,7 @@ _CSS = f"""
 .kl-html svg {{ width: 100%; }}
 .kl-html table {{ font-size: 15px; border-collapse: collapse; }}
 .kl-html td, .kl-html th {{ padding: 1px 6px; border-bottom: 1px solid #ddd; }}
+.kl-scaled {{ overflow: hidden; }}
 .kl-continued {{ color: #777; font-size: 18px; }}
 .kmemlab-static-note {{ color: #555; font-style: italic; }}
 """

@@ -29,7 +29,10 @@ from .slabview import SlabView
 from .virtmap import VirtMap
 from .walkview import WalkView
 
-__all__ = ["Dashboard", "VIEWS", "DEFAULT_VIEWS"]
+__all__ = ["Dashboard", "VIEWS", "DEFAULT_VIEWS", "SPLIT"]
+
+#: between the views of a dashboard's static HTML: where `kmemlab slides` may start a slide
+SPLIT = "<!--kmemlab-split-->"
 
 #: the views a dashboard can hold, by name
 VIEWS = {"console": Console, "mapping": MappingView, "walk": WalkView, "physmap": PhysMap,
@@ -183,8 +186,10 @@ class Dashboard:
         return all(v.closed for v in self.views)
 
     def to_html(self) -> str:
-        return (f"<div class='kmemlab-dashboard-static'><h3>{html.escape(repr(self.machine))}</h3>"
-                + "".join(v.to_html() for v in self.views) + "</div>")
+        """Every view's static picture in turn (``SPLIT`` between them marks where a page
+        or a slide may break)."""
+        parts = [f"<h3>{html.escape(repr(self.machine))}</h3>"] + [v.to_html() for v in self.views]
+        return SPLIT.join(f"<div class='kmemlab-dashboard-static'>{p}</div>" for p in parts)
 
     def _repr_html_(self) -> str:
         return self.to_html()

@@ -181,7 +181,7 @@ def test_lecture_in_voila_shows_every_figure_with_content(browser, voila_url, na
             f"{where}: the page scrolls sideways"
         shot = name.replace("/", "-").replace(".ipynb", "")
         pg.screenshot(path=str(ARTIFACTS / f"voila-{shot}.png"))
-        fig = pg.locator("svg.svg-figure").first
+        fig = pg.locator("svg.svg-figure:visible").first
         fig.scroll_into_view_if_needed()
         pg.screenshot(path=str(ARTIFACTS / f"voila-{shot}-figure.png"))
     finally:
@@ -213,7 +213,7 @@ def test_lecture_in_jupyterlab_runs_and_shows_every_figure(browser, lab_url, nam
         errors = pg.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert not any("Traceback" in t for t in errors.all_inner_texts()), f"{where}: a cell raised"
         shot = name.replace("/", "-").replace(".ipynb", "")
-        pg.locator("svg.svg-figure").first.scroll_into_view_if_needed()
+        pg.locator("svg.svg-figure:visible").first.scroll_into_view_if_needed()
         pg.screenshot(path=str(ARTIFACTS / f"jupyterlab-{shot}.png"))
     finally:
         pg.close()
