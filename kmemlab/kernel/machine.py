@@ -30,6 +30,7 @@ from .mem_map import K_FREE, K_KERNEL, K_MEMMAP, K_PAGES, K_RESERVED, MemMap, PG
 from .memory import PhysMemory
 from .printk import Clock, Log
 from .procfs import ProcFS
+from .slub import KmemCache
 from .types import ENOMEM, ERR_PTR, NULL, Address, Page, as_int
 from .vmalloc_api import VmallocAPI
 
@@ -525,7 +526,6 @@ class Machine(VmallocAPI):
         return self._k.slub.kmalloc_slab(size, gfp)
 
     def _cache(self, cache):
-        from .slub import KmemCache
         if not isinstance(cache, KmemCache):
             raise TypeError(f"expected a kmem_cache from kmem_cache_create() or kmalloc_slab(), "
                             f"got {type(cache).__name__}")

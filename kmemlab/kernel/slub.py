@@ -227,6 +227,12 @@ class Slab:
         self.node = node
         self.on_list = None       # None, "partial" or "full" (full only with SLAB_STORE_USER)
 
+    @property
+    def slab_cache(self) -> "KmemCache":
+        """``slab->slab_cache``: the cache this slab belongs to (the kernel's name for
+        ``cache``)."""
+        return self.cache
+
     def __repr__(self):
         return (f"<slab pfn={self.pfn:#x} of {self.cache.name}: objects={self.objects} "
                 f"inuse={self.inuse}{' frozen' if self.frozen else ''}>")
@@ -266,6 +272,7 @@ class KmemCache:
 
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
                  ctor=None):
+        self._slub = slub         # what the read helpers (kernel/helpers.py) follow to memory
         self.id = cid
         self.name = name
         self.object_size = size
