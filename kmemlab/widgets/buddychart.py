@@ -15,6 +15,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
+from ..kernel.helpers import for_each_populated_zone
 from .base import FRAME_EVENTS, View
 
 __all__ = ["BuddyChart"]
@@ -91,7 +92,8 @@ class BuddyChart(View):
         self.widget = W.VBox([self.heading, self.figure], layout=W.Layout(width="100%", min_width="0"))
 
     def _zones(self):
-        return [z for z in self.machine.zones if z.populated()]
+        # the drgn-style read interface (kmemlab.kernel.helpers): the same code reads a host
+        return list(for_each_populated_zone(self.machine))
 
     def _labels(self) -> list[str]:
         single = self.machine.nodes == 1

@@ -20,6 +20,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
+from ..kernel.helpers import find_slab_cache
 from .base import View, weak_handler
 from .buddychart import nice_ticks
 
@@ -173,7 +174,7 @@ class SlabView(View):
     def select_cache(self, name: str) -> None:
         """Draw the first slab of cache ``name``."""
         slub = self._slub()
-        s = next((c for c in slub.slab_caches if c.name == name), None)
+        s = find_slab_cache(self.machine, name)
         if s is None:
             raise ValueError(f"no slab cache named {name!r}")
         slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn)
