@@ -47,6 +47,8 @@ class VirtMap(View):
 
     title = "kernel virtual address space"
     WAKE = frozenset(("vmalloc", "vfree", "vmap", "vunmap", "purge_vmap_area_lazy", "restore"))
+    #: collecting every vm area is not free: four pictures a second while a burst runs
+    burst_interval = 0.25
 
     def __init__(self, machine, **kw):
         super().__init__(machine, **kw)
