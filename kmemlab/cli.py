@@ -291,6 +291,13 @@ def _replay(args) -> int:
     return run_cli(args)
 
 
+@command("slides", "build offline reveal.js slides of a lecture notebook",
+         configure=module_arguments("slides"))
+def _slides(args) -> int:
+    from .slides import main as build
+    return build(args)
+
+
 # -- the top level ------------------------------------------------------------------------
 
 def _version() -> str:
