@@ -145,6 +145,11 @@ def test_the_core_cli_says_which_extra_a_command_needs(core):
             cwd=elsewhere(), env=env, check=False)
     assert r.returncode == 1 and "pip install 'kmemlab[grading]'" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+    r = run([core.bin("kmemlab"), "slides", "x.ipynb"], cwd=elsewhere(), env=env, check=False)
+    assert r.returncode == 1 and "pip install 'kmemlab[slides]'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    r = run([core.bin("kmemlab"), "--help"], cwd=elsewhere(), env=env)
+    assert "slides" in r.stdout and "record" in r.stdout
 
 
 # -- the Binder / JupyterHub recipe, and the command line of a full install ------------------
