@@ -1,5 +1,6 @@
 """Reliability under abuse (issue 9): a hypothesis state machine mixing every allocator,
-valid and invalid frees, memory writes and snapshots/restores, on every profile.
+valid and invalid frees, memory writes and snapshots/restores, on every profile and every
+kernel generation.
 
 After every step the invariants hold (m.check_invariants()); after every invalid call
 the machine's state is byte for byte what it was; freeing everything returns the buddy

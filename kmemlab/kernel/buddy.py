@@ -473,6 +473,9 @@ class BuddyAllocator:
         if pfn < 0:
             pfn = self._alloc_pages_slowpath(gfp, order, zl, highest, mt, warn, kind, owner)
         if tr is not None:
+            if pfn >= 0 and tr.events is not None:       # trace_mm_page_alloc()
+                tr.kmem("mm_page_alloc", page=k.virt_of_page(pfn), pfn=pfn, order=order,
+                        migratetype=mt, gfp_flags=gfp)
             while len(tr.stack) > depth:
                 tr.leave(pfn if pfn >= 0 else None)
         if pfn >= 0:
@@ -1060,6 +1063,8 @@ class BuddyAllocator:
             depth = len(tr.stack)
             for i, n in enumerate(names):
                 tr.enter(n, f"pfn={pfn:#x} order={order}" if i == 0 else "")
+            if tr.events is not None:           # free_pages_prepare(): trace_mm_page_free()
+                tr.kmem("mm_page_free", page=k.virt_of_page(pfn), pfn=pfn, order=order)
         if pcp_path:
             self.free_unref_page_commit(z, z.per_cpu_pageset[k.cpu], pfn, mt, order)
         else:

@@ -228,6 +228,12 @@ class Slab:
         self.node = node
         self.on_list = None       # None, "partial" or "full" (full only with SLAB_STORE_USER)
 
+    @property
+    def slab_cache(self) -> "KmemCache":
+        """``slab->slab_cache``: the cache this slab belongs to (the kernel's name for
+        ``cache``)."""
+        return self.cache
+
     def __repr__(self):
         return (f"<slab pfn={self.pfn:#x} of {self.cache.name}: objects={self.objects} "
                 f"inuse={self.inuse}{' frozen' if self.frozen else ''}>")
@@ -267,6 +273,7 @@ class KmemCache:
 
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
                  ctor=None):
+        self._slub = slub         # what the read helpers (kernel/helpers.py) follow to memory
         self.id = cid
         self.name = name
         self.object_size = size
@@ -950,22 +957,34 @@ class Slub:
             s = buckets[SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()]
             if tr is None:
                 return self._alloc_counted(s, gfp, node, size, "kmalloc")
-            return tr.through(self.gen.chain(chain), lambda: self._traced_bucket_alloc(tr, s, gfp, node, size),
-                              f"size={size} gfp={G.format_gfp(gfp, self.gen)} node={node}")
+            site = tr.call_site(1 if self.gen.inlined(self.gen.chain(chain)[0]) else 0)
+            obj = tr.through(self.gen.chain(chain), lambda: self._traced_bucket_alloc(tr, s, gfp, node, size),
+                             f"size={size} gfp={G.format_gfp(gfp, self.gen)} node={node}")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
         if tr is None or not size:
             return self.kmalloc(size, gfp, node)
         gen = self.gen
         depth = len(tr.stack)
+        # __do_kmalloc_node(.., caller): _RET_IP_ of the real function that called it (when the
+        # chain starts inline, as in 6.14+ kvmalloc, that is one function further out)
+        site = tr.call_site(1 if gen.inlined(gen.chain(chain)[0]) else 0)
         detail = f"size={size} gfp={G.format_gfp(gfp, gen)} node={node}"
         try:
             if size > KMALLOC_MAX_CACHE_SIZE:
-                names = gen.chain(chain) + gen.chain("__do_kmalloc_node_large_chain")
+                entry = gen.chain(chain)
+                names = entry + gen.chain("__do_kmalloc_node_large_chain")
                 order = get_order(size, self.page_shift)
                 for i, n in enumerate(names):
                     tr.enter(n, detail if i == 0 else
                              (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
+                    if i == len(entry) - 1:
+                        inner = tr.call_site()  # __kmalloc_large_node_noprof's _RET_IP_
                 obj = self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
                                          else "__alloc_pages_chain")
+                if gen.kmalloc_large_double_event:
+                    self._trace_alloc(tr, "kmalloc", inner, obj, size, self.page_size << order, gfp, node)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
             else:
                 names = gen.chain(chain)
                 tr.enter(names[0], detail)
@@ -977,12 +996,25 @@ class Slub:
                     names += ("__kmem_cache_alloc_node",)
                     tr.enter("__kmem_cache_alloc_node", s.name)
                 obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
             for _ in names:
                 tr.leave(obj)
             return obj
         except BaseException:
             tr.unwind(depth)
             raise
+
+    def _trace_alloc(self, tr, event: str, site: str, obj: int, req: int, alloc: int, gfp: int,
+                     node: int, s: KmemCache | None = None) -> None:
+        """trace_kmalloc() / trace_kmem_cache_alloc(): fired after the allocation, with the
+        object or NULL. Before 6.1 a request for a node is its own event, kmalloc_node."""
+        if tr.events is None:
+            return
+        if node >= 0 and not self.gen.kmem_unified_node:
+            event += "_node"
+        accounted = bool(gfp & G.F_ACCOUNT) or (s is not None and bool(s.flags & SLAB_ACCOUNT))
+        tr.kmem(event, call_site=site, ptr=obj, bytes_req=req, bytes_alloc=alloc, gfp_flags=gfp,
+                node=node, accounted=accounted, name=s.name if s is not None else "")
 
     def _cache_ref(self, gfp: int, idx: int, s: KmemCache) -> str:
         """How the kernel's source names the cache kmalloc picked: ``kmalloc_caches[index]``
@@ -1031,6 +1063,7 @@ class Slub:
         ``alloc_slab_page`` -> the page allocator)."""
         gen = self.gen
         depth = len(tr.stack)
+        site = tr.call_site()
         name = gen.name("kmalloc" if node < 0 else "kmalloc_node")
         tr.enter(name, f"size={size} gfp={G.format_gfp(gfp, gen)}"
                        + (f" node={node}" if node >= 0 else ""))
@@ -1043,6 +1076,7 @@ class Slub:
                 obj = self.kmalloc_large(size, gfp, node)
                 for _ in names:
                     tr.leave(obj)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
                 return tr.leave(obj)
             if not size:
                 if gen.kmalloc_zero_via_kmalloc:
@@ -1080,6 +1114,7 @@ class Slub:
                 self.k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
             for _ in names:
                 tr.leave(obj)
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
             return tr.leave(obj)
         except BaseException:
             tr.unwind(depth)
@@ -1171,6 +1206,9 @@ class Slub:
         ``do_slab_free()``'s fast path pushes the object on ``c->freelist`` when its slab
         is this CPU's slab (the old head is stored in the object at ``s->offset``)."""
         if addr <= 16:
+            tr = self.k.tracer
+            if tr is not None and tr.events is not None:    # kfree(): trace_kfree() comes first
+                tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return
         k = self.k
         if k.tracer is not None:
@@ -1211,6 +1249,8 @@ class Slub:
         ``discard_slab`` -> ``free_slab`` -> ``__free_pages``). A large kmalloc block:
         4.x ``kfree`` -> ``__free_pages``; 6.x ``kfree`` -> ``free_large_kmalloc``."""
         depth = len(tr.stack)
+        if tr.events is not None:
+            tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
         tr.enter("kfree", f"{addr:#x}")
         try:
             slab, pfn = self.lookup(addr, "kfree")
@@ -1336,12 +1376,14 @@ class Slub:
             depth = len(tr.stack)
             try:
                 names = k.gen.chain("kmem_cache_alloc_chain")
+                site = tr.call_site()
                 tr.enter(names[0], f"{s.name} gfp={G.format_gfp(gfp, k.gen)}")
                 for n in names[1:]:
                     tr.enter(n)
                 obj = self._slab_alloc_node_traced(tr, s, gfp, node, s.object_size)
                 for _ in names:
                     tr.leave(obj)
+                self._trace_alloc(tr, "kmem_cache_alloc", site, obj, s.object_size, s.size, gfp, node, s)
             except BaseException:
                 tr.unwind(depth)
                 raise
@@ -1377,6 +1419,8 @@ class Slub:
         if tr is not None:
             depth = len(tr.stack)
             try:
+                if tr.events is not None:
+                    tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
                 tr.enter("kmem_cache_free", f"{s.name} {addr:#x}")
                 self._slab_free_traced(tr, s, slab, addr, "kmem_cache_free")
                 tr.leave()
