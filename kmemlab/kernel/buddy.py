@@ -66,6 +66,7 @@ __all__ = ["Zone", "FreeArea", "BuddyAllocator", "WMARK_MIN", "WMARK_LOW", "WMAR
            "NUMA_STAT_NAMES"]
 
 WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = 0, 1, 2, 3
+F_ZERO = G.F_ZERO
 #: mm/page_alloc.c fallbacks[]: where each migratetype steals from, in order
 FALLBACKS = {
     G.MIGRATE_UNMOVABLE: (G.MIGRATE_RECLAIMABLE, G.MIGRATE_MOVABLE),
@@ -546,7 +547,12 @@ class BuddyAllocator:
                 pfn = self._rmqueue_pcplist(z, order, mt, alloc_flags, pcp,
                                             pcp.lists[mt if not order else self.order_to_pindex(mt, order)])
                 if pfn >= 0:
-                    self.zone_statistics(zl[0], z, 1)
+                    if z is zl[0] and k.nr_nodes == 1:
+                        ev = z.vm_numa_event        # zone_statistics() (inline), one node
+                        ev[NUMA_HIT] += 1
+                        ev[NUMA_LOCAL] += 1
+                    else:
+                        self.zone_statistics(zl[0], z, 1)
                 if framed:
                     tr.leave(pfn)
                 if pfn < 0 and k.gen.rmqueue_buddy:
@@ -558,7 +564,39 @@ class BuddyAllocator:
             if pfn >= 0:
                 break
         if pfn >= 0:
-            self.prep_new_page(pfn, order, gfp, kind, owner)
+            # prep_new_page() (static, inlined into this one caller): the block's frames now
+            # belong to kind/owner; a compound page (__GFP_COMP) gets its head and tail
+            # marks; __GFP_ZERO clears the memory
+            mm = self.mem_map
+            if not order:
+                mm.kind_mv[pfn] = kind
+                mm.owner_mv[pfn] = owner
+                mm.order_mv[pfn] = 0
+                if gfp & F_ZERO:
+                    k.memory.zero(pfn, 1)
+            else:
+                nr = 1 << order
+                end = pfn + nr
+                if order > 3:
+                    mm.kind[pfn:end] = kind
+                    mm.owner[pfn:end] = owner
+                else:       # memoryview stores: a numpy slice store costs ~1 us to set up
+                    kmv = mm.kind_mv
+                    omv = mm.owner_mv
+                    for p in range(pfn, end):
+                        kmv[p] = kind
+                        omv[p] = owner
+                mm.order_mv[pfn] = order
+                if gfp & G.F_COMP:
+                    fmv = mm.flags_mv
+                    fmv[pfn] = PG_head
+                    if order > 3:
+                        mm.flags[pfn + 1:end] = PG_tail
+                    else:
+                        for p in range(pfn + 1, end):
+                            fmv[p] = PG_tail
+                if gfp & F_ZERO:
+                    k.memory.zero(pfn, nr)
         if tr is not None:
             tr.leave(pfn)
         return pfn
@@ -809,41 +847,6 @@ class BuddyAllocator:
             preferred.vm_numa_event[NUMA_FOREIGN] += nr
         k = self.k
         ev[NUMA_LOCAL if k.nr_nodes == 1 or z.node == k.numa_node_id() else NUMA_OTHER] += nr
-
-    def prep_new_page(self, pfn: int, order: int, gfp: int, kind: int, owner: int) -> None:
-        """``prep_new_page()``: the block's frames now belong to ``kind``/``owner``; a
-        compound page (``__GFP_COMP``) gets its head and tail marks; ``__GFP_ZERO`` clears
-        the memory."""
-        mm = self.mem_map
-        if not order:
-            mm.kind_mv[pfn] = kind
-            mm.owner_mv[pfn] = owner
-            mm.order_mv[pfn] = 0
-            if gfp & G.F_ZERO:
-                self.k.memory.zero(pfn, 1)
-            return
-        nr = 1 << order
-        end = pfn + nr
-        if order > 3:
-            mm.kind[pfn:end] = kind
-            mm.owner[pfn:end] = owner
-        else:       # memoryview stores: a numpy slice store costs ~1 us to set up
-            kmv = mm.kind_mv
-            omv = mm.owner_mv
-            for p in range(pfn, end):
-                kmv[p] = kind
-                omv[p] = owner
-        mm.order_mv[pfn] = order
-        if gfp & G.F_COMP:
-            fmv = mm.flags_mv
-            fmv[pfn] = PG_head
-            if order > 3:
-                mm.flags[pfn + 1:end] = PG_tail
-            else:
-                for p in range(pfn + 1, end):
-                    fmv[p] = PG_tail
-        if gfp & G.F_ZERO:
-            self.k.memory.zero(pfn, nr)
 
     def _alloc_pages_slowpath(self, gfp: int, order: int, zl: list[Zone], highest: int, mt: int,
                               warn: bool, kind: int, owner: int) -> int:
@@ -1139,7 +1142,12 @@ class BuddyAllocator:
             pcp.free_count += nr
         # nr_pcp_high()
         high_min, high_max = pcp.high_min, pcp.high_max
-        high = pcp.high = min(max(pcp.high, high_min), high_max)
+        high = pcp.high
+        if high < high_min:
+            high = high_min
+        if high > high_max:
+            high = high_max
+        pcp.high = high
         if not high:
             pass
         elif free_high:

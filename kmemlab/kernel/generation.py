@@ -231,6 +231,40 @@ BASE: dict[str, Any] = {
     },
 }
 
+def _with(names: tuple, after: str, *new: str) -> tuple:
+    """``names`` with ``new`` inserted after ``after`` (a counter added to an enum)."""
+    i = names.index(after) + 1
+    return names[:i] + new + names[i:]
+
+
+#: mm/vmstat.c vmstat_text[]: the zone and node counters zoneinfo prints, 5.10.13's lists
+#: (Rtoax/linux-5.10.13), then what later releases add or drop
+_ZONE_STATS_5_10 = (
+    "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
+    "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock",
+    "nr_page_table_pages", "nr_bounce", "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss",
+    "numa_foreign", "numa_interleave", "numa_local", "numa_other")
+_NODE_STATS_5_10 = (
+    "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+    "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
+    "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
+    "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
+    "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
+    "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
+    "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
+    "nr_dirtied", "nr_written", "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired",
+    "nr_foll_pin_released", "nr_kernel_stack")
+_ZONE_STATS_6_6 = tuple(n for n in _ZONE_STATS_5_10 if n != "nr_page_table_pages")
+_ZONE_STATS_6_18 = _with(tuple(n for n in _ZONE_STATS_6_6 if n != "nr_bounce"), "nr_free_pages", "nr_free_pages_blocks")
+_NODE_STATS_6_6 = _with(_NODE_STATS_5_10, "nr_written", "nr_throttled_written") + (
+    "nr_page_table_pages", "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success", "pgpromote_candidate")
+_NODE_STATS_6_8 = _NODE_STATS_6_6 + ("pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged")
+_NODE_STATS_6_12 = _with(_NODE_STATS_6_8, "nr_sec_page_table_pages", "nr_iommu_pages")
+_NODE_STATS_6_18 = _with(_with(tuple(n for n in _NODE_STATS_6_12 if n != "nr_writeback_temp"),
+                               "pgpromote_candidate", "pgpromote_candidate_nrl"),
+                         "pgdemote_khugepaged", "pgdemote_proactive") + (
+    "nr_hugetlb", "nr_balloon_pages", "nr_kernel_file_pages")
+
 #: The table, in release order. Where a row cites "4.5:", "6.6:" ... with a line number,
 #: the code was read in a tree of that release (Makefile checked; 6.12 and 6.18 lines are
 #: of 6.12.19 and 6.18.35).
@@ -244,23 +278,10 @@ CHANGES: tuple[Change, ...] = (
            "zoneinfo: the node's first populated zone opens with 'per-node stats'; the LRU and most "
            "counters move there; 'node_unreclaimable:' replaces 'all_unreclaimable:'",
            "75ef71840539 'mm, vmstat: add infrastructure for per-node vmstats' (node-based LRU, ≈ 4.8)"),
-    Change("4.8", "zoneinfo_zone_stats", (
-        "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
-        "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock",
-        "nr_page_table_pages", "nr_bounce", "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss",
-        "numa_foreign", "numa_interleave", "numa_local", "numa_other"),
+    Change("4.8", "zoneinfo_zone_stats", _ZONE_STATS_5_10,
            "the per-zone counters zoneinfo prints (5.10's list)",
            "5.10.13: mm/vmstat.c vmstat_text[] (Rtoax/linux-5.10.13); ≈ for 4.8 - 5.9 and 5.11 - 6.5 (not read)"),
-    Change("4.8", "zoneinfo_node_stats", (
-        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
-        "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-        "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
-        "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
-        "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
-        "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
-        "nr_dirtied", "nr_written", "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired",
-        "nr_foll_pin_released", "nr_kernel_stack"),
+    Change("4.8", "zoneinfo_node_stats", _NODE_STATS_5_10,
            "the per-node counters zoneinfo prints (5.10's list)",
            "5.10.13: mm/vmstat.c vmstat_text[] (Rtoax/linux-5.10.13); ≈ for 4.8 - 5.9 and 5.11 - 6.5 (not read)"),
     Change("4.12", "rmqueue_pcplist", True,
@@ -471,24 +492,10 @@ CHANGES: tuple[Change, ...] = (
     Change("6.1", "dump_page_line",
            "page:{page:016x} refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}",
            "dump_page() adds the pfn", "(≈: 5.x); 6.6: mm/debug.c:98"),
-    Change("6.6", "zoneinfo_zone_stats", (
-        "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
-        "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
-        "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave",
-        "numa_local", "numa_other"),
+    Change("6.6", "zoneinfo_zone_stats", _ZONE_STATS_6_6,
            "the per-zone counters zoneinfo prints (page tables and kernel stacks are node counters)",
            "6.6: mm/vmstat.c vmstat_text[]"),
-    Change("6.6", "zoneinfo_node_stats", (
-        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
-        "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-        "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
-        "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
-        "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
-        "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
-        "nr_dirtied", "nr_written", "nr_throttled_written", "nr_kernel_misc_reclaimable",
-        "nr_foll_pin_acquired", "nr_foll_pin_released", "nr_kernel_stack", "nr_page_table_pages",
-        "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success", "pgpromote_candidate"),
+    Change("6.6", "zoneinfo_node_stats", _NODE_STATS_6_6,
            "the per-node counters zoneinfo prints", "6.6: mm/vmstat.c vmstat_text[]"),
     Change("6.7", "pcp_tuning", "auto",
            "pcp->high is tuned between high_min (low watermark split) and high_max (1/8 of the zone split): "
@@ -498,18 +505,7 @@ CHANGES: tuple[Change, ...] = (
            "allocated' (Ying Huang, ≈ 6.7); 6.8/6.18: mm/page_alloc.c nr_pcp_alloc(), nr_pcp_high()"),
     Change("6.7", "zoneinfo_pcp_high_min_max", True, "zoneinfo pagesets print high_min and high_max",
            "'mm: add framework for PCP high auto-tuning' (≈ 6.7); 6.18: mm/vmstat.c:1831; real 6.18 zoneinfo"),
-    Change("6.8", "zoneinfo_node_stats", (
-        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
-        "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-        "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
-        "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
-        "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
-        "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
-        "nr_dirtied", "nr_written", "nr_throttled_written", "nr_kernel_misc_reclaimable",
-        "nr_foll_pin_acquired", "nr_foll_pin_released", "nr_kernel_stack", "nr_page_table_pages",
-        "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success", "pgpromote_candidate",
-        "pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged"),
+    Change("6.8", "zoneinfo_node_stats", _NODE_STATS_6_8,
            "pgdemote_* node counters", "6.8: mm/vmstat.c vmstat_text[]"),
     Change("6.10", "pcp_thp_lists", 2, "two THP pcp lists: movable, and unmovable/reclaimable",
            "'mm: page_alloc: allow THP pcp lists for unmovable' (≈ 6.10); 6.8: include/linux/mmzone.h:657 "
@@ -524,18 +520,7 @@ CHANGES: tuple[Change, ...] = (
            "slab pages are marked by a page type in _mapcount, not PG_slab: __free_pages() of one reports "
            "'nonzero mapcount'", "46df8e73a4a3 'mm: free up PG_slab' (≈ 6.10); 6.8: page-flags.h:112 PG_slab; "
            "6.12.19: mm/page_alloc.c:888 page_bad_reason()"),
-    Change("6.12", "zoneinfo_node_stats", (
-        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
-        "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-        "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
-        "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
-        "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
-        "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
-        "nr_dirtied", "nr_written", "nr_throttled_written", "nr_kernel_misc_reclaimable",
-        "nr_foll_pin_acquired", "nr_foll_pin_released", "nr_kernel_stack", "nr_page_table_pages",
-        "nr_sec_page_table_pages", "nr_iommu_pages", "nr_swapcached", "pgpromote_success",
-        "pgpromote_candidate", "pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged"),
+    Change("6.12", "zoneinfo_node_stats", _NODE_STATS_6_12,
            "nr_iommu_pages", "6.12.19: mm/vmstat.c vmstat_text[]"),
     Change("6.12", "dump_page_line",
            "page: refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}",
@@ -544,26 +529,10 @@ CHANGES: tuple[Change, ...] = (
            "slab pages are frozen (refcount 0): __free_pages() of one trips put_page_testzero()'s "
            "VM_BUG_ON_PAGE(page_ref_count(page) == 0)",
            "the frozen-pages series, 'slab: allocate frozen pages' (≈ 6.14); 6.18: mm/slub.c alloc_slab_page()"),
-    Change("6.18", "zoneinfo_zone_stats", (
-        "nr_free_pages", "nr_free_pages_blocks", "nr_zone_inactive_anon", "nr_zone_active_anon",
-        "nr_zone_inactive_file", "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending",
-        "nr_mlock", "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave",
-        "numa_local", "numa_other"),
+    Change("6.18", "zoneinfo_zone_stats", _ZONE_STATS_6_18,
            "nr_free_pages_blocks (free pages in pageblock-sized blocks); nr_bounce gone",
            "6.18.35: mm/vmstat.c vmstat_text[]; real 6.18 /proc/zoneinfo (both ≈ 6.16/6.17)"),
-    Change("6.18", "zoneinfo_node_stats", (
-        "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
-        "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
-        "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
-        "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
-        "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
-        "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages", "nr_file_pmdmapped",
-        "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "nr_dirtied",
-        "nr_written", "nr_throttled_written", "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired",
-        "nr_foll_pin_released", "nr_kernel_stack", "nr_page_table_pages", "nr_sec_page_table_pages",
-        "nr_iommu_pages", "nr_swapcached", "pgpromote_success", "pgpromote_candidate",
-        "pgpromote_candidate_nrl", "pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged",
-        "pgdemote_proactive", "nr_hugetlb", "nr_balloon_pages", "nr_kernel_file_pages"),
+    Change("6.18", "zoneinfo_node_stats", _NODE_STATS_6_18,
            "nr_writeback_temp gone; pgpromote_candidate_nrl, pgdemote_proactive, nr_hugetlb, "
            "nr_balloon_pages, nr_kernel_file_pages", "6.18.35: mm/vmstat.c vmstat_text[]; real 6.18 /proc/zoneinfo"),
     Change("6.6", "put_page_testzero_site", "include/linux/mm.h:1095", "put_page_testzero()'s VM_BUG_ON_PAGE",
