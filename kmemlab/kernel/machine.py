@@ -883,7 +883,7 @@ def _boot(k: KernelState) -> None:
             # DMA32 of a machine with RAM above 4 GiB spans the PCI hole below 4 GiB too
             s, e = max(lo, node_start), min(zend, node_end)
             if s >= e:
-                s = e = min(max(node_start, lo), zend)
+                s = e = 0                  # calculate_node_totalpages(): an empty zone starts at 0
             z = Zone(nid, zidx, name, s, e, prof.max_order, len(zones))
             z.present_pages = sum(max(0, min(b >> ps, e) - max(a >> ps, s)) for a, b in ranges)
             zones.append(z)
