@@ -59,7 +59,7 @@ def paired(fn, number: int = 1000, repeat: int = 25) -> tuple[float, float]:
     gc.collect()
     best_f = best_v = float("inf")
     for _ in range(repeat):
-        best_f = min(best_f, _cpu_us(_floor_pair, number * 5))
+        best_f = min(best_f, _cpu_us(_floor_pair, 5000))
         best_v = min(best_v, _cpu_us(fn, number))
     return best_v, best_v / best_f
 

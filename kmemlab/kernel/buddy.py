@@ -662,8 +662,18 @@ class BuddyAllocator:
                 break
             taken.append(pfn)
         if taken:
-            lst[:0] = taken[::-1]                # list_add_tail() each: the tail is lst[0]
-            self._mark_frames(taken, order, K_PCP)
+            if lst:
+                lst[:0] = taken[::-1]            # list_add_tail() each: the tail is lst[0]
+            else:
+                taken.reverse()                  # (the usual case: an empty list)
+                lst += taken
+                taken.reverse()
+            if order or len(taken) > 63:
+                self._mark_frames(taken, order, K_PCP)
+            else:
+                kmv = self.mem_map.kind_mv
+                for pfn in taken:
+                    kmv[pfn] = K_PCP
             bus = self.k.bus
             if bus.subscribers:
                 lo = min(taken)
@@ -1193,19 +1203,24 @@ class BuddyAllocator:
         migratetypes taking more from fuller lists (``batch_free``). The migratetype freed
         to is the one cached when the page went on the list (the list's) before 6.10, the
         pageblock's current one after."""
-        count = min(pcp.count, count)
+        if count > pcp.count:
+            count = pcp.count
         if count <= 0:
             return
         tr = self.k.tracer
         if tr is not None:
             tr.enter("free_pcppages_bulk", f"count={count} of {pcp.count}")
+        pcp_before = pcp.count
         lists = pcp.lists
         nlists = len(lists)
         free_one = self._free_one_page
         pageblock_mt = self.k.gen.pcp_drain_pageblock_mt
         pb_mv, pbo = self.pageblock_mt_mv, self.pageblock_order
-        freed = []
+        emit = self.k.bus.subscribers
+        freed = []                               # for the event, when someone listens
         hi = 0                                   # end of the highest block freed (the event's span)
+        # each round takes n blocks from one list's tail (list_last_entry(), lst[0] here) at
+        # once: a slice, not n pops from the front of a Python list
         if self.tuning == "fixed":               # 4.5: round robin over the migratetypes
             mt_i = 0
             batch_free = 0
@@ -1218,16 +1233,17 @@ class BuddyAllocator:
                         break
                 if batch_free == MIGRATE_PCPTYPES:
                     batch_free = count           # the only non-empty list: free them all
-                while True:
-                    pfn = lst.pop(0)             # list_last_entry(): the tail
-                    freed.append(pfn)
-                    hi = max(hi, pfn + 1)
-                    pcp.count -= 1
+                n = min(count, batch_free, len(lst))
+                chunk = lst[:n]
+                del lst[:n]
+                count -= n
+                batch_free -= n
+                pcp.count -= n
+                for pfn in chunk:
                     free_one(z, pfn, 0, pb_mv[pfn >> pbo] if pageblock_mt else mt_i, False)
-                    count -= 1
-                    batch_free -= 1
-                    if not count or not batch_free or not lst:
-                        break
+                if emit:
+                    freed += chunk
+                    hi = max(hi, max(chunk) + 1)
         else:
             pindex -= 1
             while count > 0:
@@ -1239,23 +1255,25 @@ class BuddyAllocator:
                 order = self.pindex_to_order(pindex)
                 nr = 1 << order
                 mt_list = pindex % MIGRATE_PCPTYPES if order <= PAGE_ALLOC_COSTLY_ORDER else None
-                while True:
-                    pfn = lst.pop(0)             # list_last_entry(): the tail
-                    freed.append(pfn)
-                    hi = max(hi, pfn + nr)
-                    count -= nr
-                    pcp.count -= nr
-                    mt = pb_mv[pfn >> pbo] if pageblock_mt or mt_list is None else mt_list
-                    free_one(z, pfn, order, mt, False)
-                    if count <= 0 or not lst:
-                        break
-        bus = self.k.bus
-        if bus.subscribers:
+                n = min(len(lst), -(-count // nr))     # "while (count > 0 && !list_empty(list))"
+                chunk = lst[:n]
+                del lst[:n]
+                count -= n * nr
+                pcp.count -= n * nr
+                if pageblock_mt or mt_list is None:
+                    for pfn in chunk:
+                        free_one(z, pfn, order, pb_mv[pfn >> pbo], False)
+                else:
+                    for pfn in chunk:
+                        free_one(z, pfn, order, mt_list, False)
+                if emit:
+                    freed += chunk
+                    hi = max(hi, max(chunk) + nr)
+        if emit:
             lo = min(freed)
-            bus.emit(Event("free_pcppages_bulk", lo, hi - lo, K_FREE,
-                           detail=tuple(freed)))
+            self.k.bus.emit(Event("free_pcppages_bulk", lo, hi - lo, K_FREE, detail=tuple(freed)))
         if tr is not None:
-            tr.leave(len(freed))
+            tr.leave(pcp_before - pcp.count)
 
     def _mark_frames(self, heads, order: int, kind: int) -> None:
         """mem_map kind of every frame of the blocks starting at ``heads`` (pcp moves)."""
