@@ -56,7 +56,6 @@ import numpy as np
 
 from . import gfp as G
 from .errors import KernelBug
-from .events import Event, new_event
 from .mem_map import K_FREE, K_PCP, PG_head, PG_reserved, PG_slab, PG_tail
 from .pcp import (MIGRATE_PCPTYPES, MIN_PERCPU_PAGELIST_HIGH_FRACTION, PAGE_ALLOC_COSTLY_ORDER,
                   PCP_BATCH_SCALE_MAX, PCPF_PREV_FREE_HIGH_ORDER, PerCpuPages, calculate_normal_threshold,
@@ -482,7 +481,7 @@ class BuddyAllocator:
         if pfn >= 0:
             bus = k.bus
             if bus.subscribers:
-                bus.emit(new_event(("alloc_pages", pfn, 1 << order, kind, 0, 0, None)))
+                bus.changed("alloc_pages", pfn, 1 << order, kind)
         return pfn
 
     alloc = _alloc_pages        # what the other subsystems call
@@ -677,7 +676,7 @@ class BuddyAllocator:
             bus = self.k.bus
             if bus.subscribers:
                 lo = min(taken)
-                bus.emit(Event("rmqueue_bulk", lo, max(taken) + (1 << order) - lo, K_PCP, detail=tuple(taken)))
+                bus.changed("rmqueue_bulk", lo, max(taken) + (1 << order) - lo, K_PCP, detail=tuple(taken))
         if tr is not None:
             tr.leave(len(taken))
         return len(taken)
@@ -953,7 +952,7 @@ class BuddyAllocator:
         bus = k.bus
         if bus.subscribers:
             lo = min(pages)
-            bus.emit(Event("alloc_pages_bulk", lo, max(pages) + 1 - lo, kind, detail=tuple(pages)))
+            bus.changed("alloc_pages_bulk", lo, max(pages) + 1 - lo, kind, detail=tuple(pages))
         return pages
 
     alloc_bulk = _alloc_pages_bulk
@@ -1088,7 +1087,7 @@ class BuddyAllocator:
         if emit:
             bus = k.bus
             if bus.subscribers:
-                bus.emit(new_event(("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE, 0, 0, None)))
+                bus.changed("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE)
 
     free = _free_pages
 
@@ -1105,7 +1104,7 @@ class BuddyAllocator:
         bus = self.k.bus
         if bus.subscribers:
             lo = min(pfns)
-            bus.emit(Event("free_pages_bulk", lo, max(pfns) + 1 - lo, K_PCP, detail=tuple(pfns)))
+            bus.changed("free_pages_bulk", lo, max(pfns) + 1 - lo, K_PCP, detail=tuple(pfns))
 
     def free_unref_page_commit(self, z: Zone, pcp: PerCpuPages, pfn: int, mt: int, order: int) -> None:
         """``free_unref_page_commit()`` (4.5: the end of ``free_hot_cold_page()``; 6.14+
@@ -1271,7 +1270,7 @@ class BuddyAllocator:
                     hi = max(hi, max(chunk) + nr)
         if emit:
             lo = min(freed)
-            self.k.bus.emit(Event("free_pcppages_bulk", lo, hi - lo, K_FREE, detail=tuple(freed)))
+            self.k.bus.changed("free_pcppages_bulk", lo, hi - lo, K_FREE, detail=tuple(freed))
         if tr is not None:
             tr.leave(pcp_before - pcp.count)
 
