@@ -26,8 +26,10 @@ _TRY = int(G.GFP_KERNEL | G.__GFP_NOWARN)
 
 
 def _drained(order: int = 0, seed: int = 0) -> tuple[Machine, list[int]]:
-    """A tiny machine whose DMA zone is allocated entirely in order-``order`` blocks."""
-    m = exercise_machine("tiny", seed=seed)
+    """A tiny machine whose DMA zone is allocated entirely in order-``order`` blocks. The
+    per-cpu page lists are off (``pcp=False``: each page goes straight to the buddy lists and
+    back), so a free merges at once, as the exercises about buddy arithmetic ask."""
+    m = exercise_machine("tiny", seed=seed, pcp=False)
     got = []
     while (pg := m.alloc_pages(_DRAIN, order)) is not None:
         got.append(pg.pfn)
@@ -197,7 +199,7 @@ class BuddyinfoAfter(Exercise):
     description = "/proc/buddyinfo after a sequence of alloc_pages / free_pages calls."
 
     def build(self, rng):
-        m = exercise_machine("tiny")
+        m = exercise_machine("tiny", pcp=False)     # the buddy lists alone, as the question says
         z = m.zone("DMA")
         start = _nr_free(m)
         info = m.proc.buddyinfo().rstrip()

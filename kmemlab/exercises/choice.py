@@ -184,7 +184,8 @@ class Watermarks(Exercise):
 
     def build(self, rng):
         mem = f"{int(rng.integers(2, 64)) * 32}M"
-        m = exercise_machine("x86_64", mem=mem, seed=self.seed)
+        # transparent_hugepage=never: khugepaged would raise min_free_kbytes (set_recommended_min_free_kbytes())
+        m = exercise_machine("x86_64", mem=mem, seed=self.seed, transparent_hugepage="never")
         zones = [z for z in for_each_zone(m) if zone_managed_pages(z)]
         z = zones[-1]
         lowmem = sum(x.managed_pages for x in zones)
@@ -208,7 +209,8 @@ class Watermarks(Exercise):
                  Part("low", wlow, parse_int, _mistakes(wlow, low_pairs),
                       what=f"the {z.name} zone's low watermark, in pages"))
         zl = "\n".join(f"  {x.name:<6} managed {x.managed_pages} pages" for x in zones)
-        q = (f"An x86_64 machine (kernel 6.6, 4 KiB pages) with {mem} of RAM; its zones:\n{zl}\n\n"
+        q = (f"An x86_64 machine (kernel 6.6, 4 KiB pages) with {mem} of RAM, booted with "
+             f"transparent_hugepage=never (so khugepaged does not raise min_free_kbytes); its zones:\n{zl}\n\n"
              f"Compute vm.min_free_kbytes, then the {z.name} zone's min and low watermarks.")
         return Problem({"mem": mem, "zone": z.name}, q, parts,
                        ("calculate_min_free_kbytes(): int_sqrt(lowmem_kbytes * 16), clamped to "

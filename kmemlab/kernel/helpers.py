@@ -433,12 +433,19 @@ def free_list_count(free_area, migratetype: int) -> int:
     :param free_area: ``struct free_area *`` (``zone.free_area[order]``)
     :param migratetype: ``enum migratetype`` (an index into :func:`migratetype_names`)
     """
-    mt = as_int(migratetype, "migratetype")
+    mt = _migratetype(free_area, migratetype)
     if isinstance(free_area, FreeArea):
-        if not 0 <= mt < G.MIGRATE_TYPES:
-            raise ValueError(f"migratetype must be 0..{G.MIGRATE_TYPES - 1}, got {mt}")
         return len(free_area._zone._lists[free_area.order][mt])
     return free_area.free_list_count(mt)
+
+
+def _migratetype(free_area, migratetype) -> int:
+    """``migratetype`` as an int, checked against the model's MIGRATE_TYPES for a
+    Machine's free_area (a host's free_area checks it against its own pagetypeinfo)."""
+    mt = as_int(migratetype, "migratetype")
+    if isinstance(free_area, FreeArea) and not 0 <= mt < G.MIGRATE_TYPES:
+        raise ValueError(f"migratetype must be 0..{G.MIGRATE_TYPES - 1}, got {mt}")
+    return mt
 
 
 def free_list_pfns(free_area, migratetype: int) -> list[int]:
@@ -454,10 +461,8 @@ def free_list_pfns(free_area, migratetype: int) -> list[int]:
     :param free_area: ``struct free_area *`` (``zone.free_area[order]``)
     :param migratetype: ``enum migratetype`` (an index into :func:`migratetype_names`)
     """
-    mt = as_int(migratetype, "migratetype")
+    mt = _migratetype(free_area, migratetype)
     if isinstance(free_area, FreeArea):
-        if not 0 <= mt < G.MIGRATE_TYPES:
-            raise ValueError(f"migratetype must be 0..{G.MIGRATE_TYPES - 1}, got {mt}")
         return free_area.free_list(mt)
     listing = getattr(free_area, "free_list", None)
     if listing is None:
