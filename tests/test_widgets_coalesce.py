@@ -125,9 +125,9 @@ def test_display_falls_back_to_text_without_widgets():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# -- the bus's one-watcher fast path (events._one_watcher) ---------------------------------
+# -- the bus's one-watcher fast path (events._one_watcher installed as bus.changed) ------
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
 
 from kmemlab.kernel.events import Bus, Event  # noqa: E402
 
@@ -144,32 +144,71 @@ def _record(c):
     return (c.n, sorted(c.types), c.lo, c.hi, c.everything, dict(c.last), c.armed)
 
 
+class _Reference:
+    """What Changes says a watcher's record holds, written the plain way: every change
+    kept, the fields derived from the list."""
+
+    def __init__(self):
+        self.changes, self.armed, self.wakes = [], True, 0
+
+    def changed(self, type, pfn, nr, addr):
+        self.changes.append((type, pfn, nr, addr))
+        n = len(self.changes)
+        if self.armed or n % 32 == 0:
+            self.armed = False
+            self.wakes += 1
+
+    def take(self):
+        r = self.record(armed=False)
+        self.changes = []
+        return r
+
+    def record(self, armed=None):
+        ch = self.changes
+        frames = [(p, p + nr) for t, p, nr, a in ch if not a and p >= 0]
+        last = {}
+        for i, (t, p, nr, a) in enumerate(ch, 1):
+            if a:
+                last[t] = (i, a, p)
+        return (len(ch), sorted({t for t, *_ in ch}), min((lo for lo, _ in frames), default=1 << 62),
+                max((hi for _, hi in frames), default=0),
+                any(t == "restore" and not a and p < 0 for t, p, nr, a in ch), last,
+                self.armed if armed is None else armed)
+
+
 _change = st.tuples(st.sampled_from(["alloc_pages", "free_pages", "kmalloc", "kfree", "vmalloc",
                                      "restore", "vfree"]),
                     st.integers(-1, 5000), st.integers(0, 1024), st.sampled_from([0, 0x1000, 0xffff8880]))
-_step = st.one_of(_change, st.just("take"), st.just("arm"))
+# mostly changes: bursts long enough for the every-32nd wake between takes
+_step = st.one_of(_change, _change, _change, _change, st.just("take"), st.just("arm"))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_step, max_size=120))
-def test_one_watcher_fast_path_has_the_general_paths_effect(steps):
-    fast_bus, slow_bus = Bus(), Bus()
-    fw, sw = _Waker(), _Waker()
-    fast, slow = fast_bus.watch(fw.wake).changes, slow_bus.watch(sw.wake).changes
-    assert "changed" in fast_bus.__dict__          # the fast path is installed ...
-    taken_fast, taken_slow = [], []
+@given(st.lists(_step, max_size=200), st.integers(1, 3))
+@example([("kmalloc", 3, 0, 0x1000)] * 70 + ["take"] + [("alloc_pages", 9, 4, 0)] * 40, 1)
+@example([("kmalloc", 3, 0, 0x1000)] * 70 + ["take", "arm"] + [("restore", -1, 0, 0)] * 40, 2)
+def test_the_bus_writes_each_watchers_record_as_changes_defines_it(steps, watchers):
+    """One watcher (its _one_watcher function installed as bus.changed) or several (the
+    loop in Bus.changed): every record, every wake, every take() is what the plain
+    reference gives."""
+    bus = Bus()
+    wakers = [_Waker() for _ in range(watchers)]
+    recs = [bus.watch(w.wake).changes for w in wakers]
+    assert ("changed" in bus.__dict__) == (watchers == 1)
+    refs = [_Reference() for _ in recs]
     for s in steps:
         if s == "take":
-            taken_fast.append(_record(fast.take()))
-            taken_slow.append(_record(slow.take()))
+            for c, r in zip(recs, refs):
+                assert _record(c.take()) == r.take()
         elif s == "arm":
-            fast.armed = slow.armed = True
+            recs[0].armed = refs[0].armed = True
         else:
             type, pfn, nr, addr = s
-            fast_bus.changed(type, pfn, nr, 0, addr)
-            Bus.changed(slow_bus, type, pfn, nr, 0, addr)   # ... and this is the general loop
-        assert _record(fast) == _record(slow) and fw.n == sw.n
-    assert taken_fast == taken_slow
+            bus.changed(type, pfn, nr, 0, addr)
+            for r in refs:
+                r.changed(type, pfn, nr, addr)
+        for c, r, w in zip(recs, refs, wakers):
+            assert _record(c) == r.record() and w.n == r.wakes
 
 
 def test_fast_path_follows_the_listeners():
