@@ -289,17 +289,18 @@ class PhysMap(View):
     def _shade_slabs(self, lo: int, kind: np.ndarray) -> None:
         """Slab frames in ``kind`` (frames from ``lo``) get their cache's size shade:
         every frame of a slab has the same mem_map.owner (the slab's id), so one
-        ``page_slab()`` per slab, at its first frame in the range, finds its cache."""
+        ``page_slab()`` per slab, at one of its frames, finds its cache."""
         idx = np.flatnonzero(kind == K_SLAB)
         if not idx.size:
             return
         idx += lo
         m = self.machine
-        owners = m.mem_map.owner[idx]
-        _, first, inv = np.unique(owners, return_index=True, return_inverse=True)
+        ids, inv = np.unique(m.mem_map.owner[idx], return_inverse=True)
+        frame = np.empty(len(ids), np.int64)
+        frame[inv] = idx                   # a frame of each slab (any will do)
         shades = []
-        for i in first.tolist():
-            slab = page_slab(m, int(idx[i]))
+        for pfn in frame.tolist():
+            slab = page_slab(m, pfn)
             shades.append(K_SLAB if slab is None else SLAB_BASE + slab_shade(slab.slab_cache.size))
         self.pixels[idx] = np.array(shades, np.uint8)[inv]
 
