@@ -23,6 +23,11 @@ from .kernel.slub import (KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_SHIF
 from .kernel.types import EFAULT, EINVAL, ENOMEM, ERR_PTR, IS_ERR, NULL, PTR_ERR, ZERO_SIZE_PTR, Address, Page
 from . import exercises
 from .exercises import exercise
+from . import helpers
+from .kernel.helpers import NotAvailable
+from .host import Host, HostError, host
+from .replay import ReplayReport, replay, sample_recording
+from . import tracefs
 
 # The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...
 for _name in dir(_gfp):

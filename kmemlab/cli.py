@@ -95,6 +95,16 @@ def _grade(args) -> int:
     return 0
 
 
+def _record(args) -> int:
+    from . import tracefs
+    return tracefs.run_cli(args)
+
+
+def _replay(args) -> int:
+    from .replay import run_cli       # (kmemlab.replay the module; km.replay is the function)
+    return run_cli(args)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="kmemlab", description="Linux kernel memory management lab")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -125,6 +135,11 @@ def main(argv=None) -> int:
     grd.add_argument("--feedback", help="folder for feedback notebooks (default: feedback/ next to the CSV)")
     grd.add_argument("--timeout", type=float, default=30, help="seconds per cell (default 30)")
     grd.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: min(2, CPUs))")
+    from . import tracefs
+    tracefs.add_arguments(sub.add_parser("record", help="record the real kernel's kmem tracepoints "
+                                                        "(root, Linux; see kmemlab.tracefs)"))
+    from .replay import add_arguments as _replay_arguments
+    _replay_arguments(sub.add_parser("replay", help="replay a kmem trace on a simulated machine"))
     # anything `kmemlab lab` does not know (--ServerApp.x=..., ...) goes on to JupyterLab
     args, extra = p.parse_known_args(argv)
     if extra and args.cmd != "lab":
@@ -132,7 +147,8 @@ def main(argv=None) -> int:
     args.extra = extra
     try:
         return {"lab": _lab, "boot": _boot, "exercise": _exercise, "assign": _assign,
-                "grade": _grade}[args.cmd](args)
+                "grade": _grade, "record": _record,
+                "replay": _replay}[args.cmd](args)
     except (ValueError, TypeError) as e:
         print(f"kmemlab: {e}", file=sys.stderr)
         return 2

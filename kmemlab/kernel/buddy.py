@@ -329,6 +329,9 @@ class BuddyAllocator:
             pfn = self._alloc_slowpath(gfp, order, zl, highest, mt, warn)
         if pfn >= 0:
             self._prep_new_page(pfn, order, gfp, kind, owner)
+            if tr.events is not None:       # __alloc_pages(): trace_mm_page_alloc()
+                tr.kmem("mm_page_alloc", page=self.k.virt_of_page(pfn), pfn=pfn, order=order,
+                        migratetype=mt, gfp_flags=gfp)
         for _ in names:
             tr.leave(pfn if pfn >= 0 else None)
         return pfn
@@ -824,6 +827,8 @@ class BuddyAllocator:
         names = self.k.gen.chain(entry)
         for i, n in enumerate(names):
             tr.enter(n, f"pfn={pfn:#x} order={order}" if i == 0 else "")
+        if tr.events is not None:           # free_pages_prepare(): trace_mm_page_free()
+            tr.kmem("mm_page_free", page=self.k.virt_of_page(pfn), pfn=pfn, order=order)
         before = len(z._head)
         tr.enter("__free_one_page")
         self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)

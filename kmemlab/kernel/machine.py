@@ -30,6 +30,7 @@ from .mem_map import K_FREE, K_KERNEL, K_MEMMAP, K_PAGES, K_RESERVED, MemMap, PG
 from .memory import PhysMemory
 from .printk import Clock, Log
 from .procfs import ProcFS
+from .slub import KmemCache
 from .types import ENOMEM, ERR_PTR, NULL, Address, Page, as_int
 from .vmalloc_api import VmallocAPI
 
@@ -469,7 +470,9 @@ class Machine(VmallocAPI):
         gfp = G.check_gfp(gfp)
         if n * size >= 1 << self._k.profile.bits:         # check_mul_overflow()
             return NULL
-        return self.kmalloc_node(n * size, gfp, -1)
+        # kmalloc_array() of sizes the compiler cannot fold (the usual case in the kernel,
+        # e.g. pipe_resize_ring()'s kcalloc()) is __kmalloc(): the run-time size path
+        return Address(self._k.slub.kmalloc_variable(n * size, gfp, -1, "__kmalloc_chain"))
 
     def kcalloc(self, n, size, gfp=G.GFP_KERNEL) -> Address:
         """``kcalloc(n, size, flags)`` = kmalloc_array with ``__GFP_ZERO``."""
@@ -506,7 +509,11 @@ class Machine(VmallocAPI):
         (check with ``km.IS_ERR(p)``), never NULL; free with ``kfree``."""
         data = self._user_bytes(data, "memdup_user")
         k = self._k
-        p = k.slub.kmalloc_variable(len(data), G.F_USER_NOWARN, -1, buckets=k.slub.user_buckets)
+        tr = k.tracer
+
+        def alloc():
+            return k.slub.kmalloc_variable(len(data), G.F_USER_NOWARN, -1, buckets=k.slub.user_buckets)
+        p = alloc() if tr is None else tr.through(("memdup_user",), alloc, f"len={len(data)}")
         if not p or p == 16:
             return ERR_PTR(-ENOMEM) if len(data) else Address(p)
         self.write(p, data)
@@ -519,7 +526,12 @@ class Machine(VmallocAPI):
         self._require(self._k.gen.vmemdup_user, "vmemdup_user()", "4.16")
         data = self._user_bytes(data, "vmemdup_user")
         k = self._k
-        p = k.vmalloc.kvmalloc_node(len(data), int(G.GFP_USER), -1, self._caller(None), k.slub.user_buckets)
+        tr = k.tracer
+        caller = self._caller(None)
+
+        def alloc():
+            return k.vmalloc.kvmalloc_node(len(data), int(G.GFP_USER), -1, caller, k.slub.user_buckets)
+        p = alloc() if tr is None else tr.through(("vmemdup_user",), alloc, f"len={len(data)}")
         if not p or p == 16:
             return ERR_PTR(-ENOMEM) if len(data) else Address(p)
         self.write(p, data)
@@ -564,7 +576,6 @@ class Machine(VmallocAPI):
         return self._k.slub.kmalloc_slab(size, gfp)
 
     def _cache(self, cache):
-        from .slub import KmemCache
         if not isinstance(cache, KmemCache):
             raise TypeError(f"expected a kmem_cache from kmem_cache_create() or kmalloc_slab(), "
                             f"got {type(cache).__name__}")
@@ -788,19 +799,31 @@ class Machine(VmallocAPI):
         return Text(explain(self._k, self.layout, addr))
 
     @contextlib.contextmanager
-    def trace(self):
+    def trace(self, events=None):
         """Record the kernel functions the calls in the block run (ftrace function_graph).
 
         >>> with m.trace() as t:
         ...     m.alloc_pages(km.GFP_KERNEL, 2)
         >>> print(t)
-        """
+
+        ``events="kmem"`` (or a list such as ``["kmalloc", "kfree"]``) also records those
+        kmem tracepoints; ``print(t)`` then prints them as tracefs does (header and all, the
+        generation's formats), ``t.events`` holds them as records and ``t.format()`` gives
+        the function graph."""
+        from .kmem_events import KMEM_EVENTS
         from .trace import Trace, Tracer
         if self._k.tracer is not None:
             raise RuntimeError("a trace is already running on this machine; nest the calls "
                                "inside the first `with m.trace()` block instead")
-        t = Trace()
+        names = None
+        if events is not None:
+            wanted = KMEM_EVENTS if events == "kmem" else (events,) if isinstance(events, str) else tuple(events)
+            bad = [e for e in wanted if e not in KMEM_EVENTS]
+            if bad or not wanted:
+                raise ValueError(f"events= takes 'kmem' or names from {', '.join(KMEM_EVENTS)}, got {events!r}")
+            names = frozenset(wanted)
         k = self._k
+        t = Trace(names, k.gen, k.seed.to_bytes(8, "little") + b"kmemlab-%p", k.nr_cpus)
         k.tracer = Tracer(k, t)
         try:
             yield t

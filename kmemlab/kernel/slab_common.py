@@ -64,6 +64,7 @@ KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH
 L1_CACHE_BYTES = 64
 #: ((void *)16): what kmalloc(0) returns; ZERO_OR_NULL_PTR(x) is x <= ZERO_SIZE_PTR
 ZERO_SIZE_PTR = 16
+INT_MAX = 0x7fffffff
 
 #: enum kmalloc_cache_type, as the model numbers it (the kernel puts the random copies
 #: between NORMAL and RECLAIM; kmemlab keeps them in their own array)
@@ -330,7 +331,7 @@ class SlabCommon:
             self.kmem_buckets_cache = self.kmem_cache_create(
                 "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.ptr, 0, SLAB_NO_MERGE)
             self.kernel_caches.add(self.kmem_buckets_cache.id)
-            self.user_buckets = self.kmem_buckets_create("memdup_user", 0, 0, 0x7fffffff)
+            self.user_buckets = self.kmem_buckets_create("memdup_user", 0, 0, INT_MAX)
             self.msg_buckets = self.kmem_buckets_create("msg_msg", SLAB_ACCOUNT, 0, 0)
 
     def new_kmalloc_cache(self, idx: int, t: int, random_copy: int = 0) -> None:
@@ -587,10 +588,15 @@ class SlabCommon:
         Hot path: ``virt_to_slab()`` is one look-up in the pfn -> slab index, then
         ``do_slab_free()``'s fast path."""
         if addr <= 16:
+            tr = self.k.tracer
+            if tr is not None and tr.events is not None:    # kfree(): trace_kfree() comes first
+                tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return
         k = self.k
         tr = k.tracer
         if tr is not None:
+            if tr.events is not None:
+                tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return tr.through(("kfree",), lambda: self._kfree(addr), f"{addr:#x}")
         slab = self.page_slab.get((addr - self.page_offset) >> self.page_shift)
         if slab is None:
@@ -615,7 +621,7 @@ class SlabCommon:
         s = slab.cache
         tr = k.tracer
         if tr is not None:
-            self._traced_slab_free(tr, s, slab, addr, "kfree", "kfree_slab_chain")
+            self._slab_free_frames(tr, s, slab, addr, "kfree", "kfree_slab_chain")
         else:
             self.do_slab_free(s, slab, addr, "kfree")
         k.clock.ns += 100

@@ -217,6 +217,7 @@ class KmemCache:
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
                  ctor=None, useroffset: int = 0, usersize: int = 0, freeptr_offset: int | None = None,
                  sheaf_capacity: int = 0):
+        self._slub = slub         # what the read helpers (kernel/helpers.py) follow to memory
         self.id = cid
         self.name = name
         self.object_size = size
@@ -1015,7 +1016,19 @@ class Slub(SlabCommon):
             k.bus.emit(Event(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
         return obj
 
-    def _traced_slab_alloc_node(self, tr, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
+    def _trace_alloc(self, tr, event: str, site: str, obj: int, req: int, alloc: int, gfp: int,
+                     node: int, s: KmemCache | None = None) -> None:
+        """trace_kmalloc() / trace_kmem_cache_alloc(): fired after the allocation, with the
+        object or NULL. Before 6.1 a request for a node is its own event, kmalloc_node."""
+        if tr.events is None:
+            return
+        if node >= 0 and not self.gen.kmem_unified_node:
+            event += "_node"
+        accounted = bool(gfp & G.F_ACCOUNT) or (s is not None and bool(s.flags & SLAB_ACCOUNT))
+        tr.kmem(event, call_site=site, ptr=obj, bytes_req=req, bytes_alloc=alloc, gfp_flags=gfp,
+                node=node, accounted=accounted, name=s.name if s is not None else "")
+
+    def _slab_alloc_node_frames(self, tr, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
         """``slab_alloc_node()`` (6.1+: -> ``__slab_alloc_node()``) as a trace shows it: a
         CPU freelist hit has no callees, a miss shows ``__slab_alloc`` -> ``___slab_alloc``."""
         names = ("slab_alloc_node", "__slab_alloc_node") if self.gen.slab_alloc_node_split else ("slab_alloc_node",)
@@ -1042,12 +1055,16 @@ class Slub(SlabCommon):
         gen = self.gen
         name = gen.name("kmalloc" if node < 0 else "kmalloc_node")
         detail = f"size={size} gfp={G.format_gfp(gfp, gen)}" + (f" node={node}" if node >= 0 else "")
+        site = tr.call_site()                   # trace_kmalloc()'s _RET_IP_
 
         def path():
             if size > self.kmalloc_max_cache_size:
                 names = gen.chain("kmalloc_large_chain" if node < 0 else "kmalloc_large_node_chain")
-                return self._chain_with_last_detail(tr, names, f"order={get_order(size, self.page_shift)} "
-                                                    "(gfp |= __GFP_COMP)", lambda: self.kmalloc_large(size, gfp, node))
+                order = get_order(size, self.page_shift)
+                obj = self._chain_with_last_detail(tr, names, f"order={order} (gfp |= __GFP_COMP)",
+                                                   lambda: self.kmalloc_large(size, gfp, node))
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
+                return obj
             if not size:
                 if gen.kmalloc_zero_via_kmalloc:
                     # 6.1+ kmalloc(): `if (__builtin_constant_p(size) && size)`, so size 0
@@ -1064,15 +1081,17 @@ class Slub(SlabCommon):
                 def slow():
                     tr.leaf("kmalloc_slab", f"size={size}", s.name)
                     if node < 0:
-                        return tr.through(("slab_alloc",), lambda: self._traced_slab_alloc_node(tr, s, gfp, node, size))
-                    return self._traced_slab_alloc_node(tr, s, gfp, node, size)
+                        return tr.through(("slab_alloc",), lambda: self._slab_alloc_node_frames(tr, s, gfp, node, size))
+                    return self._slab_alloc_node_frames(tr, s, gfp, node, size)
                 obj = tr.through(first, slow)
             else:
                 tr.leaf("kmalloc_index", f"size={size}", kmalloc_index(size))
                 names = gen.chain("kmalloc_cache_chain" if node < 0 else "kmalloc_cache_node_chain")
-                obj = tr.through(names, lambda: self._traced_slab_alloc_node(tr, s, gfp, node, size),
+                obj = tr.through(names, lambda: self._slab_alloc_node_frames(tr, s, gfp, node, size),
                                  self.cache_ref(gfp, size, s))
-            return self._allocated(obj, s, size, "kmalloc")
+            self._allocated(obj, s, size, "kmalloc")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
         return tr.through((name,), path, detail)
 
     @staticmethod
@@ -1101,14 +1120,22 @@ class Slub(SlabCommon):
                 return ZERO_SIZE_PTR
             return self._allocated(self.slab_alloc_node(s, gfp, node, size), s, size, "kmalloc")
         gen = self.gen
+        # __do_kmalloc_node(.., caller): _RET_IP_ of the real function that called it (when the
+        # chain starts inline, as in 6.14+ kvmalloc, that is one function further out)
+        site = tr.call_site(1 if gen.inlined(gen.chain(chain)[0]) else 0)
 
         def path():
             if size > self.kmalloc_max_cache_size:
-                return self._chain_with_last_detail(
-                    tr, gen.chain("__do_kmalloc_node_large_chain"),
-                    f"order={get_order(size, self.page_shift)} (gfp |= __GFP_COMP)",
+                inner = tr.call_site()          # __kmalloc_large_node_noprof()'s _RET_IP_
+                order = get_order(size, self.page_shift)
+                obj = self._chain_with_last_detail(
+                    tr, gen.chain("__do_kmalloc_node_large_chain"), f"order={order} (gfp |= __GFP_COMP)",
                     lambda: self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
                                                else "__alloc_pages_chain"))
+                if gen.kmalloc_large_double_event:
+                    self._trace_alloc(tr, "kmalloc", inner, obj, size, self.page_size << order, gfp, node)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
+                return obj
             s = self.kmalloc_slab(size, gfp, caller, buckets)
             tr.leaf("kmalloc_slab", f"size={size}" + (" (kmem_buckets)" if buckets is not None else ""),
                     s.name if s is not None else "ZERO_SIZE_PTR")
@@ -1116,10 +1143,12 @@ class Slub(SlabCommon):
                 return ZERO_SIZE_PTR
             if gen.kmem_cache_alloc_node_step and buckets is None:
                 obj = tr.through(("__kmem_cache_alloc_node",),
-                                 lambda: self._traced_slab_alloc_node(tr, s, gfp, node, size), s.name)
+                                 lambda: self._slab_alloc_node_frames(tr, s, gfp, node, size), s.name)
             else:
-                obj = self._traced_slab_alloc_node(tr, s, gfp, node, size)
-            return self._allocated(obj, s, size, "kmalloc")
+                obj = self._slab_alloc_node_frames(tr, s, gfp, node, size)
+            self._allocated(obj, s, size, "kmalloc")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
         return tr.through(gen.chain(chain), path, f"size={size} gfp={G.format_gfp(gfp, gen)} node={node}")
 
     def kmalloc_large(self, size: int, gfp: int, node: int = -1, entry: str = "") -> int:
@@ -1194,9 +1223,11 @@ class Slub(SlabCommon):
         if tr is None:
             obj = self.slab_alloc_node(s, gfp, node, s.object_size)
         else:
+            site = tr.call_site()
             obj = tr.through(self.gen.chain("kmem_cache_alloc_chain"),
-                             lambda: self._traced_slab_alloc_node(tr, s, gfp, node, s.object_size),
+                             lambda: self._slab_alloc_node_frames(tr, s, gfp, node, s.object_size),
                              f"{s.name} gfp={G.format_gfp(gfp, self.gen)}")
+            self._trace_alloc(tr, "kmem_cache_alloc", site, obj, s.object_size, s.size, gfp, node, s)
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
@@ -1229,7 +1260,9 @@ class Slub(SlabCommon):
         if tr is None:
             self.do_slab_free(s, slab, addr, "kmem_cache_free")
         else:
-            tr.through(("kmem_cache_free",), lambda: self._traced_slab_free(tr, s, slab, addr, "kmem_cache_free",
+            if tr.events is not None:       # kmem_cache_free(): trace_kmem_cache_free() first
+                tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
+            tr.through(("kmem_cache_free",), lambda: self._slab_free_frames(tr, s, slab, addr, "kmem_cache_free",
                                                                             "slab_free_chain"),
                        f"{s.name} {addr:#x}")
         k.clock.advance(100)
@@ -1237,7 +1270,7 @@ class Slub(SlabCommon):
             k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
                              s.object_size, s.name))
 
-    def _traced_slab_free(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str, role: str) -> None:
+    def _slab_free_frames(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str, role: str) -> None:
         """``slab_free()`` -> ``do_slab_free()`` as a trace shows it (a leaf when the object
         went onto ``c->freelist``)."""
         def body():

@@ -12,11 +12,11 @@ or leave it out and kmemlab records the calling Python function as
 
 from __future__ import annotations
 
-import sys
 
 from . import gfp as G
 from .events import Event
 from .mem_map import K_VMALLOC
+from .trace import python_call_site
 from .types import NULL, Address, Page, as_int
 
 __all__ = ["VmallocAPI"]
@@ -26,14 +26,8 @@ _GFP_KERNEL = int(G.GFP_KERNEL)
 
 
 def _python_caller() -> str:
-    """%pS of the first frame outside kmemlab: ``function+0xoff/0xlen``."""
-    f = sys._getframe(2)
-    while f is not None and f.f_globals.get("__name__", "").startswith("kmemlab"):
-        f = f.f_back
-    if f is None:
-        return "0x0"
-    code = f.f_code
-    return f"{code.co_name}+{f.f_lasti:#x}/{len(code.co_code):#x}"
+    """%pS of the first frame outside kmemlab (vmallocinfo's caller column)."""
+    return python_call_site()
 
 
 class VmallocAPI:
