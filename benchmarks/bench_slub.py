@@ -76,13 +76,16 @@ def hook_overhead(rounds: int = 9) -> tuple[float, float]:
     from kmemlab.kernel import slub as S
 
     def bare(fn):
-        lines, out, skip = textwrap.dedent(inspect.getsource(fn)).split("\n"), [], False
+        # drop each `if tr is not None:` (or `k.tracer is not None`) with the block under it
+        lines, out, skip = textwrap.dedent(inspect.getsource(fn)).split("\n"), [], None
         for line in lines:
-            if "if tr is not None:" in line or "k.tracer is not None" in line:
-                skip = True
-                continue
-            if skip:
-                skip = False
+            indent = len(line) - len(line.lstrip())
+            if skip is not None:
+                if line.strip() and indent > skip:
+                    continue
+                skip = None
+            if "if tr is not None" in line or "k.tracer is not None" in line:
+                skip = indent
                 continue
             out.append(line)
         ns = {}
