@@ -269,6 +269,26 @@ def test_debug_cache_path_and_unwinding_after_a_kernel_bug():
     assert q
 
 
+def test_slow_path_frames_exist_only_while_a_trace_runs():
+    """slab_common.traced: the framed wrappers sit on the instance inside `with m.trace()`
+    (also when the block raises) and are gone after, so untraced calls run the bare methods."""
+    m = machine("6.18")
+    slub = m._k.slub
+    cls = type(slub)
+    framed = {n for c in cls.__mro__ for n in vars(c) if getattr(getattr(cls, n), "traced_wrapper", None)}
+    assert {"_Slub___slab_alloc", "_Slub__slab_free", "put_cpu_partial", "krealloc"} <= framed
+    assert not framed & set(vars(slub))
+    with pytest.raises(ZeroDivisionError):
+        with m.trace() as t:
+            assert framed <= set(vars(slub))
+            m.kfree(m.kmalloc(64))
+            1 / 0
+    assert "___slab_alloc" in t and not framed & set(vars(slub))
+    with m.trace() as t2:
+        m.kmalloc(64)
+    assert not framed & set(vars(slub)) and len(t2.calls) == 1
+
+
 # -- tracing changes nothing ----------------------------------------------------------
 
 def _workload(m, seed, n=300):

@@ -825,10 +825,14 @@ class Machine(VmallocAPI):
         k = self._k
         t = Trace(names, k.gen, k.seed.to_bytes(8, "little") + b"kmemlab-%p", k.nr_cpus)
         k.tracer = Tracer(k, t)
+        k.slub.set_tracing(True)          # the slow paths' frames (slab_common.traced)
         try:
             yield t
         finally:
             k.tracer = None
+            k.slub.set_tracing(False)
+            if self._k is not k:          # restored inside the block: the copy has them too
+                self._k.slub.set_tracing(False)
 
     def snapshot(self) -> Snapshot:
         """An exact copy of the whole simulated state (not of the subscribers)."""

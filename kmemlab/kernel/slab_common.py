@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import types
 import zlib
 
 from . import gfp as G
@@ -222,13 +223,16 @@ def _caller_ip() -> int:
 
 
 def traced(role, detail=None, done=None, when=None):
-    """Decorate a slow-path method so that, while a trace runs, it shows as a call of the
+    """Mark a slow-path method so that, while a trace runs, it shows as a call of the
     kernel function ``role`` (``k.gen.name(role)``; a tuple is a chain, outermost first).
 
     ``detail(self, *args)`` gives the (first) call's detail before it runs, ``done(self,
     result, *args)`` the innermost call's after it returned; ``when(self)`` False leaves the
-    frame out on generations that do not have the function. Untraced, the cost is one
-    attribute test: the method body is the one implementation, traced or not."""
+    frame out on generations that do not have the function.
+
+    The method stays what it is (the one implementation): :meth:`SlabCommon.set_tracing`
+    puts a framed wrapper in front of it on the instance while ``m.trace()`` runs and
+    takes it away after, so an untraced call costs nothing extra."""
     roles = role if isinstance(role, tuple) else (role,)
 
     def deco(fn):
@@ -256,7 +260,8 @@ def traced(role, detail=None, done=None, when=None):
         wrapper.__qualname__ = fn.__qualname__
         wrapper.__doc__ = fn.__doc__
         wrapper.__wrapped__ = fn
-        return wrapper
+        fn.traced_wrapper = wrapper
+        return fn
     return deco
 
 
@@ -266,6 +271,20 @@ class SlabCommon:
     Mixed into :class:`kmemlab.kernel.slub.Slub` (``k.slub``): these methods call SLUB's
     ``do_kmem_cache_create()``, ``slab_alloc_node()``, ``slab_free()`` ... as the kernel's
     mm/slab_common.c calls mm/slub.c."""
+
+    def set_tracing(self, on: bool) -> None:
+        """Put the :func:`traced` methods' framed wrappers in front of them on this
+        instance (``on``), or take them away; ``Machine.trace()`` calls it around the
+        block. Attribute names are the class dict's (``___slab_alloc`` is name-mangled)."""
+        cls = type(self)
+        for name in {n for c in cls.__mro__ for n in vars(c)}:
+            wrapper = getattr(getattr(cls, name), "traced_wrapper", None)
+            if wrapper is None:
+                continue
+            if on:
+                setattr(self, name, types.MethodType(wrapper, self))
+            else:
+                self.__dict__.pop(name, None)
 
     # -- the kmalloc caches --------------------------------------------------------------
 
@@ -612,11 +631,12 @@ class SlabCommon:
         k = self.k
         slab, pfn = self.lookup(addr, "kfree")
         if slab is None:
-            role = self.gen.name("kfree_large")
             tr = k.tracer
-            if tr is not None and role != "__free_pages":     # 4.7-5.15: kfree() frees the page itself
-                return tr.through((role,), lambda: self.free_large_kmalloc(pfn, addr),
-                                  f"order={max(int(k.mem_map.order[pfn]), 0)}")
+            if tr is not None:
+                role = self.gen.name("kfree_large")
+                if role != "__free_pages":     # 4.7-5.15: kfree() frees the page itself
+                    return tr.through((role,), lambda: self.free_large_kmalloc(pfn, addr),
+                                      f"order={max(int(k.mem_map.order[pfn]), 0)}")
             return self.free_large_kmalloc(pfn, addr)
         s = slab.cache
         tr = k.tracer
