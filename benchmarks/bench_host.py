@@ -1,6 +1,7 @@
-"""km.host() figures (issue 13): one snapshot of the running Linux (every /proc file,
-the CPU and node lists, the /sys/kernel/slab listing), and the first read of every slab
-cache's geometry from sysfs (object_size, align, flags: read once, kept across refreshes).
+"""km.host() figures (issue 13): one snapshot of the running Linux (the /proc files but
+pagetypeinfo, the CPU and node lists, the /sys/kernel/slab listing), the first read of
+every slab cache's geometry from sysfs (object_size, align, flags: read once, kept across
+refreshes), and /proc/pagetypeinfo, which is read when first asked for.
 
     PYTHONPATH=. python benchmarks/bench_host.py [--quick]
 """
@@ -44,11 +45,18 @@ def run(quick: bool = False) -> list[dict]:
             except km.NotAvailable:
                 pass
     geo = _ms(geometry, 1 if quick else 3)
+
+    def pagetypeinfo():
+        h._read("/proc/pagetypeinfo")
+    pti = _ms(pagetypeinfo, 3 if quick else 10) if h.is_root else None
     fl = floor_us()
     return [figure("km.host() read of all files (refresh)", refresh, "ms", 50.0,
                    note=f"{root}; {len(caches)} slab caches; x floor {refresh * 1e3 / fl:.0f}"),
             figure("first read of every slab cache's geometry from sysfs", geo, "ms",
-                   note=f"{len(caches)} caches x 11 files, once per Host; x floor {geo * 1e3 / fl:.0f}")]
+                   note=f"{len(caches)} caches x 11 files, once per Host; x floor {geo * 1e3 / fl:.0f}")] + (
+           [figure("/proc/pagetypeinfo (read when first asked for)", pti, "ms",
+                   note="the kernel counts every free block (up to 100000 a list) and pageblock: "
+                        "grows with fragmentation")] if pti is not None else [])
 
 
 if __name__ == "__main__":

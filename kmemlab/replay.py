@@ -33,11 +33,21 @@ pointers hash alike: the old object is freed then (``report.implied_frees``).
 Where the model chose differently (a kmalloc's recorded ``bytes_alloc`` against the
 model's ``ksize``, a cache's stride) ``report.differences`` counts it.
 
-Simplifications: the page allocations the real kernel made for new slabs and large
-kmallocs are replayed as ``alloc_pages`` as well, while the model's SLUB takes its own
-pages, so a replay holds more pages than the host did; pages freed in batches
-(``mm_page_free_batched``) are freed when that event is present, and stay allocated
-when it was not recorded; GFP bits the model does not know are dropped (counted).
+The kernel traces the pages SLUB takes for a new slab (and kmalloc_large's block) as an
+``mm_page_alloc`` just before the object's event on the same CPU. A page allocation is
+therefore held until the next event: when that is an allocation on the same CPU for
+which the model's allocator took pages of its own, the recorded one was the
+allocator's and is not done twice (``report.slab_pages``), and its ``mm_page_free`` is
+the allocator's business too. The model's own ``m.trace(events="kmem")`` output replayed
+on a twin machine gives the very same buddy lists and slabinfo (the tests check it for
+every generation).
+
+Simplifications: where the model's SLUB needs no new slab while the real one took
+pages (their slab states differ), the page allocation is replayed as ``alloc_pages``;
+pages freed in batches (``mm_page_free_batched``) are freed when that event is present,
+and stay allocated when it was not recorded; GFP bits the model does not know are
+dropped (counted); an event without ``name=`` (before v6.x) uses the machine's cache of
+that object size and stride, or a ``cache-<size>-<stride>`` made for it.
 """
 
 from __future__ import annotations
@@ -54,11 +64,12 @@ from urllib.parse import unquote
 
 from .kernel import gfp as G
 from .kernel.errors import KernelError
+from .kernel.helpers import for_each_slab_cache, nr_free_pages
 from .kernel.machine import Machine, Text
-from .kernel.slub import SLAB_USER_FLAGS
+from .kernel.slub import SLAB_KMALLOC, SLAB_USER_FLAGS
 
 __all__ = ["replay", "Replayer", "ReplayReport", "parse_header", "iter_events", "sample_recording",
-           "KMEM_EVENTS"]
+           "nearest_generation", "KMEM_EVENTS"]
 
 KMEM_EVENTS = ("kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free", "mm_page_alloc",
                "mm_page_free", "mm_page_free_batched")
@@ -68,11 +79,20 @@ MAX_LINE = 1 << 16
 #: ``[INSTANCE:] TASK-PID [CPU] TIMESTAMP: EVENT: FIELDS``; an optional ``(TGID)`` column
 _LINE = re.compile(r"(?:[^\s:]+:\s+)?\s*.+?-\d+\s+(?:\(\s*[-\d]+\)\s+)?\[(\d+)\]\s+"
                    r"(?:\S+\s+)?(\d+\.\d+):\s+(\w+):\s*")
-_NULL_PTRS = frozenset(("0000000000000000", "00000000", "(nil)", "0x0", "0"))
+_NULL_PTRS = frozenset(("0000000000000000", "00000000", "(nil)", "(null)", "0x0", "0"))
 _NO_PFN = 0xffffffffffffffff
 _GFP_BY_NAME = {name: int(mask) for mask, name in G.GFP_NAMES}
 _GFP_BY_NAME["none"] = 0
+# 4.x gfpflags.h spells the single bits without "__" (GFP_NOWARN, GFP_COMP) and
+# __GFP_RETRY_MAYFAIL as GFP_REPEAT
+for _name, _v in list(_GFP_BY_NAME.items()):
+    if _name.startswith("__GFP_"):
+        _GFP_BY_NAME.setdefault(_name[2:], _v)
+_GFP_BY_NAME.setdefault("GFP_REPEAT", int(getattr(G, "__GFP_RETRY_MAYFAIL")))
+del _name, _v
 _NOWARN = G.F_NOWARN
+#: the events after which a held page allocation may turn out to be the allocator's own
+_ALLOCS = frozenset(("kmalloc", "kmalloc_node", "kmem_cache_alloc", "kmem_cache_alloc_node"))
 _GFP_VALID = int(getattr(G, "__GFP_BITS_MASK")) & ~0x200     # the bits check_gfp() accepts
 
 
@@ -266,14 +286,14 @@ _LAYOUTS = {
     "kmalloc": (("call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags", "node"),
                 re.compile(_CS + r" ptr=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+)(?: node=(-?\d+))?")),
     "kmem_cache_alloc": (("call_site", "ptr", "name", "bytes_req", "bytes_alloc", "gfp_flags", "node"),
-                         re.compile(_CS + r" ptr=(\S+) name=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) "
+                         re.compile(_CS + r" ptr=(\S+)(?: name=(\S+))? bytes_req=(\d+) bytes_alloc=(\d+) "
                                     r"gfp_flags=(\S+)(?: node=(-?\d+))?")),
     "kfree": (("ptr",), re.compile(_CS0 + r" ptr=(\S+)")),
     "kmem_cache_free": (("ptr", "name"), re.compile(_CS0 + r" ptr=(\S+)(?: name=(\S+))?")),
     "mm_page_alloc": (("page", "pfn", "order", "gfp_flags"),
-                      re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+) order=(-?\d+) migratetype=-?\d+ gfp_flags=(\S+)")),
-    "mm_page_free": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+) order=(-?\d+)")),
-    "mm_page_free_batched": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+)(?: order=(-?\d+))?")),
+                      re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+|\d+) order=(-?\d+) migratetype=-?\d+ gfp_flags=(\S+)")),
+    "mm_page_free": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+|\d+) order=(-?\d+)")),
+    "mm_page_free_batched": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+|\d+)(?: order=(-?\d+))?")),
 }
 # older event names (v4.x-5.x) with the same fields
 _LAYOUTS["kmalloc_node"] = _LAYOUTS["kmalloc"]
@@ -309,6 +329,7 @@ class ReplayReport:
     differences: Counter = field(default_factory=Counter)
     implied_frees: int = 0
     null_frees: int = 0
+    slab_pages: int = 0
     lost: int = 0
     caches_created: dict = field(default_factory=dict)
     gfp_dropped: Counter = field(default_factory=Counter)
@@ -338,6 +359,9 @@ class ReplayReport:
                 yield f"  {n:8d}  {why}"
         if self.null_frees:
             yield f"{self.null_frees} of the replayed events are kfree(NULL): a no-op, in the kernel and in the model"
+        if self.slab_pages:
+            yield (f"{self.slab_pages} page events were the real SLUB's (or kmalloc_large's) own; "
+                   "the model's allocator took and freed its own pages there")
         if self.implied_frees:
             yield (f"{self.implied_frees} objects were freed without an event (RCU or bulk frees, "
                    "or a pointer hash collision): freed when their pointer came back")
@@ -378,10 +402,27 @@ class ReplayReport:
 
 # -- replaying ------------------------------------------------------------------------------------
 
+def nearest_generation(release: str | None) -> str:
+    """The kernel generation kmemlab follows that is nearest to a ``uname -r``: the newest
+    one not newer than it (``6.19.2`` -> ``6.18``, ``6.10.3`` -> ``6.8``), the oldest for
+    an older kernel, the default when the release is unknown."""
+    from .kernel.generation import DEFAULT_KERNEL, GENERATIONS, parse_release
+    mo = re.match(r"(\d+)\.(\d+)", release or "")
+    if mo is None:
+        return DEFAULT_KERNEL
+    want = (int(mo.group(1)), int(mo.group(2)))
+    older = [g for g in GENERATIONS if parse_release(g) <= want]
+    return max(older, key=parse_release) if older else min(GENERATIONS, key=parse_release)
+
+
+def _release(head: dict) -> str | None:
+    f = head.get("uname", "").split()
+    return f[2] if len(f) > 2 else None
+
+
 def _machine_for(head: dict) -> Machine:
-    """A machine shaped like the recording's host: RAM, CPUs, nodes; the newest kernel
-    generation kmemlab follows (the nearest one, once 6.18 is in the table)."""
-    from .kernel.machine import SUPPORTED_KERNELS
+    """A machine shaped like the recording's host: RAM, CPUs, nodes, and the kernel
+    generation nearest to its ``uname -r``."""
     from .kernel.layout import get_profile
     prof = get_profile("x86_64")
     mem = head.get("mem_total_kb", 4 << 20) << 10
@@ -391,7 +432,8 @@ def _machine_for(head: dict) -> Machine:
     nodes = min(max(head.get("nodes", 1), 1), 8, cpus)
     # slab_nomerge: every cache the recording names is a root of its own there (the
     # recording does not say which were unmergeable, e.g. by a usercopy region)
-    return Machine("x86_64", mem=mem, cpus=cpus, nodes=nodes, kernel=SUPPORTED_KERNELS[-1], slab_nomerge=True)
+    return Machine("x86_64", mem=mem, cpus=cpus, nodes=nodes, kernel=nearest_generation(_release(head)),
+                   slab_nomerge=True)
 
 
 class Replayer:
@@ -434,6 +476,11 @@ class Replayer:
         self._live: dict[str, tuple] = {}        # ptr -> (addr, cache or None, call_site, bytes_req)
         self._pages: dict[int, tuple] = {}       # recorded pfn -> (Page, order)
         self._gfp_cache: dict[str, int] = {}
+        #: a page allocation waiting for the next event (see step): (pfn, cpu, order, fields)
+        self._held = None
+        self._hold = True
+        #: recorded pfns of pages the real SLUB took, which the model's SLUB took itself
+        self._slab_pfns: dict[int, int] = {}
         self._caches: dict[str, object] = {}
         self._cpu_ctx = None
         self._cpu = None
@@ -480,6 +527,8 @@ class Replayer:
                         line, nb = next(it)
                     except StopIteration:
                         self.finished = True
+                        if self._held is not None:
+                            self._flush_held()
                         break
                     r.lines += 1
                 nbytes += nb
@@ -508,10 +557,34 @@ class Replayer:
                     self._pace(ts)
                 if cpu != self._cpu_text:
                     self._on_cpu(cpu)
-                try:
-                    why = handlers[ev](self, vals)
-                except KernelError as e:          # the machine is unchanged (it validates first)
-                    why = f"the model reports a kernel bug ({type(e).__name__})"
+                held = self._held
+                if held is not None:
+                    # a page allocation waited for the next event: if that is an
+                    # allocation on the same CPU for which the model's allocator takes
+                    # pages of its own, the recorded one was the real SLUB's (a new slab)
+                    # or kmalloc_large's, which the kernel traces before the object
+                    self._held = None
+                    if ev in _ALLOCS and cpu == held[1]:
+                        before = nr_free_pages(self.m)
+                        why = self._do(handlers[ev], vals)
+                        if before - nr_free_pages(self.m) >= 1 << held[2]:
+                            self._absorb(held)
+                            replayed += 1
+                        else:
+                            replayed, skipped = self._count(self._do(Replayer._page_alloc, held[3]),
+                                                            replayed, skipped)
+                        replayed, skipped = self._count(why, replayed, skipped)
+                        continue
+                    self._on_cpu(held[1])
+                    replayed, skipped = self._count(self._do(Replayer._page_alloc, held[3]), replayed, skipped)
+                    self._on_cpu(cpu)
+                if ev == "mm_page_alloc" and self._hold:
+                    try:
+                        self._held = (_pfn(vals[1]), cpu, int(vals[2]), vals)
+                        continue
+                    except (TypeError, ValueError):
+                        pass                           # malformed: the handler says so
+                why = self._do(handlers[ev], vals)
                 if why is None:
                     replayed += 1
                 else:
@@ -529,6 +602,32 @@ class Replayer:
         r.seconds = time.perf_counter() - self._t_start
         return done
 
+    def _do(self, handler, vals):
+        try:
+            return handler(self, vals)
+        except KernelError as e:          # the machine is unchanged (it validates first)
+            return f"the model reports a kernel bug ({type(e).__name__})"
+
+    @staticmethod
+    def _count(why, replayed, skipped):
+        if why is None:
+            return replayed + 1, skipped
+        skipped[why] += 1
+        return replayed, skipped
+
+    def _absorb(self, held) -> None:
+        """A recorded page allocation the model's SLUB did itself: its free is the SLUB's too."""
+        self._slab_pfns[held[0]] = held[2]
+        self.report.slab_pages += 1
+
+    def _flush_held(self) -> None:
+        """The page allocation still waiting at the end of the trace: replay it."""
+        held, self._held = self._held, None
+        if held is not None:
+            r = self.report
+            self._on_cpu(held[1])
+            r.replayed, r.skipped = self._count(self._do(Replayer._page_alloc, held[3]), r.replayed, r.skipped)
+
     @staticmethod
     def _ts(text: str):
         try:
@@ -538,6 +637,8 @@ class Replayer:
 
     def close(self) -> None:
         """Stop reading (the machine keeps what was replayed)."""
+        if self._held is not None:
+            self._flush_held()
         self._leave_cpu()
         if self._progress is not None:
             self._progress.done(self._done_bytes, self.report.events)
@@ -646,15 +747,17 @@ class Replayer:
 
     def _kmem_cache_alloc(self, v):
         call_site, ptr, name, req, alloc, gfp, node = v
-        if ptr is None or not name:
+        if ptr is None or req is None:
             return "malformed event"
         if ptr in _NULL_PTRS:
             return "kmem_cache_alloc returned NULL"
         try:
-            req = int(req or 0)
+            req = int(req)
             alloc = int(alloc or 0)
         except ValueError:
             return "malformed event"
+        if not name:                  # before v6.x the event does not name its cache
+            name = self._unnamed(req, alloc)
         cache = self._caches.get(name)
         if cache is None:
             cache = self._cache(name, req, alloc)
@@ -674,6 +777,17 @@ class Replayer:
             self.report.implied_frees += 1
         self._live[ptr] = (int(p), cache, call_site or "", req)
         return None
+
+    def _unnamed(self, req: int, alloc: int) -> str:
+        """A cache for an event without ``name=``: the machine's own (not kmalloc) cache of
+        that object size and stride if it has one, else ``cache-<req>-<alloc>``."""
+        key = f"cache-{req}-{alloc}"
+        if key not in self._caches:
+            for c in for_each_slab_cache(self.m):
+                if c.object_size == req and c.size == alloc and not c.flags & SLAB_KMALLOC:
+                    self._caches[key] = c
+                    break
+        return key
 
     def _cache(self, name: str, req: int, alloc: int):
         c = self.m.find_cache(name)
@@ -752,7 +866,7 @@ class Replayer:
     def _page_alloc(self, v):
         page, pfn, order, gfp = v
         try:
-            pfn = int(pfn, 16)
+            pfn = _pfn(pfn)
             order = int(order)
         except (TypeError, ValueError):
             return "malformed event"
@@ -773,14 +887,22 @@ class Replayer:
 
     def _page_free(self, v):
         try:
-            pfn = int(v[1], 16)
+            pfn = _pfn(v[1])
         except (TypeError, ValueError):
             return "malformed event"
         rec = self._pages.pop(pfn, None)
         if rec is None:
+            if self._slab_pfns.pop(pfn, None) is not None:
+                self.report.slab_pages += 1
+                return None                     # the model's SLUB frees its own slab pages
             return "free of pages allocated before the recording began"
         self.m.free_pages(rec[0], rec[1])
         return None
+
+
+def _pfn(text: str) -> int:
+    """``pfn=0x%lx`` (v5.x on) or ``pfn=%lu`` (v4.x)."""
+    return int(text, 16) if text.startswith("0x") else int(text)
 
 
 def _node(text, nodes: int) -> int:
@@ -924,9 +1046,9 @@ def run_cli(args) -> int:
             head = parse_header(head_lines)
         except FileNotFoundError:
             pass
-        from .kernel.machine import SUPPORTED_KERNELS
         machine = Machine("x86_64", mem=args.mem or ((head.get("mem_total_kb", 4 << 20) + 1023) >> 10 << 20),
-                          cpus=args.cpus or head.get("cpus", 4), kernel=SUPPORTED_KERNELS[-1], slab_nomerge=True)
+                          cpus=args.cpus or head.get("cpus", 4), kernel=nearest_generation(_release(head)),
+                          slab_nomerge=True)
     try:
         r = replay(path, machine, speed=args.speed)
     except FileNotFoundError as e:

@@ -148,6 +148,19 @@ def test_the_snapshot_holds_until_refresh(tmp_path):
     assert pg is not None
 
 
+def test_pagetypeinfo_is_read_only_when_asked_for(tmp_path):
+    m = km.Machine(mem="512M")
+    write_tree(tmp_path, m)
+    h = km.host(root=tmp_path)
+    z = next(H.for_each_populated_zone(h))
+    assert z.free_area[3].nr_free == next(H.for_each_populated_zone(m)).free_area[3].nr_free
+    assert "/proc/pagetypeinfo" not in h._texts          # zones and nr_free come from elsewhere
+    assert H.free_list_count(z.free_area[3], 1) == H.free_list_count(m.zones[0].free_area[3], 1)
+    assert "/proc/pagetypeinfo" in h._texts
+    h.refresh()
+    assert "/proc/pagetypeinfo" not in h._texts and h.proc.pagetypeinfo() == m.proc.pagetypeinfo()
+
+
 def test_cat_reads_other_files_once_and_refuses_what_is_not_proc_or_sys(twin, tmp_path):
     _, h = twin
     assert h.cat("/sys/kernel/slab/kmalloc-64/object_size") == "64\n"
@@ -196,7 +209,7 @@ def test_garbled_files_raise_a_parse_error_naming_file_and_line(tmp_path, rel, g
     h = km.host(root=tmp_path)                  # reading never fails: parsing is on first use
     with pytest.raises(HostParseError, match=match) as e:
         list(H.for_each_zone(h)), list(H.for_each_slab_cache(h)), list(H.for_each_vmap_area(h))
-        H.meminfo(h)
+        H.meminfo(h), H.pageblock_order(h)
     assert isinstance(e.value, ValueError) and isinstance(e.value, HostError)
 
 

@@ -29,6 +29,10 @@ __all__ = ["Host", "host", "PROC_FILES"]
 #: the /proc files a snapshot holds (``h.proc.<name>()``)
 PROC_FILES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "vmstat", "slabinfo", "vmallocinfo")
 _ROOT_ONLY = {"slabinfo", "pagetypeinfo", "vmallocinfo"}
+#: read on first use (and then kept until refresh()): the kernel walks every free block
+#: (up to 100000 per list) and every pageblock to print it — from under a millisecond
+#: on a fresh machine to 50 ms and more once memory is fragmented
+_ON_DEMAND = ("/proc/pagetypeinfo",)
 _SNAPSHOT_EXTRA = ("/proc/sys/vm/min_free_kbytes", "/sys/devices/system/node/online",
                    "/sys/devices/system/cpu/online")
 _SLAB = "/sys/kernel/slab"
@@ -140,12 +144,15 @@ class Host:
         return HostPermissionError(f"{path}: permission denied (run as root to read it)", path)
 
     def refresh(self) -> "Host":
-        """Read every file of the snapshot again (about a millisecond per /proc file)."""
+        """Read the snapshot's files again (``/proc/pagetypeinfo``, slow for the kernel
+        to print, is read when first asked for)."""
         t = time.perf_counter()
         texts: dict[str, str] = {}
         unreadable: dict[str, HostError] = {}
         for name in PROC_FILES:
             path = f"/proc/{name}"
+            if path in _ON_DEMAND:
+                continue
             try:
                 texts[path] = self._read(path)
             except HostError as e:
@@ -255,6 +262,8 @@ class Host:
         norm = os.path.normpath(path)
         if not (norm.startswith("/proc/") or norm.startswith("/sys/")):
             raise ValueError(f"h.cat() reads the kernel's files under /proc and /sys, not {path!r}")
+        if norm in _ON_DEMAND:
+            self._read_on_demand(norm)
         if norm in self._texts:
             return Text(self._texts[norm])
         if norm in self._unreadable:
@@ -264,9 +273,20 @@ class Host:
             self._extra[norm] = self._read(norm)
         return Text(self._extra[norm])
 
+    def _read_on_demand(self, path: str) -> bool:
+        """Read one of the _ON_DEMAND files into the snapshot once; whether it is there."""
+        if path not in self._texts and path not in self._unreadable:
+            try:
+                self._texts[path] = self._read(path)
+            except HostError as e:
+                self._unreadable[path] = e
+        return path in self._texts
+
     @property
     def unreadable(self) -> dict[str, str]:
         """The snapshot's files that could not be read, and why."""
+        for path in _ON_DEMAND:
+            self._read_on_demand(path)
         return {p: str(e) for p, e in self._unreadable.items()}
 
     @property
@@ -351,15 +371,19 @@ class HostSource(ReadSource):
 
     def __init__(self, h: Host):
         self.h = h
-        feats = {"slab_caches"}
-        if "/proc/vmallocinfo" in h._texts:
-            feats.add("vmap_areas")
-        if "/proc/pagetypeinfo" in h._texts:
-            feats.add("migratetypes")
-        self.features = frozenset(feats)
         self._zones = None
         self._caches = None
         self._vmap = None
+
+    @property
+    def features(self) -> frozenset:
+        h = self.h
+        feats = {"slab_caches"}
+        if "/proc/vmallocinfo" in h._texts:
+            feats.add("vmap_areas")
+        if h._read_on_demand("/proc/pagetypeinfo"):
+            feats.add("migratetypes")
+        return frozenset(feats)
 
     def _list(self, path: str, fallback: list[int]) -> list[int]:
         try:
@@ -406,11 +430,6 @@ class HostSource(ReadSource):
         recs = self.h._parse("zoneinfo", P.parse_zoneinfo, "/proc/zoneinfo")
         norders = self.nr_page_orders()
         free = {(n, z): counts for n, z, counts in self._buddy()}
-        try:
-            _, names, by_mt, _ = self._pagetype()
-            why = ""
-        except NotAvailable as e:
-            by_mt, why = None, str(e)
         zones = []
         for rec in recs:
             key = (rec["node"], rec["name"])
@@ -418,20 +437,23 @@ class HostSource(ReadSource):
             if len(nr) != norders:
                 raise HostParseError(f"/proc/buddyinfo: zone {rec['name']} has {len(nr)} orders, "
                                      f"the first zone {norders}", "/proc/buddyinfo")
-            fas = []
-            for o in range(norders):
-                mts = None
-                if by_mt is not None:
-                    rows = by_mt.get(key)
-                    mts = [r[o] if o < len(r) else 0 for r in rows] if rows else [0] * len(names)
-                    capped = [i for i, c in enumerate(mts) if c >= 100000]
-                    if len(capped) == 1:        # pagetypeinfo stops counting at 100000
-                        i = capped[0]
-                        mts[i] = max(100000, nr[o] - (sum(mts) - mts[i]))
-                fas.append(HostFreeArea(o, nr[o], tuple(mts) if mts is not None else None, why))
+            fas = [HostFreeArea(o, nr[o], self._by_migratetype, key) for o in range(norders)]
             idx = _ZONE_ORDER.index(rec["name"]) if rec["name"] in _ZONE_ORDER else len(zones)
             zones.append(HostZone(rec, idx, fas))
         return zones
+
+    def _by_migratetype(self, key, order: int, nr_free: int) -> tuple[int, ...]:
+        """free_list counts of one zone and order from /proc/pagetypeinfo (read now, once
+        per snapshot). A count the kernel stopped at (``>100000``) is completed from
+        buddyinfo's nr_free when it is the only one."""
+        _, names, by_mt, _ = self._pagetype()
+        rows = by_mt.get(key)
+        mts = [r[order] if order < len(r) else 0 for r in rows] if rows else [0] * len(names)
+        capped = [i for i, c in enumerate(mts) if c >= 100000]
+        if len(capped) == 1:
+            i = capped[0]
+            mts[i] = max(100000, nr_free - (sum(mts) - mts[i]))
+        return tuple(mts)
 
     def max_pfn(self) -> int:
         ends = [z.zone_end_pfn for z in self.zones() if z.populated()]

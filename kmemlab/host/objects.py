@@ -19,20 +19,21 @@ __all__ = ["HostZone", "HostFreeArea", "HostKmemCache", "HostVmapArea", "HostVmS
 
 class HostFreeArea:
     """``struct free_area`` of a host zone: ``nr_free`` from ``/proc/buddyinfo``, the
-    per-migratetype counts from ``/proc/pagetypeinfo`` (root only)."""
+    per-migratetype counts from ``/proc/pagetypeinfo`` (root only), read on first use."""
 
-    __slots__ = ("order", "nr_free", "_by_mt", "_why")
+    __slots__ = ("order", "nr_free", "_load", "_key", "_by_mt")
 
-    def __init__(self, order: int, nr_free: int, by_mt, why: str):
+    def __init__(self, order: int, nr_free: int, load, key):
         self.order = order
         self.nr_free = nr_free
-        self._by_mt = by_mt
-        self._why = why
+        self._load = load
+        self._key = key
+        self._by_mt = None
 
     def free_list_count(self, migratetype: int) -> int:
         """Blocks on ``free_list[migratetype]`` (see :func:`kmemlab.helpers.free_list_count`)."""
         if self._by_mt is None:
-            raise NotAvailable(f"per-migratetype free counts of this host: {self._why}")
+            self._by_mt = self._load(self._key, self.order, self.nr_free)
         if not 0 <= migratetype < len(self._by_mt):
             raise ValueError(f"migratetype must be 0..{len(self._by_mt) - 1}, got {migratetype}")
         return self._by_mt[migratetype]

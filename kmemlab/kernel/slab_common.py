@@ -37,7 +37,6 @@ import zlib
 
 from . import gfp as G
 from .errors import KernelBug, SlabCtorError
-from .events import Event
 from .mem_map import K_SLAB, PG_tail
 
 __all__ = [
@@ -624,7 +623,7 @@ class SlabCommon:
         self.do_slab_free(s, slab, addr, "kfree")
         k.clock.ns += 100
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+            k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
 
     def _kfree(self, addr: int) -> None:
         """kfree() after ZERO_OR_NULL_PTR: virt_to_folio(), then the slab or large path."""
@@ -646,7 +645,7 @@ class SlabCommon:
             self.do_slab_free(s, slab, addr, "kfree")
         k.clock.ns += 100
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+            k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
 
     def lookup(self, addr: int, fn: str):
         """``virt_to_folio()`` for a kfree/ksize argument: (slab, pfn) for a slab page,

@@ -56,7 +56,6 @@ from collections import OrderedDict
 
 from . import gfp as G
 from .errors import KernelBug, SlabCtorError
-from .events import Event
 from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab
 from .slab_common import (ARCH_KMALLOC_MINALIGN, GFP_SLAB_BUG_MASK, KMALLOC_CGROUP, KMALLOC_DMA,
                           KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_NORMAL,
@@ -1003,7 +1002,7 @@ class Slub(SlabCommon):
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _allocated(self, obj: int, s: KmemCache, size: int, event: str) -> int:
@@ -1013,7 +1012,7 @@ class Slub(SlabCommon):
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _trace_alloc(self, tr, event: str, site: str, obj: int, req: int, alloc: int, gfp: int,
@@ -1170,8 +1169,8 @@ class Slub(SlabCommon):
         addr = self.page_offset + (pfn << self.page_shift)
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
+                          f"kmalloc_large order:{order}")
         return addr
 
     def check_free_large(self, pfn: int, addr: int, fn: str = "kfree") -> None:
@@ -1211,8 +1210,8 @@ class Slub(SlabCommon):
         k.buddy.free(pfn, order, "free_slab_pages_chain")     # 6.15+: free_frozen_pages()
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
+                          f"kmalloc_large order:{order}")
 
     # -- kmem_cache_alloc / kmem_cache_free ------------------------------------------
 
@@ -1231,8 +1230,8 @@ class Slub(SlabCommon):
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
+                          s.object_size, s.name)
         return obj
 
     def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
@@ -1267,8 +1266,8 @@ class Slub(SlabCommon):
                        f"{s.name} {addr:#x}")
         k.clock.advance(100)
         if k.bus.subscribers:
-            k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
+                          s.object_size, s.name)
 
     def _slab_free_frames(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str, role: str) -> None:
         """``slab_free()`` -> ``do_slab_free()`` as a trace shows it (a leaf when the object
