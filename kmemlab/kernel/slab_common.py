@@ -276,14 +276,20 @@ class SlabCommon:
         instance (``on``), or take them away; ``Machine.trace()`` calls it around the
         block. Attribute names are the class dict's (``___slab_alloc`` is name-mangled)."""
         cls = type(self)
-        for name in {n for c in cls.__mro__ for n in vars(c)}:
-            wrapper = getattr(getattr(cls, name), "traced_wrapper", None)
-            if wrapper is None:
-                continue
+        framed = cls.__dict__.get("_framed")
+        if framed is None:           # once per class: (attribute name, wrapper)
+            framed = []
+            for name in sorted({n for c in cls.__mro__ for n in vars(c)}):
+                wrapper = getattr(getattr(cls, name), "traced_wrapper", None)
+                if wrapper is not None:
+                    framed.append((name, wrapper))
+            cls._framed = framed = tuple(framed)
+        d = self.__dict__
+        for name, wrapper in framed:
             if on:
-                setattr(self, name, types.MethodType(wrapper, self))
+                d[name] = types.MethodType(wrapper, self)
             else:
-                self.__dict__.pop(name, None)
+                d.pop(name, None)
 
     # -- the kmalloc caches --------------------------------------------------------------
 
