@@ -430,7 +430,10 @@ def _machine_for(head: dict) -> Machine:
     mem = (mem + (1 << 20) - 1) >> 20 << 20
     cpus = min(max(head.get("cpus", 4), 1), 512)
     nodes = min(max(head.get("nodes", 1), 1), 8, cpus)
-    return Machine("x86_64", mem=mem, cpus=cpus, nodes=nodes, kernel=nearest_generation(_release(head)))
+    # slab_nomerge: every cache the recording names is a root of its own there (the
+    # recording does not say which were unmergeable, e.g. by a usercopy region)
+    return Machine("x86_64", mem=mem, cpus=cpus, nodes=nodes, kernel=nearest_generation(_release(head)),
+                   slab_nomerge=True)
 
 
 class Replayer:
@@ -1050,7 +1053,8 @@ def run_cli(args) -> int:
         except FileNotFoundError:
             pass
         machine = Machine("x86_64", mem=args.mem or ((head.get("mem_total_kb", 4 << 20) + 1023) >> 10 << 20),
-                          cpus=args.cpus or head.get("cpus", 4), kernel=nearest_generation(_release(head)))
+                          cpus=args.cpus or head.get("cpus", 4), kernel=nearest_generation(_release(head)),
+                          slab_nomerge=True)
     try:
         r = replay(path, machine, speed=args.speed)
     except FileNotFoundError as e:

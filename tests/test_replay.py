@@ -52,7 +52,8 @@ def kcf(ptr, name, ts=100.0, cpu=0):
 
 
 def machine():
-    return km.Machine(mem="512M", cpus=2, seed=1)
+    # slab_nomerge: each cache the recording names is its own root, as on the recording's host
+    return km.Machine(mem="512M", cpus=2, seed=1, slab_nomerge=True)
 
 
 def rp(text, m=None, **kw):

@@ -75,6 +75,8 @@ FALLBACKS = {
 #: mm/page_alloc.c sysctl_lowmem_reserve_ratio[] by zone name (Device has no entry: 0)
 LOWMEM_RESERVE_RATIO = {"DMA": 256, "DMA32": 256, "Normal": 32, "HighMem": 0, "Movable": 0, "Device": 0}
 SWAP_CLUSTER_MAX = 32
+#: the fields of a struct per_cpu_pages besides its lists (Buddy.pcp_checkpoint())
+_PCP_SCALARS = tuple(f for f in PerCpuPages.__slots__ if f != "lists")
 #: enum numa_stat_item: zoneinfo's numa_* lines, the order of Zone.vm_numa_event
 NUMA_STAT_NAMES = ("numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local", "numa_other")
 NUMA_HIT, NUMA_MISS, NUMA_FOREIGN, NUMA_INTERLEAVE, NUMA_LOCAL, NUMA_OTHER = range(6)
@@ -1090,6 +1092,29 @@ class BuddyAllocator:
                 bus.changed("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE)
 
     free = _free_pages
+
+    def pcp_checkpoint(self) -> list:
+        """The per-CPU lists and the allocation counters of every zone, to put back with
+        :meth:`pcp_rollback` when a Python-only failure (a slab constructor that raises)
+        undoes an allocation: the buddy lists need nothing, a block freed again merges
+        back exactly, but the pcp list a page returns to, its tuning and the zone's
+        ``numa_*`` events would keep the trace of an allocation that never happened.
+        Not a kernel function (C constructors cannot fail)."""
+        return [(z, z.vm_numa_event[:],
+                 [(p, [getattr(p, f) for f in _PCP_SCALARS], [lst[:] for lst in p.lists])
+                  for p in z.per_cpu_pageset])
+                for z in self.zones]
+
+    def pcp_rollback(self, checkpoint: list) -> None:
+        """Put back what :meth:`pcp_checkpoint` saw (in the same objects: views and
+        helpers keep references to them)."""
+        for z, events, pcps in checkpoint:
+            z.vm_numa_event[:] = events
+            for p, scalars, lists in pcps:
+                for f, v in zip(_PCP_SCALARS, scalars):
+                    setattr(p, f, v)
+                for lst, saved in zip(p.lists, lists):
+                    lst[:] = saved
 
     def free_bulk(self, pfns: list[int]) -> None:
         """``__free_pages(page, 0)`` for each of ``pfns`` in order, as vfree() does (each

@@ -112,6 +112,19 @@ BASE: dict[str, Any] = {
     "freeptr_mid_object": False,
     "slab_track_stackdepot": False,
     "new_slab_objects": True,
+    "slab_usersize": False,           # kmem_cache_create_usercopy(): caches carry a usercopy region
+    "slab_bug_mask_fixup": False,     # new_slab() fixes GFP_SLAB_BUG_MASK bits (else BUG())
+    "kmalloc_large_fix_flags": False, # kmalloc_large() fixes them too
+    "kfree_nonslab_check": "bug",     # kfree() of a non-slab, non-compound page: "bug", "none", "warn"
+    "slab_cpu_partial_slabs": False,  # CPU partial lists sized in slabs (cpu_partial_slabs), not pobjects
+    "slab_cpu_partial_objects": (2, 6, 13, 30),   # set_cpu_partial(): size >= PAGE_SIZE, >= 1024, >= 256, else
+    "slab_cpu_partial_frozen": True,  # CPU partial slabs are frozen
+    "kmalloc_redzone": False,         # the bytes after kmalloc's orig_size are checked ("kmalloc Redzone")
+    "krealloc_orig_size": False,      # __do_krealloc() uses orig_size and re-poisons the red zone
+    "kmalloc_create_96_192_first": False,  # create_kmalloc_caches(): kmalloc-96/-192 before kmalloc-8
+    "slab_alloc_try_thisnode": False, # ___slab_alloc(): a node request tries that node alone first
+    "random_kmalloc_caches": False,   # CONFIG_RANDOM_KMALLOC_CACHES exists
+    "kmem_cache_destroy_unlinks": False,  # a failed destroy still unlinks the cache
     "slab_alloc_node_split": False,   # __slab_alloc_node() below slab_alloc_node()
     "kmem_cache_alloc_node_step": False,  # kmalloc_trace()/__do_kmalloc_node() -> __kmem_cache_alloc_node()
     # vmalloc (mm/vmalloc.c, mm/util.c)
@@ -221,6 +234,16 @@ BASE: dict[str, Any] = {
         "__do_kmalloc_node_large_chain": ("kmalloc_large_node", "alloc_kmem_pages_node"),
         "kvmalloc_kmalloc_chain": ("__kmalloc_node",),
         "kmem_cache_alloc_chain": ("kmem_cache_alloc", "slab_alloc"),
+        # kfree() of a slab object, and kmem_cache_free(), down to the free fast path
+        # (4.5: slab_free() is the fast path itself)
+        "kfree_slab_chain": ("slab_free",),
+        "slab_free_chain": ("slab_free",),
+        # what krealloc() allocates with (kmalloc_track_caller())
+        "kmalloc_track_caller_chain": ("__kmalloc_track_caller",),
+        # the function whose name the cache-creation failure message prints (__func__)
+        "kmem_cache_create": "kmem_cache_create",
+        # a CPU partial list going to the node partial lists
+        "__put_partials": "unfreeze_partials",
         "kfree_large": "__free_kmem_pages",
         "free_debug_processing": "free_debug_processing",
         "__alloc_pages_bulk": "__alloc_pages_bulk",
@@ -458,8 +481,9 @@ CHANGES: tuple[Change, ...] = (
     Change("5.17", "free_large_kmalloc_warn_site", "mm/slab_common.c:994",
            "free_large_kmalloc(): WARN_ON_ONCE(order == 0), then 'object pointer: 0x%p'",
            "(≈: 6.6's line; not read for 5.17 - 6.1)"),
-    Change("5.15", "names", {"kfree_large": "free_nonslab_page"},
-           "kfree() of a large block: free_nonslab_page()", "d0fe47c64152 'slub: add back check for free nonslab objects' (≈)"),
+    Change("5.16", "names", {"kfree_large": "free_nonslab_page"},
+           "kfree() of a large block: free_nonslab_page()",
+           "d0fe47c64152 'slub: add back check for free nonslab objects' (in the 5.16 merge next to b47291ef02b0)"),
     Change("5.12", "kmem_free_name", True, "kmem_cache_free events carry name=",
            "'mm, tracing: record slab name for kmem_cache_free()' (≈ 5.12); 6.6: kmem.h:132"),
     Change("5.9", "kmem_call_site_symbolic", True, "kmem events print call_site=%pS (symbol+off/size), not %lx",
@@ -488,6 +512,77 @@ CHANGES: tuple[Change, ...] = (
            "'mm/tracing: add accounted entry into output of allocation tracepoints' (≈ 5.18)"),
     Change("5.19", "meminfo_zswap", True, "Zswap:, Zswapped: in /proc/meminfo (CONFIG_ZSWAP)",
            "f6498b776d28 'mm: zswap: add basic meminfo and vmstat coverage'"),
+    # --- SLUB: CPU partial lists, usercopy, flag fix-ups, kfree() of a non-slab page -----
+    Change("4.7", "names", {"kfree_slab_chain": ("slab_free", "do_slab_free"),
+                            "slab_free_chain": ("slab_free", "do_slab_free")},
+           "slab_free() wraps do_slab_free(), which holds the fast path",
+           "4.5: mm/slub.c:2760 slab_free() is the fast path, no do_slab_free(); present in 4.8 (≈ 4.7)"),
+    Change("4.8", "slab_bug_mask_fixup", True,
+           "new_slab() clears __GFP_HIGHMEM/__GFP_DMA32 with 'Unexpected gfp: ... Fix your code!' instead of BUG()",
+           "72baeef0c271 'slab: do not panic on invalid gfp_mask' (≈ 4.8; dump_stack() added ≈ 4.10); "
+           "4.5: mm/slub.c:1495 pr_emerg + BUG()"),
+    Change("4.16", "slab_usersize", True,
+           "caches carry a usercopy region; kmalloc caches' is the whole object, which makes them unmergeable",
+           "8eb8284b4129 'usercopy: Prepare for usercopy whitelisting' (4.16); 6.18: mm/slab_common.c slab_unmergeable()"),
+    Change("4.16", "names", {"kmem_cache_create": "kmem_cache_create_usercopy"},
+           "cache creation fails in kmem_cache_create_usercopy()", "6.6: mm/slab_common.c:356 (__func__)"),
+    Change("5.9", "kmalloc_large_fix_flags", True, "kmalloc_large() fixes GFP_SLAB_BUG_MASK bits too",
+           "'mm: slab: check GFP_SLAB_BUG_MASK before alloc_pages in kmalloc_order' (June 2020, ≈ 5.9); "
+           "6.6: mm/slab_common.c:1163"),
+    Change("5.14", "kfree_nonslab_check", "none",
+           "kfree() of a non-slab page checks PageCompound only under CONFIG_DEBUG_VM (VM_BUG_ON_PAGE)",
+           "f227f0faf63b 'slub: fix unreclaimable slab stat for bulk free' (as d0fe47c64152's log says, ≈ 5.14)"),
+    Change("5.15", "names", {"__put_partials": "__unfreeze_partials"},
+           "unfreeze_partials() split: __unfreeze_partials() does the work",
+           "the PREEMPT_RT SLUB series (≈ 5.15); 6.6: mm/slub.c:2600"),
+    Change("5.16", "kfree_nonslab_check", "warn",
+           "kfree() of an order-0 non-slab page WARNs and frees it", "d0fe47c64152 'slub: add back check for free nonslab objects'"),
+    Change("5.16", "slab_cpu_partial_slabs", True,
+           "CPU partial lists are limited in slabs (cpu_partial_slabs = cpu_partial * 2 / objects per slab)",
+           "b47291ef02b0 'mm, slub: change percpu partial accounting from objects to pages'"),
+    Change("5.16", "slab_cpu_partial_objects", (6, 24, 52, 120),
+           "default cpu_partial quadrupled (doubled for objects of a page or more)",
+           "23e98ad1ce89 'mm/slub: increase default cpu partial list sizes'; real 6.18 /sys/kernel/slab/*/cpu_partial"),
+    Change("6.1", "names", {"kfree_slab_chain": ("__kmem_cache_free", "slab_free", "do_slab_free"),
+                            "kmalloc_track_caller_chain": ("__kmalloc_node_track_caller", "__do_kmalloc_node")},
+           "kfree() (mm/slab_common.c) calls SLUB's __kmem_cache_free(); kmalloc_track_caller() goes "
+           "__kmalloc_node_track_caller() -> __do_kmalloc_node()",
+           "the common-kmalloc rework (≈ 6.1); 6.6: mm/slab_common.c:1075, :1043"),
+    Change("6.2", "kmalloc_redzone", True,
+           "kmalloc objects' bytes after orig_size are checked as 'kmalloc Redzone'; ksize() switches that off; "
+           "kzalloc() zeroes orig_size bytes only",
+           "946fa0dbf2d8 'mm/slub: extend redzone check to extra allocated kmalloc space than requested' "
+           "(slab/for-6.2/kmalloc_redzone)"),
+    Change("6.6", "random_kmalloc_caches", True,
+           "CONFIG_RANDOM_KMALLOC_CACHES: 15 copies kmalloc-rnd-NN-* of the normal kmalloc caches, chosen by "
+           "hash_64(caller ^ random_kmalloc_seed)", "3c6152940584 'Randomized slab caches for kmalloc()'; "
+           "6.6: include/linux/slab.h:349, :400"),
+    Change("6.8", "slab_cpu_partial_frozen", False,
+           "only the CPU slab is frozen: CPU partial slabs are not (and not on the node list either)",
+           "'slub: Delay freezing of partial slabs' (Chengming Zhou, 6.8); 6.8: mm/slub.c:2886 __put_partials()"),
+    Change("6.8", "names", {"__put_partials": "__put_partials",
+                            "kfree_slab_chain": ("slab_free", "do_slab_free")},
+           "__unfreeze_partials() becomes __put_partials(); kfree() lives in mm/slub.c and calls slab_free()",
+           "6.8: mm/slub.c:2886, :4389"),
+    Change("6.10", "slab_alloc_try_thisnode", True,
+           "a node request first tries that node only (GFP_NOWAIT | __GFP_THISNODE), then any node",
+           "absent in 6.8, 6.12.19: mm/slub.c:3677 try_thisnode (≈ 6.10)"),
+    Change("6.12", "kmalloc_create_96_192_first", True,
+           "create_kmalloc_caches() makes kmalloc-96 and kmalloc-192 before kmalloc-8 of each type",
+           "6.8: after kmalloc-64/-128; 6.12.19: mm/slab_common.c create_kmalloc_caches(); real 6.18 /proc/slabinfo"),
+    Change("6.12", "kmem_cache_destroy_unlinks", True,
+           "kmem_cache_destroy() with objects left WARNs, then unlinks the cache anyway (it leaks)",
+           "6.12.19: mm/slab_common.c kmem_cache_destroy() list_del() before `if (err) return` (6.8: kept, ≈)"),
+    Change("6.12", "names", {"kmem_cache_create": "__kmem_cache_create_args"},
+           "kmem_cache_create() is a macro over __kmem_cache_create_args()", "6.12.19: mm/slab_common.c:269"),
+    Change("6.13", "krealloc_orig_size", True,
+           "krealloc() keeps the object while the new size fits object_size, records it as orig_size and "
+           "re-poisons the kmalloc red zone behind it",
+           "'mm/slub: Improve redzone check and zeroing for krealloc()' (Feng Tang, v3 Oct 2024, ≈ 6.13); "
+           "6.12.19: slab_common.c:1203 still ksize(); 6.18.35: mm/slub.c:6994 __do_krealloc()"),
+    Change("6.18", "names", {"krealloc": "=krealloc_node_align_noprof"},
+           "krealloc() takes an alignment and a node: krealloc_node_align_noprof()",
+           "6.18.35: mm/slub.c:7117; real 6.18 kallsyms"),
     # --- 6.x ---------------------------------------------------------------------------
     Change("6.1", "dump_page_line",
            "page:{page:016x} refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}",
@@ -756,6 +851,7 @@ NOPROF = frozenset({
     "alloc_pages_bulk_array_mempolicy", "__alloc_pages_bulk", "get_free_pages", "__get_free_pages",
     "get_zeroed_page",
     "kmalloc", "kmalloc_node", "__kmalloc", "__kmalloc_node", "kmalloc_trace", "kmalloc_node_trace",
+    "__kmalloc_node_track_caller",
     "__kmalloc_cache", "__kmalloc_cache_node", "kmalloc_large", "kmalloc_large_node", "__kmalloc_large",
     "__kmalloc_large_node", "kmem_cache_alloc", "kmem_cache_alloc_node", "kzalloc", "kcalloc",
     "kmalloc_array", "krealloc", "kvmalloc_node", "__kvmalloc_node", "kvmalloc", "kvzalloc",
@@ -769,7 +865,7 @@ INLINED = frozenset({
     "kmalloc", "kmalloc_node", "kmalloc_noprof", "kmalloc_node_noprof", "kzalloc", "kzalloc_noprof",
     "kmalloc_index", "kmalloc_type", "kmalloc_slab", "__do_kmalloc_node", "slab_alloc", "slab_alloc_node", "__slab_alloc_node",
     "__slab_alloc", "get_partial", "new_slab", "alloc_slab_page", "get_freelist", "slab_free",
-    "do_slab_free", "memset", "alloc_debug_processing", "kmalloc_large", "discard_slab", "add_partial",
+    "do_slab_free", "memset", "alloc_debug_processing", "shuffle_freelist", "kmalloc_large", "discard_slab", "add_partial",
     "alloc_page", "alloc_pages_node", "alloc_pages_node_noprof", "__alloc_pages_node", "rmqueue",
     "rmqueue_buddy", "__rmqueue", "__rmqueue_smallest", "__rmqueue_fallback", "__rmqueue_claim",
     "__rmqueue_steal", "rmqueue_pcplist", "rmqueue_bulk", "page_del_and_expand",
@@ -900,6 +996,8 @@ def _fmt(value: Any, attr: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (tuple, frozenset)):
+        if not all(isinstance(v, str) for v in value):
+            return "(" + ", ".join(f"`{v}`" for v in value) + ")"
         return " → ".join(f"`{v.lstrip('=')}`" for v in value) or "(none)"
     if isinstance(value, int):
         return f"`{value:#x}`" if attr.startswith("gfp_") else f"`{value}`"

@@ -57,7 +57,21 @@ class Text(str):
 
 
 class KernelState:
-    """All of one machine's simulated state. Subsystems reach each other through it."""
+    """All of one machine's simulated state. Subsystems reach each other through it.
+
+    Every field is declared here; ``_boot()`` fills in the subsystems."""
+
+    # set by _boot(): the memory map and the subsystems
+    zones: list
+    mem_map: MemMap
+    memory: PhysMemory
+    max_low_pfn: int
+    ram_ranges: list
+    buddy: BuddyAllocator
+    vmalloc_start: int
+    pgtable: object
+    slub: object
+    vmalloc: object
 
     def __init__(self, profile: Profile, mem: int, cpus: int, nodes: int, seed: int,
                  gen: Generation, slub_debug: str, bus: Bus):
@@ -82,6 +96,9 @@ class KernelState:
         self._warned_once: set[str] = set()
         self.tracer = None            # a trace.Tracer while `with m.trace()` runs
         self.freelist_random = False  # CONFIG_SLAB_FREELIST_RANDOM (Machine(freelist_random=True))
+        self.slab_nomerge = False     # the slab_nomerge boot parameter (Machine(slab_nomerge=True))
+        self.random_kmalloc_caches = False  # CONFIG_RANDOM_KMALLOC_CACHES (Machine(random_kmalloc_caches=True))
+        self.slub_cpu_partial = True  # CONFIG_SLUB_CPU_PARTIAL, on in every distribution kernel
         self.invariant_checks = []    # each subsystem's check, run by check_invariants()
         # enum zone_type: the profile's zones, then ZONE_MOVABLE and (64-bit) ZONE_DEVICE, which
         # a kernel always has and kmemlab never populates (zoneinfo lists them)
@@ -162,16 +179,22 @@ class Machine(VmallocAPI):
     split evenly), ``seed`` (all randomness), ``kernel`` (which generation's names and
     messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU"),
     ``freelist_random`` (CONFIG_SLAB_FREELIST_RANDOM: new slabs hand out objects in a
-    shuffled order, drawn from ``seed``), ``pcp`` (False: every per-CPU page list disabled
-    as ``zone_pcp_disable()`` leaves it, so each page goes straight to the buddy lists and
-    back, for lessons on the buddy lists alone), ``transparent_hugepage`` (the boot parameter:
-    "always" or "madvise" start khugepaged, which raises ``min_free_kbytes`` on x86_64;
-    "never" keeps ``calculate_min_free_kbytes()``'s value).
+    shuffled order, drawn from ``seed``), ``slab_nomerge`` (the boot parameter: every
+    ``kmem_cache_create()`` gets a cache of its own instead of sharing a compatible one),
+    ``random_kmalloc_caches`` (CONFIG_RANDOM_KMALLOC_CACHES, 6.6+: 15 more copies of the
+    kmalloc caches, ``kmalloc-rnd-01-64`` ..., each call site sticking to one), ``pcp``
+    (False: every per-CPU page list disabled as ``zone_pcp_disable()`` leaves it, so each
+    page goes straight to the buddy lists and back, for lessons on the buddy lists alone),
+    ``transparent_hugepage`` (the boot parameter: "always" or "madvise" start khugepaged,
+    which raises ``min_free_kbytes`` on x86_64; "never" keeps ``calculate_min_free_kbytes()``'s
+    value).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
                  seed: int = 0, kernel: str = DEFAULT_KERNEL, slub_debug: str = "",
-                 freelist_random: bool = False, pcp: bool = True, transparent_hugepage: str = "madvise"):
+                 freelist_random: bool = False, slab_nomerge: bool = False,
+                 random_kmalloc_caches: bool = False, pcp: bool = True,
+                 transparent_hugepage: str = "madvise"):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -198,16 +221,22 @@ class Machine(VmallocAPI):
             raise TypeError(f"slub_debug must be a string like 'FZPU', got {type(slub_debug).__name__}")
         self._id = next(_machine_ids)
         self._bus = Bus()
-        if not isinstance(freelist_random, bool):
-            raise TypeError(f"freelist_random must be True or False, got {freelist_random!r}")
-        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, get_generation(kernel), slub_debug, self._bus)
-        self._k.freelist_random = freelist_random
-        if not isinstance(pcp, bool):
-            raise TypeError(f"pcp must be True or False, got {pcp!r}")
-        self._k.pcp = pcp
+        for opt, value in (("freelist_random", freelist_random), ("slab_nomerge", slab_nomerge),
+                           ("random_kmalloc_caches", random_kmalloc_caches), ("pcp", pcp)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{opt} must be True or False, got {value!r}")
         if transparent_hugepage not in ("always", "madvise", "never"):
             raise ValueError(f"transparent_hugepage must be 'always', 'madvise' or 'never' (the boot "
                              f"parameter), got {transparent_hugepage!r}")
+        gen = get_generation(kernel)
+        if random_kmalloc_caches and not gen.random_kmalloc_caches:
+            raise ValueError(f"random_kmalloc_caches (CONFIG_RANDOM_KMALLOC_CACHES) exists from Linux 6.6 on; "
+                             f"kernel={kernel!r} has none")
+        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, gen, slub_debug, self._bus)
+        self._k.freelist_random = freelist_random
+        self._k.slab_nomerge = slab_nomerge
+        self._k.random_kmalloc_caches = random_kmalloc_caches
+        self._k.pcp = pcp
         self._k.transparent_hugepage = transparent_hugepage
         _boot(self._k)
         self.proc = ProcFS(self)
@@ -484,13 +513,26 @@ class Machine(VmallocAPI):
         return self.kmalloc_array(n, size, G.check_gfp(gfp) | G.F_ZERO)
 
     def krealloc(self, p, new_size, gfp=G.GFP_KERNEL) -> Address:
-        """``krealloc(p, new_size, flags)``: the same object while ``ksize(p)`` fits,
-        else a new one with the contents copied (and ``p`` freed); ``NULL`` on failure
-        (``p`` untouched); new_size 0 frees ``p`` and returns ``ZERO_SIZE_PTR``."""
-        p = int(as_int(p, "pointer"))
+        """``krealloc(p, new_size, flags)``: the same object while the new size fits, else
+        a new one with the contents copied (and ``p`` freed); ``NULL`` on failure (``p``
+        untouched); new_size 0 frees ``p`` and returns ``ZERO_SIZE_PTR``. A ``p`` that
+        kfree() would refuse raises :class:`KernelBug` before anything is allocated."""
+        p = self._pointer(p)
         new_size = self._size(new_size, "new_size")
         gfp = G.check_gfp(gfp)
         return Address(self._k.slub.krealloc(p, new_size, gfp))
+
+    def _pointer(self, p) -> int:
+        """A ``void *`` argument as the machine word it is: a negative int is the same
+        bits as unsigned (``(void *)-1`` is ``0xffffffffffffffff``, an ``ERR_PTR()``);
+        anything that does not fit a pointer is a ValueError."""
+        v = as_int(p, "pointer")
+        bits = self._k.profile.bits
+        if v < 0 and v >= -(1 << bits):
+            v += 1 << bits
+        if not 0 <= v < 1 << bits:
+            raise ValueError(f"a pointer on this {bits}-bit machine is 0 .. 2**{bits}-1, got {v:#x}")
+        return v
 
     def memdup_user(self, data) -> Address:
         """``memdup_user(src, len)`` (mm/util.c): copy ``data`` (bytes standing for the user
@@ -539,16 +581,24 @@ class Machine(VmallocAPI):
             raise TypeError(f"{fn}() takes the bytes to copy (the user buffer), got {type(data).__name__}") from None
 
     def kfree(self, p) -> None:
-        """``kfree(p)``: ``NULL`` and ``ZERO_SIZE_PTR`` are ignored. Freeing what was not
-        kmalloc'ed, or (with ``slub_debug``) freeing twice, raises :class:`KernelBug`.
-        Without debugging a double free corrupts the freelist silently, as in the kernel:
-        later allocations hand the same object out twice."""
+        """``kfree(p)``: ``NULL`` and ``ZERO_SIZE_PTR`` (addresses up to 16,
+        ``ZERO_OR_NULL_PTR()``) are ignored; anything else is looked up, so ``kfree(-1)``
+        or an ``ERR_PTR()`` is the bad pointer it is in C. Freeing what was not kmalloc'ed,
+        or (with ``slub_debug``) freeing twice, raises :class:`KernelBug`. Without debugging
+        a double free corrupts the freelist silently, as in the kernel: later allocations
+        hand the same object out twice."""
         # plain int inside the model: Address arithmetic is slow (it re-validates)
-        self._k.slub.kfree(int(p) if type(p) is Address or type(p) is int else as_int(p, "pointer"))
+        t = type(p)
+        if t is Address:
+            self._k.slub.kfree(int(p))
+        elif t is int and 0 <= p < 0x10000000000000000:
+            self._k.slub.kfree(p if p < 1 << self._k.profile.bits else self._pointer(p))
+        else:
+            self._k.slub.kfree(self._pointer(p))
 
     def ksize(self, p) -> int:
         """``ksize(p)``: how many bytes the object really has (128 for kmalloc(100))."""
-        return self._k.slub.ksize(int(as_int(p, "pointer")))
+        return self._k.slub.ksize(self._pointer(p))
 
     def kmalloc_slab(self, size, gfp=G.GFP_KERNEL):
         """``kmalloc_slab(size, flags)``: the cache kmalloc would use, or None above
@@ -563,7 +613,11 @@ class Machine(VmallocAPI):
         if not isinstance(cache, KmemCache):
             raise TypeError(f"expected a kmem_cache from kmem_cache_create() or kmalloc_slab(), "
                             f"got {type(cache).__name__}")
-        s = self._k.slub.caches_by_id.get(cache.id)
+        slub = self._k.slub
+        s = slub.caches_by_id.get(cache.id)
+        if s is None:
+            # 6.12+: a destroy that found objects unlinked the cache, but its struct lives on
+            s = next((d for d in slub.detached_caches if d.id == cache.id), None)
         if s is None or s.name != cache.name:
             raise ValueError(f"kmem_cache {cache.name!r} does not exist on this machine "
                              "(destroyed, or made before restore())")
@@ -608,8 +662,12 @@ class Machine(VmallocAPI):
         self._k.slub.kmem_cache_free(s, int(as_int(p, "pointer")))
 
     def kmem_cache_destroy(self, cache) -> None:
-        """``kmem_cache_destroy(cache)``: with objects still allocated the kernel
-        complains in dmesg and keeps the cache."""
+        """``kmem_cache_destroy(cache)``: drops one reference (a cache merged into another
+        only loses its alias). The last one frees the cache; with objects still allocated
+        the kernel WARNs in dmesg and the cache is leaked for good (its refcount is 0, a
+        second destroy does nothing; 6.12+ also takes it off /proc/slabinfo and
+        /sys/kernel/slab). A kmalloc cache raises :class:`KernelBug`, the machine unchanged:
+        the kernel would not check it and leave ``kmalloc_caches[]`` dangling."""
         if cache is None:
             return
         self._k.slub.kmem_cache_destroy(self._cache(cache))
@@ -815,10 +873,14 @@ class Machine(VmallocAPI):
         k = self._k
         t = Trace(names, k.gen, k.seed.to_bytes(8, "little") + b"kmemlab-%p", k.nr_cpus)
         k.tracer = Tracer(k, t)
+        k.slub.set_tracing(True)          # the slow paths' frames (slab_common.traced)
         try:
             yield t
         finally:
             k.tracer = None
+            k.slub.set_tracing(False)
+            if self._k is not k:          # restored inside the block: the copy has them too
+                self._k.slub.set_tracing(False)
 
     def snapshot(self) -> Snapshot:
         """An exact copy of the whole simulated state (not of the subscribers)."""
