@@ -197,6 +197,17 @@ class Machine(VmallocAPI):
         _boot(self._k)
         self.proc = ProcFS(self)
 
+    @classmethod
+    def like_host(cls, host=None, **overrides) -> "Machine":
+        """A machine shaped like the Linux it runs on (or ``host``: a ``km.host()``, or
+        a directory laid out like ``/``): its RAM, CPUs, NUMA nodes, the generation
+        nearest to its ``uname -r`` and its slab caches with their geometry. ``overrides``
+        replace any Machine() argument (``mem="4G"``, ``kernel="6.6"``); ``caches=False``
+        skips the caches. ``m.twin`` says what was done; ``km.compare(km.host(), m)``
+        what agrees. See :mod:`kmemlab.twin`."""
+        from ..twin import like_host
+        return like_host(host, machine_class=cls, **overrides)
+
     # -- identity and configuration --------------------------------------------------
 
     @property
@@ -544,10 +555,16 @@ class Machine(VmallocAPI):
         """The cache called ``name`` (e.g. "kmalloc-128"), or None."""
         return next((s for s in reversed(self._k.slub.slab_caches) if s.name == name), None)
 
-    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None):
+    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None, *, freeptr_offset=None):
         """``kmem_cache_create(name, size, align, flags, ctor)``: a cache of ``size``-byte
         objects; ``ctor(addr)`` runs on each object when its slab is made. None (and a
-        dmesg line) when the kernel would refuse."""
+        dmesg line) when the kernel would refuse.
+
+        ``freeptr_offset`` (6.12+, ``struct kmem_cache_args``' ``freeptr_offset`` with
+        ``use_freeptr_offset``): a ``SLAB_TYPESAFE_BY_RCU`` cache keeps its free pointer
+        at that offset inside the object instead of behind it, so the stride does not
+        grow (6.18's ``vm_area_struct``: offset 0, 192 bytes, not 256). The kernel refuses
+        (None, ``error -22``) an offset outside the object, unaligned, or without RCU."""
         from .slub import SLAB_USER_FLAGS
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty string, got {name!r}")
@@ -561,6 +578,12 @@ class Machine(VmallocAPI):
                              "(SLAB_FLAGS_PERMITTED)")
         if ctor is not None and not callable(ctor):
             raise TypeError("ctor must be callable(addr) or None")
+        if freeptr_offset is not None:
+            if not self._k.gen.slab_freeptr_offset:
+                raise TypeError(f"freeptr_offset= (struct kmem_cache_args) exists from Linux 6.12 on; "
+                                f"this machine runs {self._k.gen.release}")
+            freeptr_offset = self._size(freeptr_offset, "freeptr_offset")
+            return self._k.slub.kmem_cache_create(name, size, align, flags, ctor, freeptr_offset=freeptr_offset)
         return self._k.slub.kmem_cache_create(name, size, align, flags, ctor)
 
     def kmem_cache_alloc(self, cache, gfp=G.GFP_KERNEL) -> Address:
@@ -835,19 +858,25 @@ def _boot(k: KernelState) -> None:
 
     zone_names = []
     zones = []
+    ram_extent = {}
     for nid in range(k.nr_nodes):
         nlo, nhi = node_bounds[nid], node_bounds[nid + 1]
+        node_ram = [(max(a >> ps, nlo), min(b >> ps, nhi)) for a, b in ranges if max(a >> ps, nlo) < min(b >> ps, nhi)]
         lo = 0
         for zidx, (name, zend) in enumerate(zone_limits):
             s, e = max(lo, nlo), min(zend, nhi)
-            # a zone spans from its first to its last RAM frame (zone_spanned_pages_in_node)
             rs = [(max(a >> ps, s), min(b >> ps, e)) for a, b in ranges if max(a >> ps, s) < min(b >> ps, e)]
             if rs:
-                s, e = rs[0][0], rs[-1][1]
+                # zone_spanned_pages_in_node(): the zone's pfn range clamped to the node's
+                # RAM, so a hole at the end of a zone (the PCI hole below 4 GiB) is spanned
+                s, e = max(s, node_ram[0][0]), min(e, node_ram[-1][1])
             else:
                 s = e = max(s, 0)
             z = Zone(nid, zidx, name, s, e, prof.max_order, len(zones))
             z.present_pages = sum(b - a for a, b in rs)
+            # frames of the zone that have a struct page: its first to its last RAM frame
+            # (the sections of a hole have none: pfn_to_online_page() is NULL there)
+            ram_extent[z.id] = (rs[0][0], rs[-1][1]) if rs else (s, s)
             zones.append(z)
             zone_names.append(name)
             lo = zend
@@ -862,8 +891,9 @@ def _boot(k: KernelState) -> None:
         mm.flags[s >> ps:e >> ps] = PG_reserved
     for z in zones:
         if z.spanned_pages:
-            mm.zone[z.zone_start_pfn:z.zone_end_pfn] = z.id
-            mm.node[z.zone_start_pfn:z.zone_end_pfn] = z.node
+            first, last = ram_extent[z.id]
+            mm.zone[first:last] = z.id
+            mm.node[first:last] = z.node
 
     # memblock reservations that stay: the first MiB, the kernel image, mem_map
     kstart = prof.kernel_phys >> ps

@@ -272,7 +272,7 @@ class KmemCache:
     free pointer, ``oo`` = (order, objects per slab)."""
 
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
-                 ctor=None):
+                 ctor=None, freeptr_offset: int | None = None):
         self._slub = slub         # what the read helpers (kernel/helpers.py) follow to memory
         self.id = cid
         self.name = name
@@ -281,6 +281,7 @@ class KmemCache:
         self.flags = flags
         self.ctor = ctor
         self.refcount = 1
+        self.freeptr_offset = freeptr_offset
         self.cpu_slab = [KmemCacheCpu() for _ in range(slub.k.nr_cpus)]
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
@@ -358,10 +359,13 @@ class Slub:
             size += p                                   # room for the right red zone
         s.inuse = size
         orig_size = bool(flags & SLAB_STORE_USER and flags & SLAB_KMALLOC and k.gen.kmalloc_orig_size)
-        if (flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) or s.ctor is not None
+        rcu_in_object = flags & SLAB_TYPESAFE_BY_RCU and s.freeptr_offset is not None
+        if ((flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) and not rcu_in_object) or s.ctor is not None
                 or (flags & SLAB_RED_ZONE and (s.object_size < p or orig_size))):
             s.offset = size                             # free pointer after the object
             size += p
+        elif rcu_in_object:
+            s.offset = s.freeptr_offset                 # args->use_freeptr_offset (6.12+)
         elif k.gen.freeptr_mid_object:
             s.offset = (s.object_size // 2) & ~(p - 1)  # mid-object (v5.7: 3202fa62fb43)
         else:
@@ -441,8 +445,8 @@ class Slub:
             return self.debug_flags
         return 0
 
-    def create_cache(self, name: str, size: int, align: int, flags: int, ctor=None) -> KmemCache:
-        s = KmemCache(self, self._new_id(), name, size, align, flags, ctor)
+    def create_cache(self, name: str, size: int, align: int, flags: int, ctor=None, **args) -> KmemCache:
+        s = KmemCache(self, self._new_id(), name, size, align, flags, ctor, **args)
         self.slab_caches.append(s)
         self.caches_by_id[s.id] = s
         return s
@@ -1436,17 +1440,24 @@ class Slub:
             k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
                              s.object_size, s.name))
 
-    def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None):
+    def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None,
+                          freeptr_offset: int | None = None):
         """``kmem_cache_create()``: a new cache, or None (logged) when the arguments fail
-        the kernel's checks."""
+        the kernel's checks. ``freeptr_offset`` is ``kmem_cache_args.freeptr_offset``
+        (6.12+; None: ``use_freeptr_offset`` false)."""
         k = self.k
         if size > 1 << (self.page_shift + k.profile.max_order - 1) or size < 1:
             k.log.printk("err", f"kmem_cache_create({name}) integrity check failed")
             k.log.printk("warn", f"kmem_cache_create({name}) failed with error -22")
             return None
+        if freeptr_offset is not None and (freeptr_offset >= size or not flags & SLAB_TYPESAFE_BY_RCU
+                                           or freeptr_offset % self.ptr):
+            # create_cache(): a custom free pointer must lie in an RCU cache's object, aligned
+            k.log.printk("warn", f"kmem_cache_create({name}) failed with error -22")
+            return None
         flags |= self._debug_flags_for(name)
         align = self.calculate_alignment(flags, align, size, self.ptr)
-        s = self.create_cache(name, size, align, flags, ctor)
+        s = self.create_cache(name, size, align, flags, ctor, freeptr_offset=freeptr_offset)
         if s.order < 0:
             self.slab_caches.remove(s)
             del self.caches_by_id[s.id]
