@@ -26,7 +26,7 @@ from .exercises import exercise
 from . import helpers
 from .kernel.helpers import NotAvailable
 from .host import Host, HostError, host
-from .replay import ReplayReport, replay, sample_recording
+from .replay import Replayer, ReplayReport, replay, sample_recording
 from .compare import Comparison, compare
 from . import tracefs
 

@@ -229,6 +229,29 @@ def _noop_ctor(symbol: str):
     return ctor
 
 
+def create_cache_like(m: Machine, name: str, object_size: int, align: int, flags: int, ctor, size: int):
+    """``kmem_cache_create()`` of a cache as a host shows it (sysfs ``object_size``,
+    ``align``, flags, ``ctor``), so that its stride is the host's ``size``: where the
+    host's stride has no room for a free pointer behind the object of an RCU cache
+    without a constructor, its creator passed ``kmem_cache_args.freeptr_offset`` (6.12+),
+    and so does the twin. Returns (cache or None, the freeptr_offset used or None)."""
+    flags &= SLAB_USER_FLAGS
+    if align & (align - 1):
+        align = 0
+    fn = _noop_ctor(ctor if isinstance(ctor, str) else "ctor") if ctor else None
+    try:
+        c = m.kmem_cache_create(name, object_size, align, flags, fn)
+    except (ValueError, TypeError):
+        return None, None
+    if (c is not None and size and c.size > size and m.gen.slab_freeptr_offset
+            and flags & SLAB_TYPESAFE_BY_RCU and fn is None):
+        # sysfs does not show where the free pointer is: kmemlab knows vm_area_struct's
+        fp = KNOWN_FREEPTR_OFFSETS.get(name, (0,))[0]
+        m.kmem_cache_destroy(c)
+        return m.kmem_cache_create(name, object_size, align, flags, None, freeptr_offset=fp), fp
+    return c, None
+
+
 def _create_caches(m: Machine, h, wanted, notes: list[str]) -> list[TwinCache]:
     """Create the host's caches in the twin, oldest first (so its slabinfo lists them in
     the host's order). A cache the twin's boot already made is left as it is."""
@@ -241,7 +264,6 @@ def _create_caches(m: Machine, h, wanted, notes: list[str]) -> list[TwinCache]:
     if h.is_root:
         host_caches.reverse()          # /proc/slabinfo lists the newest first
     have = {s.name for s in for_each_slab_cache(m)}
-    freeptr_ok = m.gen.slab_freeptr_offset
     for hc in host_caches:
         name = hc.name
         if name.startswith(":"):       # a merged cache known by its sysfs id only (not root)
@@ -258,18 +280,7 @@ def _create_caches(m: Machine, h, wanted, notes: list[str]) -> list[TwinCache]:
         except (NotAvailable, ValueError) as e:
             out.append(TwinCache(name, "failed", why=f"its geometry could not be read: {e}"))
             continue
-        flags &= SLAB_USER_FLAGS
-        if align & (align - 1):
-            align = 0
-        fn = _noop_ctor(ctor) if ctor else None
-        c = m.kmem_cache_create(name, object_size, align, flags, fn)
-        fp = None
-        if (c is not None and c.size > size and freeptr_ok and flags & SLAB_TYPESAFE_BY_RCU and fn is None):
-            # the host's stride has no room for a free pointer behind the object: its creator
-            # passed kmem_cache_args.freeptr_offset (sysfs does not show where it points)
-            fp = KNOWN_FREEPTR_OFFSETS.get(name, (0,))[0]
-            m.kmem_cache_destroy(c)
-            c = m.kmem_cache_create(name, object_size, align, flags, None, freeptr_offset=fp)
+        c, fp = create_cache_like(m, name, object_size, align, flags, ctor, size)
         if c is None:
             out.append(TwinCache(name, "failed", why="the twin's kernel refused it (see m.dmesg())"))
             continue

@@ -146,6 +146,25 @@ class Snapshot:
 _machine_ids = itertools.count(1)
 
 
+class _OnCpu:
+    """``with m.on_cpu(n):`` (a plain context manager: a replay switches CPUs often)."""
+
+    __slots__ = ("_m", "_cpu", "_old")
+
+    def __init__(self, m: "Machine", cpu: int):
+        self._m, self._cpu = m, cpu
+
+    def __enter__(self) -> "Machine":
+        k = self._m._k
+        self._old = k.cpu
+        k.cpu = self._cpu
+        return self._m
+
+    def __exit__(self, *exc) -> bool:
+        self._m._k.cpu = self._old
+        return False
+
+
 class Machine(VmallocAPI):
     """A simulated computer running a Linux kernel's memory manager.
 
@@ -291,18 +310,12 @@ class Machine(VmallocAPI):
         """The CPU the notebook's calls run on (``smp_processor_id()``)."""
         return self._k.cpu
 
-    @contextlib.contextmanager
-    def on_cpu(self, cpu: int):
+    def on_cpu(self, cpu: int) -> "_OnCpu":
         """Run the calls in the ``with`` block on another CPU (its per-cpu slabs, its node)."""
         cpu = as_int(cpu, "cpu")
         if not 0 <= cpu < self._k.nr_cpus:
             raise ValueError(f"cpu must be 0..{self._k.nr_cpus - 1}, got {cpu}")
-        old = self._k.cpu
-        self._k.cpu = cpu
-        try:
-            yield self
-        finally:
-            self._k.cpu = old
+        return _OnCpu(self, cpu)
 
     def zone(self, name: str, node: int = 0) -> Zone:
         """The zone called ``name`` ("DMA", "DMA32", "Normal", "HighMem") of ``node``."""
@@ -436,6 +449,11 @@ class Machine(VmallocAPI):
 
     def kmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1) -> Address:
         """``kmalloc_node(size, flags, node)``: prefer ``node`` (-1: NUMA_NO_NODE)."""
+        if (type(size) is int and 0 <= size <= 0xffffffff and type(node) is int
+                and -1 <= node < self._k.nr_nodes):                 # the hot path (replay)
+            if type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
+                gfp = G.check_gfp(gfp)
+            return _new_address(Address, self._k.slub.kmalloc(size, gfp, node))
         size = self._size(size)
         gfp = G.check_gfp(gfp)
         node = self._node(node)
@@ -588,13 +606,21 @@ class Machine(VmallocAPI):
 
     def kmem_cache_alloc(self, cache, gfp=G.GFP_KERNEL) -> Address:
         """``kmem_cache_alloc(cache, flags)``."""
-        s = self._cache(cache)
-        return Address(self._k.slub.kmem_cache_alloc(s, G.check_gfp(gfp)))
+        # the hot path: the machine's own cache object (one dict lookup validates it)
+        s = self._k.slub.caches_by_id.get(cache.id) if type(cache) is KmemCache else None
+        if s is not cache:
+            s = self._cache(cache)
+        if type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
+            gfp = G.check_gfp(gfp)
+        return _new_address(Address, self._k.slub.kmem_cache_alloc(s, gfp))
 
     def kmem_cache_free(self, cache, p) -> None:
         """``kmem_cache_free(cache, p)``."""
-        s = self._cache(cache)
-        self._k.slub.kmem_cache_free(s, int(as_int(p, "pointer")))
+        s = self._k.slub.caches_by_id.get(cache.id) if type(cache) is KmemCache else None
+        if s is not cache:
+            s = self._cache(cache)
+        self._k.slub.kmem_cache_free(s, int(p) if type(p) is Address or type(p) is int
+                                     else int(as_int(p, "pointer")))
 
     def kmem_cache_destroy(self, cache) -> None:
         """``kmem_cache_destroy(cache)``: with objects still allocated the kernel
