@@ -43,5 +43,10 @@ def __getattr__(name):
     # km.widgets is imported on first use, so `import kmemlab` never loads ipywidgets/bqplot
     if name == "widgets":
         import importlib
-        return importlib.import_module(".widgets", __name__)
+        try:
+            return importlib.import_module(".widgets", __name__)
+        except ModuleNotFoundError as e:      # the core runs without the widget stack
+            raise ModuleNotFoundError(f"km.widgets needs {e.name!r} (the widget stack: "
+                                      "ipywidgets, bqplot, pillow); install it with "
+                                      "pip install 'kmemlab[widgets]'", name=e.name) from e
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,7 +23,7 @@ import numpy as np
 from . import gfp as G
 from .buddy import BuddyAllocator, Zone
 from .errors import KernelBug
-from .events import Bus, Event, Subscription
+from .events import Bus, Subscription
 from .generation import DEFAULT_KERNEL, GENERATIONS, Generation, get_generation
 from .layout import Profile, format_size, get_profile, parse_size
 from .mem_map import K_FREE, K_KERNEL, K_MEMMAP, K_PAGES, K_RESERVED, MemMap, PG_reserved
@@ -658,6 +658,13 @@ class Machine(VmallocAPI):
         raise KernelBug(f"{fn}: {Address(addr)} is not a direct-map address (only addresses from "
                         "page_address()/__get_free_pages()/kmalloc() are)", text)
 
+    def virt_addr_valid(self, addr) -> bool:
+        """``virt_addr_valid(addr)``: is ``addr`` a direct-map address of a real frame? A
+        read-only question (never a report), what a lookup asks before virt_to_phys()."""
+        addr = as_int(addr, "address")
+        off = addr - self._k.profile.page_offset
+        return 0 <= off < (self._k.max_low_pfn << self.PAGE_SHIFT)
+
     def page_to_pfn(self, page: Page) -> int:
         """``page_to_pfn(page)``."""
         if not isinstance(page, Page):
@@ -771,8 +778,15 @@ class Machine(VmallocAPI):
         return Text(self._k.log.text(level, clear))
 
     def subscribe(self, callback) -> Subscription:
-        """Call ``callback(event)`` after every change; returns a handle with ``close()``."""
+        """Call ``callback(event)`` after every change; returns a handle with ``close()``.
+        A bound method is held weakly: its object going away unsubscribes it."""
         return self._bus.subscribe(callback)
+
+    def watch(self, wake) -> Subscription:
+        """What views use instead of an event per change: the handle's ``changes``
+        (:class:`~kmemlab.kernel.events.Changes`) records what changed, and the bound
+        method ``wake()`` (held weakly) is called when a redraw may be due."""
+        return self._bus.watch(wake)
 
     def explain(self, addr) -> Text:
         """What an address (or a :class:`Page`) is, in words: its region, zone, owner —
@@ -833,7 +847,7 @@ class Machine(VmallocAPI):
             raise ValueError("that snapshot was taken of another machine")
         self._k = copy.deepcopy(snap._state)
         if self._bus.subscribers:
-            self._bus.emit(Event("restore"))
+            self._bus.changed("restore")
 
     def check_invariants(self) -> None:
         """Raise AssertionError if the model is inconsistent (tests call it after every step)."""

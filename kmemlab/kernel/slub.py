@@ -44,7 +44,6 @@ from collections import OrderedDict
 
 from . import gfp as G
 from .errors import KernelBug
-from .events import Event
 from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab, PG_tail
 
 __all__ = ["Slub", "KmemCache", "Slab", "kmalloc_index", "kmalloc_size", "get_order",
@@ -935,7 +934,7 @@ class Slub:
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _kmalloc_cache(self, size: int, gfp: int) -> KmemCache | None:
@@ -1038,7 +1037,7 @@ class Slub:
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _traced_bucket_alloc(self, tr, s: KmemCache, gfp: int, node: int, size: int) -> int:
@@ -1115,7 +1114,7 @@ class Slub:
             self.k.clock.ns += 120
             if obj and self.k.bus.subscribers:
                 slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-                self.k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+                self.k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
             for _ in names:
                 tr.leave(obj)
             self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
@@ -1170,8 +1169,8 @@ class Slub:
         addr = self.page_offset + (pfn << self.page_shift)
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
+                          f"kmalloc_large order:{order}")
         return addr
 
     def lookup(self, addr: int, fn: str):
@@ -1245,7 +1244,7 @@ class Slub:
                 self.__slab_free(s, slab, addr)
         k.clock.ns += 100
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+            k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
 
     def _kfree_traced(self, tr, addr: int) -> None:
         """kfree() while a trace runs: ``kfree`` -> ``slab_free`` -> ``do_slab_free``
@@ -1272,7 +1271,7 @@ class Slub:
             k.clock.ns += 100
             if k.bus.subscribers:
                 s = slab.cache
-                k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+                k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
             return tr.leave()
         except BaseException:
             tr.unwind(depth)
@@ -1321,8 +1320,8 @@ class Slub:
         k.buddy.free(pfn, order, "free_slab_pages_chain")     # 6.15+: free_frozen_pages()
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
+                          f"kmalloc_large order:{order}")
 
     def ksize(self, addr: int) -> int:
         """``ksize()``: the usable size of a kmalloc'ed object (``slab_ksize()``), or of
@@ -1394,8 +1393,8 @@ class Slub:
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
+                          s.object_size, s.name)
         return obj
 
     def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
@@ -1437,8 +1436,8 @@ class Slub:
             self.slab_free(s, slab, addr)
         k.clock.advance(100)
         if k.bus.subscribers:
-            k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
+                          s.object_size, s.name)
 
     def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None,
                           freeptr_offset: int | None = None):
