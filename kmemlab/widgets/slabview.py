@@ -63,7 +63,7 @@ def slab_object_states(machine, slab) -> np.ndarray:
             p = slub.get_freepointer(s, p)
             n += 1
     chase(slab.freelist, OBJ_FREE)
-    for c in s.cpu_slab:
+    for c in s.cpu_slab or ():
         if c.slab is slab:
             chase(c.freelist, OBJ_CPU_FREE)
     return st
