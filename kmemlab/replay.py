@@ -565,9 +565,9 @@ class Replayer:
                     # or kmalloc_large's, which the kernel traces before the object
                     self._held = None
                     if ev in _ALLOCS and cpu == held[1]:
-                        before = nr_free_pages(self.m)
+                        before = _free_and_pcp(self.m)
                         why = self._do(handlers[ev], vals)
-                        if before - nr_free_pages(self.m) >= 1 << held[2]:
+                        if before - _free_and_pcp(self.m) >= 1 << held[2]:
                             self._absorb(held)
                             replayed += 1
                         else:
@@ -898,6 +898,12 @@ class Replayer:
             return "free of pages allocated before the recording began"
         self.m.free_pages(rec[0], rec[1])
         return None
+
+
+def _free_and_pcp(m) -> int:
+    """Free pages, the per-cpu lists included: the allocator's own pages may come from the
+    CPU's pcp list, which NR_FREE_PAGES leaves out."""
+    return nr_free_pages(m) + sum(z.nr_pcp_pages for z in m.zones)
 
 
 def _pfn(text: str) -> int:

@@ -34,6 +34,12 @@ def _freed_page(m):
     return a
 
 
+def _freed_pcp_page(m):
+    pg = m.alloc_pages(G, 0)
+    m.free_pages(pg, 0)                  # an order-0 page: onto the CPU's per-cpu list
+    return pg
+
+
 def _freed_vmalloc(m):
     v = m.vmalloc(PAGE)
     m.vfree(v)
@@ -172,6 +178,29 @@ CASES = [
      lambda m, x: m.free_pages(x, 2), "KernelBug",
      "BUG: Bad page state"),
     ("free_pages", "None (a failed alloc_pages)", None, lambda m, x: m.free_pages(None, 0), "TypeError", ""),
+    # the page allocator's refusals (free_page_is_bad(), put_page_testzero(); kmemlab
+    # reports them as a CONFIG_DEBUG_VM kernel does, before anything changes)
+    ("free_pages", "a slab page (virt_to_page() of a kmalloc object)", lambda m: m.virt_to_page(m.kmalloc(64)),
+     lambda m, x: m.free_pages(x, 0), "KernelBug",
+     "6.14+ slab pages are frozen (refcount 0): put_page_testzero()'s \"VM_BUG_ON_PAGE(page_ref_count(page) == 0)\""),
+    ("free_pages", "a slab page", lambda m: m.virt_to_page(m.kmalloc(64)),
+     lambda m, x: m.free_pages(x, 0), "KernelBug",
+     "\"Bad page state\", \"page dumped because: nonzero mapcount\": the slab page type (6.10 - 6.13)",
+     {"kernel": "6.12"}),
+    ("free_pages", "a slab page", lambda m: m.virt_to_page(m.kmalloc(64)),
+     lambda m, x: m.free_pages(x, 0), "KernelBug",
+     "\"Bad page state\", \"PAGE_FLAGS_CHECK_AT_FREE flag(s) set\": PG_slab (4.5 - 6.9)", {"kernel": "4.5"}),
+    ("free_pages", "a page freed already, still on a per-cpu list", _freed_pcp_page,
+     lambda m, x: m.free_pages(x, 0), "KernelBug", "refcount 0: \"VM_BUG_ON_PAGE(page_ref_count(page) == 0)\""),
+    ("free_pages", "a tail page of a compound block", lambda m: m.alloc_pages(G | km.__GFP_COMP, 2),
+     lambda m, x: m.free_pages(m.pfn_to_page(x.pfn + 1), 0), "KernelBug",
+     "\"VM_BUG_ON_PAGE(PageTail(page))\""),
+    ("free_pages", "a frame of the kernel image", None, lambda m, x: m.free_pages(m.pfn_to_page((16 << 20) >> 12), 0),
+     "KernelBug", "PG_reserved: \"Bad page state\", \"PAGE_FLAGS_CHECK_AT_FREE flag(s) set\""),
+    ("drain_all_pages", "a zone of another machine", None,
+     lambda m, x: m.drain_all_pages(km.Machine(profile="tiny").zone("DMA")), "TypeError", ""),
+    ("drain_all_pages", "a zone name that does not exist", None, lambda m, x: m.drain_all_pages("Highmem"),
+     "ValueError", ""),
     ("free_pages", "a vmalloc address", lambda m: m.vmalloc(PAGE),
      lambda m, x: m.free_pages(x, 0), "KernelBug", ""),
     ("kmem_cache_free", "an object of another cache",

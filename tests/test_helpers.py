@@ -208,7 +208,9 @@ def test_counters_agree_with_meminfo(m):
 def test_min_free_kbytes_is_the_sum_of_min_watermarks():
     m = km.Machine(mem="2G")
     pages_min = H.min_free_kbytes(m) >> 2
-    total = sum(H.min_wmark_pages(z) for z in H.for_each_zone(m))
+    # the populated zones share it; an unpopulated Movable zone has a small fixed min of its
+    # own (32 pages, as a real 6.18 box's zoneinfo shows), which is not part of the share
+    total = sum(H.min_wmark_pages(z) for z in H.for_each_zone(m) if H.populated_zone(z))
     assert abs(total - pages_min) <= len(m.zones)          # each zone's share is rounded down
 
 

@@ -103,7 +103,11 @@ class KernelState:
         #: Machine.rcu_barrier() runs them
         self.rcu_callbacks: list[tuple[str, object]] = []
         self.invariant_checks = []    # each subsystem's check, run by check_invariants()
-        self.zone_types = [name for name, _ in profile.zones]
+        # enum zone_type: the profile's zones, then ZONE_MOVABLE and (64-bit) ZONE_DEVICE, which
+        # a kernel always has and kmemlab never populates (zoneinfo lists them)
+        self.zone_types = [name for name, _ in profile.zones] + ["Movable"] + (["Device"] if profile.bits == 64 else [])
+        self.pcp = True               # per-cpu page lists (Machine(pcp=False): zone_pcp_disable())
+        self.transparent_hugepage = "madvise"   # the boot parameter (distributions' default)
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
         self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
                        "nr_page_table_pages": 0, "nr_vmalloc": 0, "nr_kernel_stack_kb": 0}
@@ -181,13 +185,19 @@ class Machine(VmallocAPI):
     shuffled order, drawn from ``seed``), ``slab_nomerge`` (the boot parameter: every
     ``kmem_cache_create()`` gets a cache of its own instead of sharing a compatible one),
     ``random_kmalloc_caches`` (CONFIG_RANDOM_KMALLOC_CACHES, 6.6+: 15 more copies of the
-    kmalloc caches, ``kmalloc-rnd-01-64`` ..., each call site sticking to one).
+    kmalloc caches, ``kmalloc-rnd-01-64`` ..., each call site sticking to one), ``pcp``
+    (False: every per-CPU page list disabled as ``zone_pcp_disable()`` leaves it, so each
+    page goes straight to the buddy lists and back, for lessons on the buddy lists alone),
+    ``transparent_hugepage`` (the boot parameter: "always" or "madvise" start khugepaged,
+    which raises ``min_free_kbytes`` on x86_64; "never" keeps ``calculate_min_free_kbytes()``'s
+    value).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
                  seed: int = 0, kernel: str = DEFAULT_KERNEL, slub_debug: str = "",
                  freelist_random: bool = False, slab_nomerge: bool = False,
-                 random_kmalloc_caches: bool = False):
+                 random_kmalloc_caches: bool = False, pcp: bool = True,
+                 transparent_hugepage: str = "madvise"):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -215,9 +225,12 @@ class Machine(VmallocAPI):
         self._id = next(_machine_ids)
         self._bus = Bus()
         for opt, value in (("freelist_random", freelist_random), ("slab_nomerge", slab_nomerge),
-                           ("random_kmalloc_caches", random_kmalloc_caches)):
+                           ("random_kmalloc_caches", random_kmalloc_caches), ("pcp", pcp)):
             if not isinstance(value, bool):
                 raise TypeError(f"{opt} must be True or False, got {value!r}")
+        if transparent_hugepage not in ("always", "madvise", "never"):
+            raise ValueError(f"transparent_hugepage must be 'always', 'madvise' or 'never' (the boot "
+                             f"parameter), got {transparent_hugepage!r}")
         gen = get_generation(kernel)
         if random_kmalloc_caches and not gen.random_kmalloc_caches:
             raise ValueError(f"random_kmalloc_caches (CONFIG_RANDOM_KMALLOC_CACHES) exists from Linux 6.6 on; "
@@ -226,6 +239,8 @@ class Machine(VmallocAPI):
         self._k.freelist_random = freelist_random
         self._k.slab_nomerge = slab_nomerge
         self._k.random_kmalloc_caches = random_kmalloc_caches
+        self._k.pcp = pcp
+        self._k.transparent_hugepage = transparent_hugepage
         _boot(self._k)
         self.proc = ProcFS(self)
 
@@ -352,7 +367,8 @@ class Machine(VmallocAPI):
         return dash._repr_mimebundle_(include, exclude)
 
     def _free_pages(self) -> int:
-        return sum(z.nr_free_pages for z in self._k.zones)
+        """Free pages: the buddy lists and the per-cpu lists (MemFree leaves the latter out)."""
+        return sum(z.nr_free_pages + z.nr_pcp_pages for z in self._k.zones)
 
     # -- the page allocator ------------------------------------------------------------
 
@@ -369,11 +385,13 @@ class Machine(VmallocAPI):
 
         Returns the first frame's :class:`Page`, or ``None`` when the allocation fails
         (logged in :meth:`dmesg` unless ``__GFP_NOWARN``)."""
-        gfp = G.check_gfp(gfp)
-        order = self._order(order)
+        # the hot path: km.GFP_KERNEL by identity and a plain int order need no checks
+        gfp = _GFP_KERNEL_INT if gfp is _GFP_KERNEL else G.check_gfp(gfp)
+        if type(order) is not int or order < 0:
+            order = self._order(order)
         k = self._k
         # a trace shows the CONFIG_NUMA path: alloc_pages_current(), alloc_pages_mpol(), ...
-        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, entry="alloc_pages_chain")
+        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, True, "alloc_pages_chain")
         k.clock.ns += 300
         return None if pfn < 0 else Page(k.mem_map, pfn)
 
@@ -410,8 +428,11 @@ class Machine(VmallocAPI):
 
         Freeing a block that is not allocated, or with another order than it was
         allocated with, raises :class:`KernelBug` and changes nothing."""
-        order = self._order(order)
-        if isinstance(page, Page):
+        if type(order) is not int or order < 0:
+            order = self._order(order)
+        if type(page) is Page and page._mm is self._k.mem_map:     # the hot path
+            pfn = page.pfn
+        elif isinstance(page, Page):
             self._check_page(page)
             pfn = page.pfn
         elif page is None:
@@ -423,10 +444,23 @@ class Machine(VmallocAPI):
                 return
             pfn = self._direct_map_pfn(addr, "free_pages")
         k = self._k
-        k.buddy.check_free(pfn, order)
+        k.buddy.check_free(pfn, order)   # free_page_is_bad(): raises, changing nothing
         k.buddy.free(pfn, order)
         k.clock.ns += 300
 
+
+    def drain_all_pages(self, zone=None) -> int:
+        """``drain_all_pages(zone)``: every CPU's per-cpu page lists (of ``zone``, a zone
+        object or name, or of all zones) back to the buddy lists, where they merge; they
+        show in ``/proc/buddyinfo`` again. Returns how many pages moved."""
+        k = self._k
+        if zone is not None:
+            if isinstance(zone, str):
+                zone = self.zone(zone)
+            elif not isinstance(zone, Zone) or zone not in k.zones:
+                raise TypeError(f"drain_all_pages() takes a zone of this machine, a zone name or None, "
+                                f"got {zone!r}")
+        return k.buddy.drain_all_pages(zone)       # free_pcppages_bulk() tells the views
 
     def _check_page(self, page: Page) -> None:
         if page._mm is not self._k.mem_map:
@@ -1008,33 +1042,40 @@ def _boot(k: KernelState) -> None:
     zones = []
     for nid in range(k.nr_nodes):
         nlo, nhi = node_bounds[nid], node_bounds[nid + 1]
+        # the node spans from its first to its last RAM frame (get_pfn_range_for_nid())
+        nram = [(max(a >> ps, nlo), min(b >> ps, nhi)) for a, b in ranges if max(a >> ps, nlo) < min(b >> ps, nhi)]
+        node_start, node_end = (nram[0][0], nram[-1][1]) if nram else (nlo, nlo)
         lo = 0
         for zidx, (name, zend) in enumerate(zone_limits):
-            s, e = max(lo, nlo), min(zend, nhi)
-            # a zone spans from its first to its last RAM frame (zone_spanned_pages_in_node)
-            rs = [(max(a >> ps, s), min(b >> ps, e)) for a, b in ranges if max(a >> ps, s) < min(b >> ps, e)]
-            if rs:
-                s, e = rs[0][0], rs[-1][1]
-            else:
-                s = e = max(s, 0)
+            # zone_spanned_pages_in_node(): the zone's pfn range clamped to the node's, so
+            # DMA32 of a machine with RAM above 4 GiB spans the PCI hole below 4 GiB too
+            s, e = max(lo, node_start), min(zend, node_end)
+            if s >= e:
+                s = e = 0                  # calculate_node_totalpages(): an empty zone starts at 0
             z = Zone(nid, zidx, name, s, e, prof.max_order, len(zones))
-            z.present_pages = sum(b - a for a, b in rs)
+            z.present_pages = sum(max(0, min(b >> ps, e) - max(a >> ps, s)) for a, b in ranges)
             zones.append(z)
             zone_names.append(name)
             lo = zend
+        for zidx in range(len(zone_limits), len(k.zone_types)):     # Movable, Device: empty
+            zones.append(Zone(nid, zidx, k.zone_types[zidx], 0, 0, prof.max_order, len(zones)))
+            zone_names.append(k.zone_types[zidx])
     k.zones = zones
     mm = MemMap(max_pfn, ps, zone_names)
     k.mem_map = mm
     k.memory = PhysMemory(ps)
 
-    # every RAM frame starts memblock-reserved; frames outside RAM stay K_NOMAP
+    # every RAM frame starts memblock-reserved; frames outside RAM stay K_NOMAP (and in no
+    # zone: a hole has no struct page, so pfn_to_online_page() finds none)
     for s, e in ranges:
         mm.kind[s >> ps:e >> ps] = K_RESERVED
         mm.flags[s >> ps:e >> ps] = PG_reserved
     for z in zones:
-        if z.spanned_pages:
-            mm.zone[z.zone_start_pfn:z.zone_end_pfn] = z.id
-            mm.node[z.zone_start_pfn:z.zone_end_pfn] = z.node
+        for a, b in ranges:
+            s, e = max(a >> ps, z.zone_start_pfn), min(b >> ps, z.zone_end_pfn)
+            if s < e:
+                mm.zone[s:e] = z.id
+                mm.node[s:e] = z.node
 
     # memblock reservations that stay: the first MiB, the kernel image, mem_map
     kstart = prof.kernel_phys >> ps
@@ -1047,7 +1088,7 @@ def _boot(k: KernelState) -> None:
     mm.kind[top - memmap_pages:top] = K_MEMMAP
     k.ram_ranges = ranges
 
-    buddy = BuddyAllocator(k)
+    buddy = BuddyAllocator(k, pcp=k.pcp)
     k.buddy = buddy
     first_free = 0x100000 >> ps
     free_mask = (mm.kind == K_RESERVED)
@@ -1103,6 +1144,8 @@ def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend) -> None:
         log.printk("notice", f"{(k.max_low_pfn << ps) >> 20}MB LOWMEM available.")
     log.info("Zone ranges:")
     for idx, name in enumerate(k.zone_types):
+        if name == "Movable":          # free_area_init(): ZONE_MOVABLE has its own line below
+            continue
         zs = [z for z in k.zones if z.zone_idx == idx and z.spanned_pages]
         if zs:
             lo = min(z.zone_start_pfn for z in zs) << ps

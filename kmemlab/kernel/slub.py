@@ -519,7 +519,9 @@ class Slub(SlabCommon, SlubSheaves):
 
         A constructor that raises (Python can, C cannot) gets everything undone: the memory
         of the new pages, the random state, the pages themselves; it surfaces as
-        :class:`SlabCtorError` naming the cache."""
+        :class:`SlabCtorError` naming the cache. Simplified: if taking the pages refilled
+        the CPU's page list from the buddy lists (``rmqueue_bulk()``), the refilled pages
+        stay on that list (free, as after any refill)."""
         k = self.k
         flags = gfp | s.allocflags
         alloc_gfp = (flags | G.F_NOWARN | G.F_NORETRY) & ~G.F_NOFAIL
@@ -527,6 +529,8 @@ class Slub(SlabCommon, SlubSheaves):
         if alloc_gfp & G.F_DIRECT_RECLAIM and order > s.min_order:
             alloc_gfp = (alloc_gfp | G.F_NOMEMALLOC) & ~(G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM)
         sid = self._next_id
+        # a Python constructor may raise: what taking the pages changes is put back then
+        before = k.buddy.pcp_checkpoint() if s.ctor is not None else None
         pfn = self.alloc_slab_page(s, alloc_gfp, node, order, sid, "")
         objects = s.objects
         if pfn < 0:
@@ -537,7 +541,7 @@ class Slub(SlabCommon, SlubSheaves):
                 return None
         nr = 1 << order
         addr = self.page_offset + (pfn << self.page_shift)
-        undo = self._ctor_undo_record(s, pfn, nr) if s.ctor is not None else None
+        undo = self._ctor_undo_record(s, pfn, nr, before) if s.ctor is not None else None
         try:
             freelist = self._link_objects(s, addr, objects)
         except Exception as exc:
@@ -597,14 +601,14 @@ class Slub(SlabCommon, SlubSheaves):
         self.set_freepointer(s, prev, 0)
         return head
 
-    def _ctor_undo_record(self, s: KmemCache, pfn: int, nr: int):
+    def _ctor_undo_record(self, s: KmemCache, pfn: int, nr: int, pcp: list):
         pages = self.pages
         mem = {p: (bytes(pages[p]) if p in pages else None) for p in range(pfn, pfn + nr)}
         rng = self.k.rng.bit_generator.state if s.random_seq is not None else None
-        return mem, rng, self.k.clock.ns
+        return mem, rng, self.k.clock.ns, pcp
 
     def _ctor_undo(self, s: KmemCache, pfn: int, order: int, undo) -> None:
-        mem, rng, ns = undo
+        mem, rng, ns, pcp = undo
         pages = self.pages
         for p, data in mem.items():
             if data is None:
@@ -614,6 +618,7 @@ class Slub(SlabCommon, SlubSheaves):
         if rng is not None:
             self.k.rng.bit_generator.state = rng
         self.k.buddy.free(pfn, order, "free_slab_pages_chain")
+        self.k.buddy.pcp_rollback(pcp)
         self.k.clock.ns = ns
 
     @traced(("discard_slab", "free_slab"), detail=lambda self, s, slab: f"{s.name}: slab pfn={slab.pfn:#x} is empty")
