@@ -282,6 +282,10 @@ class Slub(SlabCommon, SlubSheaves):
         self._large_accounted = k.gen.kmalloc_large_accounted
         # CONFIG_SLUB_CPU_PARTIAL (7.0: gone with the CPU slabs)
         self.cpu_partial_on = k.slub_cpu_partial and k.gen.slab_cpu_slab
+        if not k.gen.slab_sheaves:
+            # before 6.18 no cache has sheaves, and slab_free() is do_slab_free(): the hot
+            # path of every kfree() skips the call that would only find that out
+            self.slab_free = self.do_slab_free
         #: 7.0's shared ``bootstrap_sheaf`` (no capacity) of caches without sheaves
         self.bootstrap_sheaf = SlabSheaf(None, 0, 0)
         #: prefilled sheaves handed out by kmem_cache_prefill_sheaf(), by id()
@@ -1019,8 +1023,10 @@ class Slub(SlabCommon, SlubSheaves):
         """``slab_free()`` (inline in kfree() and kmem_cache_free()): a cache with sheaves
         frees to this CPU's main sheaf when the object is from this CPU's node
         (``free_to_pcs()``); else ``do_slab_free()`` (7.0: ``__slab_free()``)."""
-        if s.cpu_sheaves is not None and slab.node == self.k.numa_node_id() and self.free_to_pcs(s, obj):
-            return
+        if s.cpu_sheaves is not None:
+            k = self.k                              # slab_nid(slab) == numa_mem_id()
+            if (k.nr_nodes == 1 or slab.node == k.numa_node_id()) and self.free_to_pcs(s, obj):
+                return
         if s.cpu_slab is None:
             self.__slab_free(s, slab, obj, fn)
         else:
