@@ -552,11 +552,17 @@ class SlubSheaves:
         barn has no full sheaf)."""
         if not barn.sheaves_full:
             return None
-        full = barn.sheaves_full.pop(0)
-        full.owner = None
-        empty.owner = "barn"
-        barn.sheaves_empty.insert(0, empty)
-        return full
+        return self._barn_trade(barn.sheaves_full, barn.sheaves_empty, empty)
+
+    @staticmethod
+    def _barn_trade(take: list, put: list, sheaf: SlabSheaf) -> SlabSheaf:
+        """One hold of ``barn->lock``: ``list_first_entry()`` of ``take`` leaves the barn,
+        ``sheaf`` goes to the head of ``put`` (``list_add()``)."""
+        got = take.pop(0)
+        got.owner = None
+        sheaf.owner = "barn"
+        put.insert(0, sheaf)
+        return got
 
     def barn_replace_full_sheaf(self, barn: NodeBarn, full: SlabSheaf):
         """``barn_replace_full_sheaf()``: swap a full sheaf for an empty one; -E2BIG when
@@ -565,11 +571,7 @@ class SlubSheaves:
             return E2BIG
         if not barn.sheaves_empty:
             return ENOMEM
-        empty = barn.sheaves_empty.pop(0)
-        empty.owner = None
-        full.owner = "barn"
-        barn.sheaves_full.insert(0, full)
-        return empty
+        return self._barn_trade(barn.sheaves_empty, barn.sheaves_full, full)
 
     @traced("barn_shrink", detail=lambda self, s, barn: f"{s.name}: {barn.nr_full} full, {barn.nr_empty} empty")
     def barn_shrink(self, s, barn: NodeBarn) -> None:
