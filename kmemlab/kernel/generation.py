@@ -598,7 +598,8 @@ CHANGES: tuple[Change, ...] = (
            "kmalloc bucket); kmalloc caches get theirs at the end of boot; sheaves refill from the partial "
            "lists (refill_objects())",
            "7.0-rc mm/slub.c calculate_sheaf_capacity(), bootstrap_kmalloc_sheaves(), refill_objects() "
-           "(\"slab: add sheaves to most caches\", Vlastimil Babka, for-7.0)"),
+           "(\"slab: add sheaves to most caches\", Vlastimil Babka, for-7.0); the empty main stays as the "
+           "spare: \"slub: keep empty main sheaf as spare in __pcs_replace_empty_main()\" (slab/for-7.0)"),
     Change("7.0", "slab_sheaves_unmergeable", False,
            "caches with sheaves merge again; one created with an explicit sheaf_capacity gets SLAB_NO_MERGE",
            "\"mm/slab: make caches with sheaves mergeable\" (v3 04/21, Jan 2026)"),
