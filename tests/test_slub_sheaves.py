@@ -375,6 +375,22 @@ def test_prefilled_sheaf_api():
     m.check_invariants()
 
 
+def test_prefill_on_a_cache_without_sheaves_warns_once_and_still_works():
+    """6.18 kmem_cache_prefill_sheaf(): WARN_ON_ONCE(s->sheaf_capacity == 0 && !debug) at
+    mm/slub.c:5429, then an oversize sheaf of exactly the size asked for."""
+    m = machine("6.18")
+    s = m.find_cache("kmalloc-64")
+    sh = m.kmem_cache_prefill_sheaf(s, km.GFP_KERNEL, 3)
+    log = str(m.dmesg())
+    assert "WARNING:" in log and "mm/slub.c:5429 kmem_cache_prefill_sheaf" in log
+    assert sh.capacity == 3 and sh.size == 3
+    m.check_invariants()
+    m.kmem_cache_return_sheaf(s, km.GFP_KERNEL, m.kmem_cache_prefill_sheaf(s, km.GFP_KERNEL, 2))
+    assert str(m.dmesg()).count("WARNING:") == 1                         # once
+    m.kmem_cache_return_sheaf(s, km.GFP_KERNEL, sh)
+    m.check_invariants()
+
+
 # -- lib/tests/slub_kunit.c -------------------------------------------------------------------
 
 @pytest.mark.parametrize("kernel", ["6.18", "7.0"])

@@ -157,6 +157,7 @@ BASE: dict[str, Any] = {
     "vmalloc_size0_warn_site": "",
     "free_large_kmalloc_warn_site": "",
     "ksize_warn_site": "mm/slab_common.c:1101",
+    "prefill_sheaf_warn_site": "",  # kmem_cache_prefill_sheaf() on a cache without sheaves
     "kvmalloc_no_direct_reclaim": False,
     "vrealloc": False,
     "vrealloc_requested_size": False,  # vm_struct remembers the requested size (6.15+)
@@ -591,6 +592,9 @@ CHANGES: tuple[Change, ...] = (
            "(maple_node, vm_area_struct: 32); /sys/kernel/slab/*/sheaf_capacity",
            "6.18.35: mm/slub.c:5162 alloc_from_pcs(), :8638 do_kmem_cache_create(), :9128 sheaf_capacity_show(); "
            "real 6.18 /sys/kernel/slab/maple_node/sheaf_capacity"),
+    Change("6.18", "prefill_sheaf_warn_site", "mm/slub.c:5429",
+           "kmem_cache_prefill_sheaf() of a cache without sheaves WARNs once, then hands out an oversize sheaf "
+           "(7.0: the line is taken to be the same)", "6.18.35: mm/slub.c:5429 WARN_ON_ONCE(s->sheaf_capacity == 0 ..."),
     Change("6.18", "slab_sheaves_unmergeable", True, "slab_unmergeable(): `if (s->cpu_sheaves) return 1`",
            "6.18.35: mm/slab_common.c:167"),
     Change("7.0", "slab_sheaves_all", True,

@@ -906,6 +906,10 @@ class SlubSheaves:
         if not size:
             return None
         if size > s.sheaf_capacity:
+            if not s.sheaf_capacity and not s.flags & SLAB_DEBUG_FLAGS:
+                # the caller should have created the cache with a sheaf_capacity
+                self.k.warn_on("kmem_cache_prefill_sheaf", self.gen.prefill_sheaf_warn_site,
+                               "kmem_cache_prefill_sheaf")
             addr = self.kmalloc_variable(self.sheaf_struct_size(size), gfp | G.F_ZERO, -1, "__kmalloc_chain")
             if not addr:
                 return None
