@@ -180,23 +180,13 @@ class SheafView(View):
             sq = rh
             # a slot per sheaf the barn may keep: filled = a full sheaf, hollow = an empty
             # sheaf, dashed grey = room for one
-            for i in range(BARN_SLOTS):
-                if i < barn["full"]:
-                    out.append(f'<rect class="barn-full" x="{x}" y="{y}" width="{sq}" height="{sq}" '
-                               f'fill="{C_SHEAF}" stroke="#332288" stroke-width="1.5"/>')
-                else:
-                    out.append(f'<rect class="barn-slot" x="{x}" y="{y}" width="{sq}" height="{sq}" fill="#FFFFFF" '
-                               f'stroke="#CCCCCC" stroke-width="1.5" stroke-dasharray="2 2"/>')
-                x += sq + 3
-            x += px(20)
-            for i in range(BARN_SLOTS):
-                if i < barn["empty"]:
-                    out.append(f'<rect class="barn-empty" x="{x}" y="{y}" width="{sq}" height="{sq}" fill="#FFFFFF" '
-                               f'stroke="#332288" stroke-width="1.5"/>')
-                else:
-                    out.append(f'<rect class="barn-slot" x="{x}" y="{y}" width="{sq}" height="{sq}" fill="#FFFFFF" '
-                               f'stroke="#CCCCCC" stroke-width="1.5" stroke-dasharray="2 2"/>')
-                x += sq + 3
+            for kind, have, fill in (("full", barn["full"], C_SHEAF), ("empty", barn["empty"], "#FFFFFF")):
+                for i in range(BARN_SLOTS):
+                    look = (f'class="barn-{kind}" fill="{fill}" stroke="#332288"' if i < have else
+                            'class="barn-slot" fill="#FFFFFF" stroke="#CCCCCC" stroke-dasharray="2 2"')
+                    out.append(f'<rect {look} x="{x}" y="{y}" width="{sq}" height="{sq}" stroke-width="1.5"/>')
+                    x += sq + 3
+                x += px(20)
             out.append(f'<text x="{x + 8}" y="{y + rh - 4}" font-size="{fs}">'
                        f'{html.escape(t("sheaf.barn_counts", full=barn["full"], empty=barn["empty"]))}</text>')
             y += rh + 10
