@@ -671,7 +671,7 @@ def slab_cache_usage(s) -> SlabCacheUsage:
         for n in s.node:
             num_slabs += n.nr_slabs
             num_objs += n.total_objects
-        for c in s.cpu_slab:
+        for c in s.cpu_slab or ():
             free += sum(1 for _ in _chase(slub, s, c.freelist, c.slab.objects if c.slab else 0))
         for sl in slub.slabs_of(s):
             free += sl.objects - sl.inuse
@@ -771,7 +771,7 @@ def slab_object_states(slab) -> np.ndarray:
                 break
             st[i] = state
     mark(slab.freelist, OBJ_FREE)
-    for c in s.cpu_slab:
+    for c in s.cpu_slab or ():
         if c.slab is slab:
             mark(c.freelist, OBJ_CPU_FREE)
     return st
