@@ -9,7 +9,8 @@ import kmemlab as km
 
 @pytest.fixture
 def m():
-    return km.Machine(mem="64M", cpus=4)
+    """A pristine machine: the tests follow new slabs from their first object on."""
+    return km.Machine(mem="64M", cpus=4, boot="bare")
 
 
 def test_zero_size_and_null(m):

@@ -22,7 +22,7 @@ _TRY = int(G.GFP_KERNEL | G.__GFP_NOWARN)
 
 def _drained(order: int = 0, seed: int = 0) -> tuple[Machine, list[int]]:
     """A tiny machine whose DMA zone is allocated entirely in order-``order`` blocks."""
-    m = Machine("tiny", seed=seed)
+    m = Machine("tiny", seed=seed, boot="bare")
     got = []
     while (pg := m.alloc_pages(_DRAIN, order)) is not None:
         got.append(pg.pfn)
@@ -192,7 +192,7 @@ class BuddyinfoAfter(Exercise):
     description = "/proc/buddyinfo after a sequence of alloc_pages / free_pages calls."
 
     def build(self, rng):
-        m = Machine("tiny")
+        m = Machine("tiny", boot="bare")
         z = m.zone("DMA")
         start = _nr_free(m)
         info = m.proc.buddyinfo().rstrip()

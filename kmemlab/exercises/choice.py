@@ -41,7 +41,7 @@ class ChooseAllocator(Exercise):
 
     def build(self, rng):
         reason = tuple(_REASONS)[int(rng.integers(len(_REASONS)))]
-        m = Machine("x86_64", mem="1G", seed=self.seed)
+        m = Machine("x86_64", mem="1G", seed=self.seed, boot="init")
         size = {"small": int(rng.integers(16, 512)),
                 "dma": int(rng.integers(16, 256)) * 1024,
                 "atomic": int(rng.integers(1, 32)) * 1024,
@@ -137,7 +137,7 @@ class GfpZone(Exercise):
         profile, mem = _CONFIGS[int(rng.integers(len(_CONFIGS)))]
         names = [n for n in _GFPS if not (profile == "i386" and n == "GFP_DMA32")]
         gname = names[int(rng.integers(len(names)))]
-        m = Machine(profile, mem=mem, seed=self.seed)
+        m = Machine(profile, mem=mem, seed=self.seed, boot="init")
         zones = [z for z in m.zones if z.managed_pages]
         page = m.alloc_pages(_GFPS[gname], 0)
         zone = page.zone
@@ -177,7 +177,7 @@ class Watermarks(Exercise):
 
     def build(self, rng):
         mem = f"{int(rng.integers(2, 64)) * 32}M"
-        m = Machine("x86_64", mem=mem, seed=self.seed)
+        m = Machine("x86_64", mem=mem, seed=self.seed, boot="init")
         zones = [z for z in m.zones if z.managed_pages]
         z = zones[-1]
         lowmem = sum(x.managed_pages for x in zones)

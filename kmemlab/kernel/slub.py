@@ -32,8 +32,9 @@ hardening (``CONFIG_SLAB_FREELIST_HARDENED=n``: the stored free pointer is the p
 address, so a memory dump shows it), freelist randomisation only with
 ``Machine(freelist_random=True)`` (``CONFIG_SLAB_FREELIST_RANDOM``), no random kmalloc
 caches (``CONFIG_RANDOM_KMALLOC_CACHES=n``); no slab merging (as booting with
-``slab_nomerge``), no ``kmem_cache`` / ``kmem_cache_node`` boot caches; the
-``cache_from_obj()`` check of ``kmem_cache_free()`` always runs.
+``slab_nomerge``); the ``kmem_cache`` / ``kmem_cache_node`` boot caches only on a booted
+machine (:mod:`kmemlab.kernel.boot`), not on ``boot="bare"``; the ``cache_from_obj()``
+check of ``kmem_cache_free()`` always runs.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ SLAB_RECLAIM_ACCOUNT = 0x00020000
 SLAB_PANIC = 0x00040000
 SLAB_TYPESAFE_BY_RCU = 0x00080000
 SLAB_ACCOUNT = 0x04000000
+SLAB_NO_MERGE = 0x01000000        # 6.5+: never merge this cache (kmem_buckets)
 OBJECT_POISON = 0x80000000        # __OBJECT_POISON (mm/slub.c)
 SLAB_DEBUG_FLAGS = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER
 SLAB_USER_FLAGS = (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_HWCACHE_ALIGN
@@ -266,7 +268,8 @@ class KmemCache:
     free pointer, ``oo`` = (order, objects per slab)."""
 
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
-                 ctor=None):
+                 ctor=None, useroffset: int = 0, usersize: int = 0, freeptr_offset: int | None = None,
+                 sheaf_capacity: int = 0):
         self.id = cid
         self.name = name
         self.object_size = size
@@ -274,6 +277,14 @@ class KmemCache:
         self.flags = flags
         self.ctor = ctor
         self.refcount = 1
+        # kmem_cache_create_usercopy(): the region copy_to/from_user may touch (4.16+)
+        self.useroffset, self.usersize = useroffset, usersize
+        # struct kmem_cache_args (6.12+): where a SLAB_TYPESAFE_BY_RCU cache keeps its free
+        # pointer inside the object (use_freeptr_offset), and the per-CPU sheaf size (6.18)
+        self.freeptr_offset = freeptr_offset
+        self.sheaf_capacity = sheaf_capacity
+        #: names of the caches merged into this one (/sys/kernel/slab shows them as links)
+        self.alias_names: list[str] = []
         self.cpu_slab = [KmemCacheCpu() for _ in range(slub.k.nr_cpus)]
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
@@ -351,10 +362,13 @@ class Slub:
             size += p                                   # room for the right red zone
         s.inuse = size
         orig_size = bool(flags & SLAB_STORE_USER and flags & SLAB_KMALLOC and k.gen.kmalloc_orig_size)
-        if (flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) or s.ctor is not None
+        rcu_in_object = flags & SLAB_TYPESAFE_BY_RCU and s.freeptr_offset is not None
+        if ((flags & (SLAB_TYPESAFE_BY_RCU | SLAB_POISON) and not rcu_in_object) or s.ctor is not None
                 or (flags & SLAB_RED_ZONE and (s.object_size < p or orig_size))):
             s.offset = size                             # free pointer after the object
             size += p
+        elif rcu_in_object:
+            s.offset = s.freeptr_offset                 # args->use_freeptr_offset (6.12+)
         elif k.gen.freeptr_mid_object:
             s.offset = (s.object_size // 2) & ~(p - 1)  # mid-object (v5.7: 3202fa62fb43)
         else:
@@ -434,8 +448,8 @@ class Slub:
             return self.debug_flags
         return 0
 
-    def create_cache(self, name: str, size: int, align: int, flags: int, ctor=None) -> KmemCache:
-        s = KmemCache(self, self._new_id(), name, size, align, flags, ctor)
+    def create_cache(self, name: str, size: int, align: int, flags: int, ctor=None, **args) -> KmemCache:
+        s = KmemCache(self, self._new_id(), name, size, align, flags, ctor, **args)
         self.slab_caches.append(s)
         self.caches_by_id[s.id] = s
         return s
@@ -480,22 +494,27 @@ class Slub:
             # one kmem_buckets (an array of KMALLOC_SHIFT_HIGH + 1 cache pointers) per set;
             # then mm/util.c init_user_buckets() and ipc/msgutil.c init_msg_buckets()
             self.kmem_buckets_cache = self.kmem_cache_create(
-                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.ptr, 0, 0)
-            self.user_buckets = self.kmem_buckets_create("memdup_user", 0)
-            self.msg_buckets = self.kmem_buckets_create("msg_msg", SLAB_ACCOUNT)
+                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.ptr, 0, SLAB_NO_MERGE)
+            # mm/util.c: (0, INT_MAX): all of it; ipc/msgutil.c: from sizeof(struct msg_msg) on
+            self.user_buckets = self.kmem_buckets_create("memdup_user", 0, 0, 0x7fffffff)
+            self.msg_buckets = self.kmem_buckets_create("msg_msg", SLAB_ACCOUNT, 48, 4096 - 48)
 
-    def kmem_buckets_create(self, name: str, flags: int) -> list:
+    def kmem_buckets_create(self, name: str, flags: int, useroffset: int = 0, usersize: int = 0) -> list:
         """``kmem_buckets_create()`` (mm/slab_common.c, 6.11+): a private copy of the kmalloc
         size classes, caches ``<name>-8`` .. ``<name>-8k`` created with align 0 (so aligned
-        to ARCH_SLAB_MINALIGN, not like the kmalloc caches), SLAB_NO_MERGE. Returns the
-        array, indexed like ``kmalloc_caches[KMALLOC_NORMAL]``."""
+        to ARCH_SLAB_MINALIGN, not like the kmalloc caches), SLAB_NO_MERGE, each with the
+        part of [useroffset, useroffset + usersize) that fits it as its usercopy region.
+        Returns the array, indexed like ``kmalloc_caches[KMALLOC_NORMAL]``."""
         self.slab_alloc(self.kmem_buckets_cache, G.F_ZERO | int(G.GFP_KERNEL), -1)
         b: list = [None] * (KMALLOC_SHIFT_HIGH + 1)
         for idx, c in enumerate(self.kmalloc_caches[KMALLOC_NORMAL]):
             if c is None:
                 continue
             short = c.name.split("-", 1)[1]
-            b[idx] = self.kmem_cache_create(f"{name}-{short}", c.object_size, 0, flags)
+            size = c.object_size
+            uoff, usize = (0, 0) if useroffset >= size else (useroffset, min(size - useroffset, usersize))
+            b[idx] = self.kmem_cache_create(f"{name}-{short}", size, 0, flags | SLAB_NO_MERGE,
+                                            useroffset=uoff, usersize=usize)
         return b
 
     def _new_kmalloc_cache(self, idx: int, t: int, flags: int) -> None:
@@ -514,7 +533,9 @@ class Slub:
         elif size & (size - 1) == 0 and gen.kmalloc_pow2_align:
             align = max(align, size)
         align = self.calculate_alignment(flags, align, size, self.ptr)
-        self.kmalloc_caches[t][idx] = self.create_cache(name, size, align, flags)
+        # create_kmalloc_cache(): the whole object may be copied to/from user space
+        usersize = size if gen.slab_usersize else 0
+        self.kmalloc_caches[t][idx] = self.create_cache(name, size, align, flags, usersize=usersize)
 
     # -- memory helpers (the free pointer lives in the object) ------------------------
 
@@ -631,19 +652,27 @@ class Slub:
             order_ = order_[0]
         else:
             order_ = range(objects)
-        prev = 0
-        for i in order_:
-            obj = start + i * size
-            if debug:
-                self.dbg.init_object(s, obj, 0xbb)                  # SLUB_RED_INACTIVE
+        if not debug and objects >= 16 and isinstance(order_, range):
+            # the same free pointers, stored with one numpy store per page (a booted
+            # machine links tens of thousands of objects)
             if s.ctor is not None:
-                s.ctor(obj)
-            if prev:
-                self.set_freepointer(s, prev, obj)
-            else:
-                slab.freelist = obj
-            prev = obj
-        self.set_freepointer(s, prev, 0)
+                for i in order_:
+                    s.ctor(start + i * size)
+            self._link_in_order(s, slab, start, objects)
+        else:
+            prev = 0
+            for i in order_:
+                obj = start + i * size
+                if debug:
+                    self.dbg.init_object(s, obj, 0xbb)              # SLUB_RED_INACTIVE
+                if s.ctor is not None:
+                    s.ctor(obj)
+                if prev:
+                    self.set_freepointer(s, prev, obj)
+                else:
+                    slab.freelist = obj
+                prev = obj
+            self.set_freepointer(s, prev, 0)
         if tr is not None:
             tr.stack[-1].detail = (f"{objects} objects linked in "
                                    + ("shuffled order" if s.random_seq is not None and objects >= 2
@@ -651,6 +680,26 @@ class Slub:
             tr.leave(slab.addr)
             tr.leave(slab.addr)
         return slab
+
+    def _link_in_order(self, s: KmemCache, slab: Slab, start: int, objects: int) -> None:
+        """set_freepointer() of object i to object i + 1 (the last to NULL) for all objects
+        of a new slab, with the page looked up once per page rather than once per object
+        (a booted machine links tens of thousands of objects)."""
+        pages = self.pages
+        fp_set = self._fp_set
+        shift, mask, size = self.page_shift, self.page_mask, s.size
+        phys = start + s.offset - self.page_offset
+        cur, page = -1, None
+        for i in range(objects):
+            pfn = phys >> shift
+            if pfn != cur:
+                cur = pfn
+                page = pages.get(pfn)
+                if page is None:
+                    page = pages[pfn] = bytearray(self.page_size)
+            fp_set(page, phys & mask, start + (i + 1) * size if i + 1 < objects else 0)
+            phys += size
+        slab.freelist = start
 
     def discard_slab(self, s: KmemCache, slab: Slab) -> None:
         """``discard_slab()`` -> ``free_slab()``: the pages go back to the buddy allocator."""
@@ -714,6 +763,35 @@ class Slub:
         if gfp & G.F_ZERO:
             self.fill(obj, 0, orig_size if s.debug and s.orig_size_tracked else s.object_size)
         return obj
+
+    def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, n: int) -> list[int]:
+        """``kmem_cache_alloc_bulk()`` -> ``__kmem_cache_alloc_bulk()``: ``n`` objects, popped
+        from this CPU's freelist and refilled by ``___slab_alloc()`` when it runs dry; [] when
+        one cannot be had (those taken go back, as the kernel's error path frees them).
+        Neither traced nor announced to subscribers: boot fills caches with it."""
+        if s.debug or gfp & G.F_ZERO:
+            objs = [self.slab_alloc(s, gfp) for _ in range(n)]
+        else:
+            c = s.cpu_slab[self.k.cpu]
+            get_fp = self.get_freepointer
+            objs = []
+            append = objs.append
+            for _ in range(n):
+                obj = c.freelist
+                if obj:
+                    c.freelist = get_fp(s, obj)
+                else:
+                    obj = self._slab_alloc_slow(s, c, gfp, -1)
+                append(obj)
+                if not obj:
+                    break
+        if objs and not objs[-1]:
+            objs.pop()
+            for obj in objs:
+                slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
+                self.slab_free(s, slab, obj)
+            return []
+        return objs
 
     def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, gfp: int, node: int) -> int:
         """``___slab_alloc()`` without per-cpu partial slabs."""
@@ -1392,9 +1470,11 @@ class Slub:
             k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
                              s.object_size, s.name))
 
-    def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None):
+    def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None, **args):
         """``kmem_cache_create()``: a new cache, or None (logged) when the arguments fail
-        the kernel's checks."""
+        the kernel's checks. ``args``: ``useroffset``/``usersize`` as
+        ``kmem_cache_create_usercopy()`` takes them, ``freeptr_offset`` and ``sheaf_capacity``
+        as ``struct kmem_cache_args`` holds them (6.12+)."""
         k = self.k
         if size > 1 << (self.page_shift + k.profile.max_order - 1) or size < 1:
             k.log.printk("err", f"kmem_cache_create({name}) integrity check failed")
@@ -1402,7 +1482,7 @@ class Slub:
             return None
         flags |= self._debug_flags_for(name)
         align = self.calculate_alignment(flags, align, size, self.ptr)
-        s = self.create_cache(name, size, align, flags, ctor)
+        s = self.create_cache(name, size, align, flags, ctor, **args)
         if s.order < 0:
             self.slab_caches.remove(s)
             del self.caches_by_id[s.id]
@@ -1487,15 +1567,31 @@ def check_slub(k) -> None:
     slub = k.slub
     mm = k.mem_map
     pages = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0}
+    # every slab's pages are marked slab, owned by it, head order = slab order: checked for
+    # all slabs in one numpy pass (a booted machine has thousands), the culprit named after
+    if slub.slabs:
+        heads = np.fromiter((sl.pfn for sl in slub.slabs.values()), np.int64, len(slub.slabs))
+        orders = np.fromiter((sl.order for sl in slub.slabs.values()), np.int64, len(slub.slabs))
+        sids = np.fromiter(slub.slabs, np.int64, len(slub.slabs))
+        counts = 1 << orders
+        idx = np.repeat(heads, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
+        owner = np.repeat(sids, counts)
+        bad = ((mm.kind[idx] != K_SLAB) | (mm.owner[idx] != owner) | ((mm.flags[idx] & PG_slab) == 0))
+        bad_slab = np.repeat(np.arange(len(heads)), counts)[bad]
+        wrong_order = np.flatnonzero(mm.order[heads] != orders)
+        first = min(bad_slab.tolist()[:1] + wrong_order.tolist()[:1], default=None)
+        if first is not None:
+            slab = slub.slabs[int(sids[first])]
+            _fail(f"slab at pfn {slab.pfn:#x} ({slab.cache.name}): its pages are not marked slab/owner {slab.id}")
+    per_node: dict[tuple[int, int], list[int]] = {}       # (cache id, node) -> [slabs, objects]
     for sid, slab in slub.slabs.items():
         s = slab.cache
         nr = 1 << slab.order
-        sl = slice(slab.pfn, slab.pfn + nr)
         if slab.id != sid or s.id not in slub.caches_by_id:
             _fail(f"slab {sid} of {s.name} is not registered with its cache")
-        if not (np.all(mm.kind[sl] == K_SLAB) and np.all(mm.owner[sl] == sid)
-                and np.all(mm.flags[sl] & PG_slab) and int(mm.order[slab.pfn]) == slab.order):
-            _fail(f"slab at pfn {slab.pfn:#x} ({s.name}): its pages are not marked slab/owner {sid}")
+        c = per_node.setdefault((s.id, slab.node), [0, 0])
+        c[0] += 1
+        c[1] += slab.objects
         if any(slub.page_slab.get(p) is not slab for p in range(slab.pfn, slab.pfn + nr)):
             _fail(f"slab at pfn {slab.pfn:#x}: page -> slab index disagrees")
         key = "nr_slab_reclaimable" if s.flags & SLAB_RECLAIM_ACCOUNT else "nr_slab_unreclaimable"
@@ -1531,12 +1627,11 @@ def check_slub(k) -> None:
         if not slab.frozen and where is None and slab.inuse != slab.objects:
             _fail(f"{s.name}: slab {slab.pfn:#x} with free objects is on no list (lost)")
     for s in slub.slab_caches:
-        mine = [sl for sl in slub.slabs.values() if sl.cache is s]
         for nid, n in enumerate(s.node):
-            ns = [sl for sl in mine if sl.node == nid]
-            if n.nr_slabs != len(ns) or n.total_objects != sum(sl.objects for sl in ns):
+            has_slabs, has_objects = per_node.get((s.id, nid), (0, 0))
+            if n.nr_slabs != has_slabs or n.total_objects != has_objects:
                 _fail(f"{s.name}: node {nid} counts {n.nr_slabs} slabs/{n.total_objects} objects, "
-                      f"has {len(ns)}/{sum(sl.objects for sl in ns)}")
+                      f"has {has_slabs}/{has_objects}")
     if k.gen.kmalloc_large_accounted:
         heads = np.flatnonzero((mm.kind == K_KMALLOC_LARGE) & (mm.order >= 0))
         pages["nr_slab_unreclaimable"] += int(sum(1 << int(o) for o in mm.order[heads]))
