@@ -61,6 +61,67 @@ def workload_s(attached, calls=100_000):
     return dt, redraws
 
 
+def path_ratio(path: str, attached: bool, calls: int) -> float:
+    """CPU seconds for ``calls`` calls of one path on a 4 GiB machine, with the full
+    dashboard attached (redraws during the burst and the final one included) or not."""
+    m = km.Machine(mem="4G", seed=0)
+    d = Dashboard(m) if attached else None
+    keep = [m.kmalloc(64) for _ in range(64)]      # warm the CPU slab: the fast path
+    for p in keep:
+        m.kfree(p)
+    t = time.process_time()
+    if path == "kmalloc":
+        for _ in range(calls // 2):
+            m.kfree(m.kmalloc(64))
+    elif path == "alloc_pages":
+        for _ in range(calls // 2):
+            m.free_pages(m.alloc_pages(km.GFP_KERNEL, 0), 0)
+    else:
+        for _ in range(calls // 2):
+            m.vfree(m.vmalloc(16384))
+    if d is not None:
+        d.flush()
+    dt = time.process_time() - t
+    if d is not None:
+        d.close()
+    return dt
+
+
+def dropped_dashboards(n: int = 20, calls: int = 100_000) -> float:
+    """kmalloc/kfree after ``n`` Dashboards were made and dropped without close(), over
+    the same with none (issue 19: they used to stay subscribed, 50x slower)."""
+    import gc
+
+    def pair_s(m):
+        t = time.process_time()
+        for _ in range(calls // 2):
+            m.kfree(m.kmalloc(64))
+        return time.process_time() - t
+    a = km.Machine(mem="128M", seed=0)
+    b = km.Machine(mem="128M", seed=0)
+    for _ in range(n):
+        Dashboard(b)
+    gc.collect()
+    return min(pair_s(b) for _ in range(3)) / min(pair_s(a) for _ in range(3))
+
+
+def paths(quick: bool = False) -> list:
+    """attached/detached per path (issue 19: <= 1.5x kmalloc fast path, <= 1.2x alloc_pages)."""
+    out = []
+    for path, calls, target in (("kmalloc", 40_000 if quick else 200_000, 1.5),
+                                ("alloc_pages", 40_000 if quick else 200_000, 1.2),
+                                ("vmalloc", 4_000 if quick else 20_000, None)):
+        det, att = [], []
+        for _ in range(1 if quick else 3):        # interleaved, best of each
+            det.append(path_ratio(path, False, calls))
+            att.append(path_ratio(path, True, calls))
+        per_call_us = min(det) / calls * 1e6
+        out.append(figure(f"widgets: {path} pair, detached, per call", per_call_us, "us"))
+        out.append(figure(f"widgets: {path} attached / detached, full dashboard, 4G", min(att) / min(det),
+                          "ratio", target=target, note=f"{calls} calls"))
+    return out
+
+
 def run(quick: bool = False) -> list:
     calls = 20_000 if quick else 100_000
     upd = one_update_ms(10 if quick else 30)
@@ -70,7 +131,9 @@ def run(quick: bool = False) -> list:
         runs.append(workload_s(True, calls))
     detached = min(detached)
     attached, (pm_redraws, bars_redraws) = min(runs, key=lambda r: r[0])
-    return [
+    return paths(quick) + [
+        figure("widgets: kmalloc/kfree after 20 dropped dashboards / none", dropped_dashboards(),
+               "ratio", target=1.1),
         figure("widgets: update after one alloc, 4G, full dashboard", upd, "ms", target=20),
         figure(f"widgets: {calls} calls detached", detached, "s"),
         figure(f"widgets: {calls} calls, dashboard attached", attached, "s"),

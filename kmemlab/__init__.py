@@ -23,6 +23,11 @@ from .kernel.slub import (KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_SHIF
 from .kernel.types import EFAULT, EINVAL, ENOMEM, ERR_PTR, IS_ERR, NULL, PTR_ERR, ZERO_SIZE_PTR, Address, Page
 from . import exercises
 from .exercises import exercise
+from . import helpers
+from .kernel.helpers import NotAvailable
+from .host import Host, HostError, host
+from .replay import ReplayReport, replay, sample_recording
+from . import tracefs
 
 # The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...
 for _name in dir(_gfp):
@@ -37,5 +42,10 @@ def __getattr__(name):
     # km.widgets is imported on first use, so `import kmemlab` never loads ipywidgets/bqplot
     if name == "widgets":
         import importlib
-        return importlib.import_module(".widgets", __name__)
+        try:
+            return importlib.import_module(".widgets", __name__)
+        except ModuleNotFoundError as e:      # the core runs without the widget stack
+            raise ModuleNotFoundError(f"km.widgets needs {e.name!r} (the widget stack: "
+                                      "ipywidgets, bqplot, pillow); install it with "
+                                      "pip install 'kmemlab[widgets]'", name=e.name) from e
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

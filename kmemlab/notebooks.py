@@ -33,6 +33,9 @@ Source format (``notebooks/src/<name>.md``)::
   test cell worth N points. Every nbgrader cell needs a unique ``grade_id``.
 - Sources in ``src/<folder>/<name>.md`` (e.g. ``src/exercises/``) build into
   ``<folder>/<name>.ipynb``.
+- In code, ``km.widgets.set_language("en")`` becomes ``set_language("<lang>")`` in each
+  translation, so the views of the Japanese edition are labelled in Japanese; the rest of
+  the code is the same in every edition.
 - ``:::<lang>`` (two letters) starts the translation of the current Markdown cell. Once
   one cell of a notebook has a ``<lang>`` text, every Markdown cell must have one: a
   missing translation is a build error, so editions keep the same cells.
@@ -213,7 +216,10 @@ def render(source: str, name: str) -> dict[str, str]:
             if c.kind == "code":
                 if c.nbgrader is not None:
                     meta = dict(meta, nbgrader=c.nbgrader)
-                cell = nbformat.v4.new_code_cell("\n".join(c.code), metadata=meta, id=cid)
+                code = "\n".join(c.code)
+                if lang != DEFAULT_LANG:       # the widgets speak the edition's language
+                    code = code.replace(f'set_language("{DEFAULT_LANG}")', f'set_language("{lang}")')
+                cell = nbformat.v4.new_code_cell(code, metadata=meta, id=cid)
             else:
                 if lang not in c.text:
                     raise BuildError(f"{name}:{c.line}: this cell has no :::{lang} text, but other "

@@ -1,5 +1,6 @@
 """Reliability under abuse (issue 9): a hypothesis state machine mixing every allocator,
-valid and invalid frees, memory writes and snapshots/restores, on every profile.
+valid and invalid frees, memory writes and snapshots/restores, on every profile and every
+kernel generation.
 
 After every step the invariants hold (m.check_invariants()); after every invalid call
 the machine's state is byte for byte what it was; freeing everything returns the buddy
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import kmemlab as km
+from kmemlab.kernel.generation import GENERATIONS
 
 NOWARN = km.__GFP_NOWARN
 PROFILES = {"tiny": "16M", "x86_64": "128M", "x86_64-la57": "128M", "i386": "128M"}
@@ -25,9 +27,10 @@ def fingerprint(m):
 
 
 class AllAllocators(RuleBasedStateMachine):
-    @initialize(profile=st.sampled_from(sorted(PROFILES)), seed=st.integers(0, 3))
-    def boot(self, profile, seed):
-        self.m = km.Machine(profile=profile, mem=PROFILES[profile], cpus=2, seed=seed)
+    @initialize(profile=st.sampled_from(sorted(PROFILES)), seed=st.integers(0, 3),
+                kernel=st.sampled_from(GENERATIONS))
+    def boot(self, profile, seed, kernel):
+        self.m = km.Machine(profile=profile, mem=PROFILES[profile], cpus=2, seed=seed, kernel=kernel)
         # what the booted system itself holds (stacks, per-CPU pages, its processes' pages)
         self.vmalloc0 = self.m._k.vmstat["nr_vmalloc"]
         self.held0 = self._held()

@@ -3,6 +3,7 @@ runs, per the kernel's rules, consistent across /proc; next to this real 6.18 ma
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def test_the_dashboards_vmalloc_button_draws_crossing_lines_on_the_default_machi
     console.bytes.value = "64K"
     console.vmalloc_button.click()
     d.flush()
-    title = d.view("mapping").figure.title
+    title = html.unescape(d.view("mapping").heading.value)
     assert "vmalloc: 65536 bytes" in title and "scattered" in title, title
     assert "physically contiguous too" not in title
 

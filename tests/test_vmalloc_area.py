@@ -37,7 +37,8 @@ def test_python_caller_is_recorded_as_function_plus_offset(m):
     def load_firmware():
         return m.vmalloc(100)
     load_firmware()
-    assert re.match(r"^0x\S+ +8192 load_firmware\+0x[0-9a-f]+/0x[0-9a-f]+ pages=1 vmalloc N0=1$",
+    # %pS of code in a module names the module: "load_firmware+0x24/0x1000 [tests.test_vmalloc_area]"
+    assert re.match(r"^0x\S+ +8192 load_firmware\+0x[0-9a-f]+/0x[0-9a-f]+ \[[\w.]+\] pages=1 vmalloc N0=1$",
                     _lines(m)[0])
 
 

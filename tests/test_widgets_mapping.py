@@ -48,7 +48,7 @@ def test_kmalloc_large_lines_are_parallel_and_end_on_the_direct_map_frames(m):
     assert mv.selection.addr == p and mv.selection.nr_pages == 16
     slopes = check_lines_end_on_walked_frames(m, mv, int(p), 16)
     assert max(slopes) - min(slopes) < 1e-9            # parallel: every page keeps the same offset
-    assert "parallel" in mv.figure.title
+    assert "parallel" in mv.heading.value
 
 
 def test_vmalloc_on_a_fragmented_machine_crosses(m):
@@ -60,7 +60,7 @@ def test_vmalloc_on_a_fragmented_machine_crosses(m):
     assert any(b != a + 1 for a, b in zip(frames, frames[1:])), "the machine was fragmented"
     slopes = check_lines_end_on_walked_frames(m, mv, int(v), 8)
     assert max(slopes) - min(slopes) > 1e-3            # not parallel
-    assert mv.selection.guard and "cross" in mv.figure.title
+    assert mv.selection.guard and "cross" in mv.heading.value
     # the guard page is drawn after the 8 pages, not joined to any frame
     assert len(mv.links) == 8 and [pfn for _, pfn in mv.links] == frames
 
@@ -71,7 +71,7 @@ def test_vfree_and_kfree_mark_the_picture_freed(m):
     mv.flush()
     m.vfree(v)
     mv.flush()
-    assert mv.selection.freed and "freed" in mv.figure.title and not mv.lines.visible
+    assert mv.selection.freed and "freed" in mv.heading.value and not mv.lines.visible
     p = m.kmalloc(100)
     mv.flush()
     assert mv.selection.addr == p and mv.selection.nr_pages == 1
@@ -86,8 +86,11 @@ def test_select_a_page_and_bad_addresses(m):
     pg = m.alloc_pages(km.GFP_KERNEL, 2)
     mv.select(pg)
     assert [pfn for _, pfn in mv.links] == [pg.pfn + i for i in range(4)]
+    log = str(m.dmesg())
     mv.address.value = "0x1234"                        # a user address: a message, not an exception
-    assert "neither" in mv.caption.value
+    assert "neither" in mv._error_line.value and "previous" in mv._error_line.value
+    assert [pfn for _, pfn in mv.links] == [pg.pfn + i for i in range(4)]   # the picture stays
+    assert str(m.dmesg()) == log                        # a lookup never logs a BUG report
     with pytest.raises(TypeError):
         mv.select("0x1234")
     mv.select(None)

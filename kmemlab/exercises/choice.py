@@ -9,6 +9,7 @@ zone of the page ``alloc_pages`` returned, the watermarks the boot computed.
 from __future__ import annotations
 
 from ..kernel import gfp as G
+from ..kernel.helpers import min_free_kbytes
 from ..kernel.machine import Machine
 from .base import Exercise, Part, Problem, parse_int, register
 from .buddy import _mistakes
@@ -181,7 +182,7 @@ class Watermarks(Exercise):
         zones = [z for z in m.zones if z.managed_pages]
         z = zones[-1]
         lowmem = sum(x.managed_pages for x in zones)
-        mfk = m._k.buddy.min_free_kbytes
+        mfk = min_free_kbytes(m)
         wmin, wlow = z.watermark[0], z.watermark[1]
         pages_min = mfk >> 2
         mfk_pairs = [(int((m.totalram_pages * 4 * 16) ** 0.5), "use the managed (lowmem) pages, not all of RAM"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ..kernel.helpers import slab_cache_usage
 from ..kernel.machine import Machine
 from ..kernel.slub import calculate_order
 from .base import Exercise, Part, Problem, parse_int, register
@@ -139,7 +140,7 @@ class SlabinfoReading(Exercise):
         # the model's own counters, not the text: pages held and objects not allocated
         nr_slabs = sum(n.nr_slabs for n in c.node)
         pages = nr_slabs << c.order
-        live = m._k.slub.live_objects(c)
+        live = slab_cache_usage(c).active_objs
         unused = nr_slabs * c.objects - live
         assert slabs == nr_slabs
         page_pairs = [(nr_slabs, f"that is the number of slabs; each slab is {1 << c.order} page(s)")

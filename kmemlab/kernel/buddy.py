@@ -34,7 +34,6 @@ import numpy as np
 
 from . import gfp as G
 from .errors import KernelBug
-from .events import Event, new_event
 from .mem_map import K_FREE, PG_head, PG_tail
 
 __all__ = ["Zone", "FreeArea", "BuddyAllocator", "WMARK_MIN", "WMARK_LOW", "WMARK_HIGH"]
@@ -304,7 +303,7 @@ class BuddyAllocator:
             k.memory.zero(pfn, 1)
         bus = k.bus
         if bus.subscribers:
-            bus.emit(new_event(("alloc_pages", pfn, 1, kind, 0, 0, None)))
+            bus.changed("alloc_pages", pfn, 1, kind)
         return pfn
 
     def _alloc_traced(self, tr, gfp: int, order: int, kind: int, owner: int, zl: list, highest: int,
@@ -329,6 +328,9 @@ class BuddyAllocator:
             pfn = self._alloc_slowpath(gfp, order, zl, highest, mt, warn)
         if pfn >= 0:
             self._prep_new_page(pfn, order, gfp, kind, owner)
+            if tr.events is not None:       # __alloc_pages(): trace_mm_page_alloc()
+                tr.kmem("mm_page_alloc", page=self.k.virt_of_page(pfn), pfn=pfn, order=order,
+                        migratetype=mt, gfp_flags=gfp)
         for _ in names:
             tr.leave(pfn if pfn >= 0 else None)
         return pfn
@@ -398,7 +400,7 @@ class BuddyAllocator:
         bus = self.k.bus
         if bus.subscribers:
             lo = min(pages)
-            bus.emit(Event("alloc_pages_bulk", lo, max(pages) + 1 - lo, kind, detail=tuple(pages)))
+            bus.changed("alloc_pages_bulk", lo, max(pages) + 1 - lo, kind, detail=tuple(pages))
         return pages
 
     def _rmqueue_bulk(self, z: Zone, nr: int, mt: int) -> list[int]:
@@ -516,7 +518,7 @@ class BuddyAllocator:
         bus = self.k.bus
         if bus.subscribers:
             lo = min(pfns)
-            bus.emit(Event("free_pages_bulk", lo, max(pfns) + 1 - lo, K_FREE, detail=tuple(pfns)))
+            bus.changed("free_pages_bulk", lo, max(pfns) + 1 - lo, K_FREE, detail=tuple(pfns))
 
     def _rmqueue_traced(self, tr, z: Zone, order: int, mt: int) -> int:
         """The same as the fast path's rmqueue, recording rmqueue -> __rmqueue ->
@@ -720,7 +722,7 @@ class BuddyAllocator:
             self.k.memory.zero(pfn, nr)
         bus = self.k.bus
         if bus.subscribers:
-            bus.emit(new_event(("alloc_pages", pfn, nr, kind, 0, 0, None)))
+            bus.changed("alloc_pages", pfn, nr, kind)
 
     # -- freeing ---------------------------------------------------------------------
 
@@ -818,12 +820,14 @@ class BuddyAllocator:
             pfn = ev_pfn
         bus = k.bus
         if bus.subscribers:
-            bus.emit(new_event(("free_pages", pfn, nr, K_FREE, 0, 0, None)))
+            bus.changed("free_pages", pfn, nr, K_FREE)
 
     def _free_traced(self, tr, z: Zone, pfn: int, order: int, entry: str = "free_pages_chain") -> None:
         names = self.k.gen.chain(entry)
         for i, n in enumerate(names):
             tr.enter(n, f"pfn={pfn:#x} order={order}" if i == 0 else "")
+        if tr.events is not None:           # free_pages_prepare(): trace_mm_page_free()
+            tr.kmem("mm_page_free", page=self.k.virt_of_page(pfn), pfn=pfn, order=order)
         before = len(z._head)
         tr.enter("__free_one_page")
         self._free_one_page(z, pfn, order, self.pageblock_mt_mv[pfn >> self.pageblock_order], False)

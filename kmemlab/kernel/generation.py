@@ -128,6 +128,16 @@ BASE: dict[str, Any] = {
     "vrealloc": False,
     "vrealloc_requested_size": False,  # vm_struct remembers the requested size (6.15+)
     "vrealloc_warn_site": "mm/vmalloc.c:4083",
+    # the kmem tracepoints (include/trace/events/kmem.h) and tracefs
+    "kmem_ptr_hashed": False,         # %p prints a hash (4.15+), not the address
+    "kmem_call_site_symbolic": False, # call_site=%pS (else %lx)
+    "kmem_pfn_hex": False,            # pfn=0x%lx (else %lu)
+    "kmem_free_name": False,          # kmem_cache_free: name=%s
+    "kmem_accounted": False,          # accounted=%s on the alloc events
+    "kmem_unified_node": False,       # node=%d on kmalloc/kmem_cache_alloc (no *_node events)
+    "kmem_cache_alloc_name": False,   # kmem_cache_alloc: name=%s
+    "kmalloc_large_double_event": False,
+    "tracefs_migrate_disable": False, # the 5-flag columns and 7-digit pids of today's trace
     # /proc/meminfo field list (fs/proc/meminfo.c)
     "meminfo_vmalloc_used": False,
     "meminfo_shmem_huge": False,
@@ -251,6 +261,8 @@ CHANGES: tuple[Change, ...] = (
            "include/linux/gfp.h of 4.15 (≈)"),
     Change("4.15", "meminfo_hugetlb", True, "Hugetlb: in /proc/meminfo",
            "fs/proc/meminfo.c hugetlb_report_meminfo() (≈)"),
+    Change("4.15", "kmem_ptr_hashed", True, "%p prints a per-boot hash of the pointer (tracepoints' ptr=, page=)",
+           "ad67b74d2469 'printk: hash addresses printed with %p'"),
     Change("4.16", "meminfo_percpu", True, "Percpu: in /proc/meminfo",
            "7e8a6304d541 '/proc/meminfo: add percpu populated pages count'"),
     Change("4.20", "kmalloc_caches_by_type", True,
@@ -376,6 +388,15 @@ CHANGES: tuple[Change, ...] = (
            "(≈: 6.6's line; not read for 5.17 - 6.1)"),
     Change("5.15", "names", {"kfree_large": "free_nonslab_page"},
            "kfree() of a large block: free_nonslab_page()", "d0fe47c64152 'slub: add back check for free nonslab objects' (≈)"),
+    Change("5.12", "kmem_free_name", True, "kmem_cache_free events carry name=",
+           "'mm, tracing: record slab name for kmem_cache_free()' (≈ 5.12); 6.6: kmem.h:132"),
+    Change("5.9", "kmem_call_site_symbolic", True, "kmem events print call_site=%pS (symbol+off/size), not %lx",
+           "(≈: 4.5 kmem.h:37 has %lx, 6.6 kmem.h:44 %pS; release of the change not read)"),
+    Change("5.9", "kmem_pfn_hex", True, "mm_page_* events print pfn=0x%lx",
+           "(≈: 4.5 kmem.h:189 has %lu, 6.6 kmem.h:152 0x%lx; release not read)"),
+    Change("5.14", "tracefs_migrate_disable", True,
+           "trace lines: 7-digit pids and a fifth flag column (migrate-disable), the header to match",
+           "kernel/trace/trace_output.c (≈; seen on a real 6.18)"),
     Change("5.16", "kvmalloc_int_max_nowarn", True, "... silent with __GFP_NOWARN", "mm/util.c kvmalloc_node()"),
     Change("5.16", "vmalloc_bulk_mempolicy", True,
            "alloc_pages_bulk_array_mempolicy() above __alloc_pages_bulk() when no node is asked for",
@@ -390,6 +411,8 @@ CHANGES: tuple[Change, ...] = (
     Change("5.18", "zoneinfo_promo", True, "zoneinfo prints the 'promo' watermark (WMARK_PROMO)",
            "c574bbe91703 'NUMA balancing: optimize page placement for memory tiering system' (≈)"),
     Change("5.18", "zoneinfo_cma", True, "zoneinfo prints 'cma' (zone_cma_pages())", "mm/vmstat.c (≈)"),
+    Change("5.18", "kmem_accounted", True, "kmalloc/kmem_cache_alloc events carry accounted=",
+           "'mm/tracing: add accounted entry into output of allocation tracepoints' (≈ 5.18)"),
     Change("5.19", "meminfo_zswap", True, "Zswap:, Zswapped: in /proc/meminfo (CONFIG_ZSWAP)",
            "f6498b776d28 'mm: zswap: add basic meminfo and vmstat coverage'"),
     # --- 6.x ---------------------------------------------------------------------------
@@ -426,6 +449,9 @@ CHANGES: tuple[Change, ...] = (
            "kmalloc's names: kmem_cache_alloc_trace -> kmalloc_trace -> __kmem_cache_alloc_node; "
            "kmalloc_order_trace -> __kmalloc_large_node -> alloc_pages_node(); __kmalloc -> __do_kmalloc_node",
            "the common-kmalloc rework (≈ 6.1); 6.6: mm/slab_common.c:1115, :1157, :1008"),
+    Change("6.1", "kmem_unified_node", True,
+           "kmalloc_node/kmem_cache_alloc_node events folded into kmalloc/kmem_cache_alloc with node=",
+           "'mm/tracing: unify NUMA and UMA tracepoints' (≈ 6.1); 6.6: kmem.h:12-83"),
     Change("6.1", "vmalloc_kmsan_wrapper", True, "__vmap_pages_range_noflush() (the KMSAN wrapper)",
            "mm/vmalloc.c; 6.6: vmalloc.c:579"),
     Change("6.2", "names", {"free_debug_processing": "free_to_partial_list"},
@@ -498,6 +524,10 @@ CHANGES: tuple[Change, ...] = (
            "kmalloc_trace -> __kmalloc_cache_noprof, kmalloc_large -> __kmalloc_large_noprof -> "
            "___kmalloc_large_node, kvmalloc_node -> __kvmalloc_node_noprof (kmem_buckets)",
            "a0a44d9175b3 'mm, slab: don't wrap internal functions with alloc_hooks()' (≈); 6.12: slub.c:4310, :4246"),
+    Change("6.11", "kmalloc_large_double_event", True,
+           "a large kmalloc through __do_kmalloc_node() fires kmalloc twice: in __kmalloc_large_node_noprof() "
+           "(call_site inside the caller of __do_kmalloc_node) and again for the caller, same ptr",
+           "6.12.19 mm/slub.c __do_kmalloc_node() (6.8 traces once); seen on a real 6.18"),
     Change("6.11", "kmem_buckets", True,
            "kmem_buckets: the kmalloc_buckets cache and bucket caches memdup_user-* and msg_msg-*",
            "b32801d1255b 'mm/slab: Introduce kmem_buckets_create() and family'; real 6.18 /sys/kernel/slab"),
@@ -560,6 +590,8 @@ CHANGES: tuple[Change, ...] = (
            "go back through free_frozen_pages()",
            "8c57b687e833 'mm, bpf: Introduce free_pages_nolock()' (≈ 6.15); 6.18: page_alloc.c:5311, :2934, "
            ":2984; slub.c:6835"),
+    Change("6.15", "kmem_cache_alloc_name", True, "kmem_cache_alloc events carry name=",
+           "(≈: absent in 6.12.19 kmem.h:44, present in 6.18.35 kmem.h:46)"),
     Change("6.16", "meminfo_balloon", True, "Balloon: in /proc/meminfo",
            "'meminfo: add a per node counter for balloon drivers' (March 2025, ≈ 6.16); 6.18: fs/proc/meminfo.c:163"),
     Change("6.16", "kvmalloc_no_direct_reclaim", True,

@@ -23,13 +23,14 @@ import numpy as np
 from . import gfp as G
 from .buddy import BuddyAllocator, Zone
 from .errors import KernelBug
-from .events import Bus, Event, Subscription
+from .events import Bus, Subscription
 from .generation import DEFAULT_KERNEL, GENERATIONS, Generation, get_generation
 from .layout import Profile, format_size, get_profile, parse_size
 from .mem_map import K_FREE, K_KERNEL, K_MEMMAP, K_PAGES, K_RESERVED, MemMap, PG_reserved
 from .memory import PhysMemory
 from .printk import Clock, Log
 from .procfs import ProcFS
+from .slub import KmemCache
 from .types import ENOMEM, ERR_PTR, NULL, Address, Page, as_int
 from .vfs import VFS
 from .vmalloc_api import VmallocAPI
@@ -471,7 +472,9 @@ class Machine(VmallocAPI):
         gfp = G.check_gfp(gfp)
         if n * size >= 1 << self._k.profile.bits:         # check_mul_overflow()
             return NULL
-        return self.kmalloc_node(n * size, gfp, -1)
+        # kmalloc_array() of sizes the compiler cannot fold (the usual case in the kernel,
+        # e.g. pipe_resize_ring()'s kcalloc()) is __kmalloc(): the run-time size path
+        return Address(self._k.slub.kmalloc_variable(n * size, gfp, -1, "__kmalloc_chain"))
 
     def kcalloc(self, n, size, gfp=G.GFP_KERNEL) -> Address:
         """``kcalloc(n, size, flags)`` = kmalloc_array with ``__GFP_ZERO``."""
@@ -495,7 +498,11 @@ class Machine(VmallocAPI):
         (check with ``km.IS_ERR(p)``), never NULL; free with ``kfree``."""
         data = self._user_bytes(data, "memdup_user")
         k = self._k
-        p = k.slub.kmalloc_variable(len(data), G.F_USER_NOWARN, -1, buckets=k.slub.user_buckets)
+        tr = k.tracer
+
+        def alloc():
+            return k.slub.kmalloc_variable(len(data), G.F_USER_NOWARN, -1, buckets=k.slub.user_buckets)
+        p = alloc() if tr is None else tr.through(("memdup_user",), alloc, f"len={len(data)}")
         if not p or p == 16:
             return ERR_PTR(-ENOMEM) if len(data) else Address(p)
         self.write(p, data)
@@ -508,7 +515,12 @@ class Machine(VmallocAPI):
         self._require(self._k.gen.vmemdup_user, "vmemdup_user()", "4.16")
         data = self._user_bytes(data, "vmemdup_user")
         k = self._k
-        p = k.vmalloc.kvmalloc_node(len(data), int(G.GFP_USER), -1, self._caller(None), k.slub.user_buckets)
+        tr = k.tracer
+        caller = self._caller(None)
+
+        def alloc():
+            return k.vmalloc.kvmalloc_node(len(data), int(G.GFP_USER), -1, caller, k.slub.user_buckets)
+        p = alloc() if tr is None else tr.through(("vmemdup_user",), alloc, f"len={len(data)}")
         if not p or p == 16:
             return ERR_PTR(-ENOMEM) if len(data) else Address(p)
         self.write(p, data)
@@ -545,7 +557,6 @@ class Machine(VmallocAPI):
         return self._k.slub.kmalloc_slab(size, gfp)
 
     def _cache(self, cache):
-        from .slub import KmemCache
         if not isinstance(cache, KmemCache):
             raise TypeError(f"expected a kmem_cache from kmem_cache_create() or kmalloc_slab(), "
                             f"got {type(cache).__name__}")
@@ -628,6 +639,13 @@ class Machine(VmallocAPI):
         self._k.log.printk("warn", text)
         raise KernelBug(f"{fn}: {Address(addr)} is not a direct-map address (only addresses from "
                         "page_address()/__get_free_pages()/kmalloc() are)", text)
+
+    def virt_addr_valid(self, addr) -> bool:
+        """``virt_addr_valid(addr)``: is ``addr`` a direct-map address of a real frame? A
+        read-only question (never a report), what a lookup asks before virt_to_phys()."""
+        addr = as_int(addr, "address")
+        off = addr - self._k.profile.page_offset
+        return 0 <= off < (self._k.max_low_pfn << self.PAGE_SHIFT)
 
     def page_to_pfn(self, page: Page) -> int:
         """``page_to_pfn(page)``."""
@@ -758,8 +776,15 @@ class Machine(VmallocAPI):
         return Text(self._k.log.text(level, clear))
 
     def subscribe(self, callback) -> Subscription:
-        """Call ``callback(event)`` after every change; returns a handle with ``close()``."""
+        """Call ``callback(event)`` after every change; returns a handle with ``close()``.
+        A bound method is held weakly: its object going away unsubscribes it."""
         return self._bus.subscribe(callback)
+
+    def watch(self, wake) -> Subscription:
+        """What views use instead of an event per change: the handle's ``changes``
+        (:class:`~kmemlab.kernel.events.Changes`) records what changed, and the bound
+        method ``wake()`` (held weakly) is called when a redraw may be due."""
+        return self._bus.watch(wake)
 
     def explain(self, addr) -> Text:
         """What an address (or a :class:`Page`) is, in words: its region, zone, owner —
@@ -777,19 +802,31 @@ class Machine(VmallocAPI):
         return Text(explain(self._k, self.layout, addr))
 
     @contextlib.contextmanager
-    def trace(self):
+    def trace(self, events=None):
         """Record the kernel functions the calls in the block run (ftrace function_graph).
 
         >>> with m.trace() as t:
         ...     m.alloc_pages(km.GFP_KERNEL, 2)
         >>> print(t)
-        """
+
+        ``events="kmem"`` (or a list such as ``["kmalloc", "kfree"]``) also records those
+        kmem tracepoints; ``print(t)`` then prints them as tracefs does (header and all, the
+        generation's formats), ``t.events`` holds them as records and ``t.format()`` gives
+        the function graph."""
+        from .kmem_events import KMEM_EVENTS
         from .trace import Trace, Tracer
         if self._k.tracer is not None:
             raise RuntimeError("a trace is already running on this machine; nest the calls "
                                "inside the first `with m.trace()` block instead")
-        t = Trace()
+        names = None
+        if events is not None:
+            wanted = KMEM_EVENTS if events == "kmem" else (events,) if isinstance(events, str) else tuple(events)
+            bad = [e for e in wanted if e not in KMEM_EVENTS]
+            if bad or not wanted:
+                raise ValueError(f"events= takes 'kmem' or names from {', '.join(KMEM_EVENTS)}, got {events!r}")
+            names = frozenset(wanted)
         k = self._k
+        t = Trace(names, k.gen, k.seed.to_bytes(8, "little") + b"kmemlab-%p", k.nr_cpus)
         k.tracer = Tracer(k, t)
         try:
             yield t
@@ -808,7 +845,7 @@ class Machine(VmallocAPI):
             raise ValueError("that snapshot was taken of another machine")
         self._k = copy.deepcopy(snap._state)
         if self._bus.subscribers:
-            self._bus.emit(Event("restore"))
+            self._bus.changed("restore")
 
     def check_invariants(self) -> None:
         """Raise AssertionError if the model is inconsistent (tests call it after every step)."""

@@ -35,12 +35,17 @@ class Log:
         self.clock = clock
         self.capacity = capacity
         self.records: list[tuple[int, int, str]] = []
+        #: sequence number of the next record (``prb_next_seq()``): counts every record
+        #: ever logged, also the ones dropped or cleared since
+        self.next_seq = 0
 
     def printk(self, level: str, text: str) -> None:
         lvl = LEVELS[level]
         t = self.clock.ns
-        for line in text.split("\n"):
+        lines = text.split("\n")
+        for line in lines:
             self.records.append((t, lvl, line))
+        self.next_seq += len(lines)
         if len(self.records) > self.capacity:
             del self.records[: len(self.records) - self.capacity]
 

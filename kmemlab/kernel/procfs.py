@@ -17,12 +17,16 @@ Other subsystems add their files here (``slabinfo``, ``vmallocinfo``).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import gfp as G
 from .layout import GiB, MiB, direct_map_chunks
 from .mem_map import K_USER
+
+if TYPE_CHECKING:
+    from .machine import Text
 
 __all__ = ["ProcFS", "PROC_FILES", "register_procfs", "check_proc_files"]
 
@@ -59,7 +63,7 @@ class ProcFS:
         from .machine import Text
         return Text(s)
 
-    def buddyinfo(self):
+    def buddyinfo(self) -> Text:
         """``/proc/buddyinfo``: free blocks per order for every populated zone."""
         out = []
         for z in self._k.zones:
@@ -69,7 +73,7 @@ class ProcFS:
                        + "".join(f"{fa.nr_free:6d} " for fa in z.free_area) + "\n")
         return self._text("".join(out))
 
-    def pagetypeinfo(self):
+    def pagetypeinfo(self) -> Text:
         """``/proc/pagetypeinfo``: free blocks per order and migratetype, and pageblocks
         per migratetype."""
         k = self._k
@@ -102,7 +106,7 @@ class ProcFS:
                 out.append(f"Node {nid}, zone {z.name:>8} " + "".join(f"{c:12d} " for c in counts) + "\n")
         return self._text("".join(out))
 
-    def zoneinfo(self):
+    def zoneinfo(self) -> Text:
         """The head of each zone's ``/proc/zoneinfo`` block: free pages, watermarks,
         spanned/present/managed and the lowmem reserve ("protection"); ``boost`` (5.0+),
         ``promo`` (5.18+) and ``cma`` (5.18+) as the generation prints them."""
@@ -124,7 +128,7 @@ class ProcFS:
             out.append(f"  start_pfn:           {z.zone_start_pfn}\n")
         return self._text("".join(out))
 
-    def slabinfo(self):
+    def slabinfo(self) -> Text:
         """``/proc/slabinfo`` (mm/slab_common.c ``slab_show()`` + SLUB's ``get_slabinfo()``):
         newest cache first; objects on CPU slabs count as active, only the free objects of
         node partial slabs as inactive."""
@@ -144,7 +148,7 @@ class ProcFS:
                        f"{nr_slabs:6d} {nr_slabs:6d} {0:6d}\n")
         return self._text("".join(out))
 
-    def meminfo(self):
+    def meminfo(self) -> Text:
         """``/proc/meminfo``."""
         k = self._k
         prof = k.profile
@@ -209,7 +213,7 @@ class ProcFS:
             totals[ps] += e - s
         return [f"{'DirectMap' + name + ':':<16}{totals[ps] >> 10:8d} kB\n" for name, ps in sizes]
 
-    def vmallocinfo(self):
+    def vmallocinfo(self) -> Text:
         """``/proc/vmallocinfo`` (as root: full addresses), areas in address order."""
         return self._text(self._k.vmalloc.vmallocinfo())
 

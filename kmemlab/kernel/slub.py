@@ -45,7 +45,6 @@ from collections import OrderedDict
 
 from . import gfp as G
 from .errors import KernelBug
-from .events import Event
 from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab, PG_tail
 
 __all__ = ["Slub", "KmemCache", "Slab", "kmalloc_index", "kmalloc_size", "get_order",
@@ -230,6 +229,12 @@ class Slab:
         self.node = node
         self.on_list = None       # None, "partial" or "full" (full only with SLAB_STORE_USER)
 
+    @property
+    def slab_cache(self) -> "KmemCache":
+        """``slab->slab_cache``: the cache this slab belongs to (the kernel's name for
+        ``cache``)."""
+        return self.cache
+
     def __repr__(self):
         return (f"<slab pfn={self.pfn:#x} of {self.cache.name}: objects={self.objects} "
                 f"inuse={self.inuse}{' frozen' if self.frozen else ''}>")
@@ -270,6 +275,7 @@ class KmemCache:
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
                  ctor=None, useroffset: int = 0, usersize: int = 0, freeptr_offset: int | None = None,
                  sheaf_capacity: int = 0):
+        self._slub = slub         # what the read helpers (kernel/helpers.py) follow to memory
         self.id = cid
         self.name = name
         self.object_size = size
@@ -1002,7 +1008,7 @@ class Slub:
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _kmalloc_cache(self, size: int, gfp: int) -> KmemCache | None:
@@ -1028,22 +1034,34 @@ class Slub:
             s = buckets[SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()]
             if tr is None:
                 return self._alloc_counted(s, gfp, node, size, "kmalloc")
-            return tr.through(self.gen.chain(chain), lambda: self._traced_bucket_alloc(tr, s, gfp, node, size),
-                              f"size={size} gfp={G.format_gfp(gfp, self.gen)} node={node}")
+            site = tr.call_site(1 if self.gen.inlined(self.gen.chain(chain)[0]) else 0)
+            obj = tr.through(self.gen.chain(chain), lambda: self._traced_bucket_alloc(tr, s, gfp, node, size),
+                             f"size={size} gfp={G.format_gfp(gfp, self.gen)} node={node}")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
         if tr is None or not size:
             return self.kmalloc(size, gfp, node)
         gen = self.gen
         depth = len(tr.stack)
+        # __do_kmalloc_node(.., caller): _RET_IP_ of the real function that called it (when the
+        # chain starts inline, as in 6.14+ kvmalloc, that is one function further out)
+        site = tr.call_site(1 if gen.inlined(gen.chain(chain)[0]) else 0)
         detail = f"size={size} gfp={G.format_gfp(gfp, gen)} node={node}"
         try:
             if size > KMALLOC_MAX_CACHE_SIZE:
-                names = gen.chain(chain) + gen.chain("__do_kmalloc_node_large_chain")
+                entry = gen.chain(chain)
+                names = entry + gen.chain("__do_kmalloc_node_large_chain")
                 order = get_order(size, self.page_shift)
                 for i, n in enumerate(names):
                     tr.enter(n, detail if i == 0 else
                              (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
+                    if i == len(entry) - 1:
+                        inner = tr.call_site()  # __kmalloc_large_node_noprof's _RET_IP_
                 obj = self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
                                          else "__alloc_pages_chain")
+                if gen.kmalloc_large_double_event:
+                    self._trace_alloc(tr, "kmalloc", inner, obj, size, self.page_size << order, gfp, node)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
             else:
                 names = gen.chain(chain)
                 tr.enter(names[0], detail)
@@ -1055,12 +1073,25 @@ class Slub:
                     names += ("__kmem_cache_alloc_node",)
                     tr.enter("__kmem_cache_alloc_node", s.name)
                 obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
             for _ in names:
                 tr.leave(obj)
             return obj
         except BaseException:
             tr.unwind(depth)
             raise
+
+    def _trace_alloc(self, tr, event: str, site: str, obj: int, req: int, alloc: int, gfp: int,
+                     node: int, s: KmemCache | None = None) -> None:
+        """trace_kmalloc() / trace_kmem_cache_alloc(): fired after the allocation, with the
+        object or NULL. Before 6.1 a request for a node is its own event, kmalloc_node."""
+        if tr.events is None:
+            return
+        if node >= 0 and not self.gen.kmem_unified_node:
+            event += "_node"
+        accounted = bool(gfp & G.F_ACCOUNT) or (s is not None and bool(s.flags & SLAB_ACCOUNT))
+        tr.kmem(event, call_site=site, ptr=obj, bytes_req=req, bytes_alloc=alloc, gfp_flags=gfp,
+                node=node, accounted=accounted, name=s.name if s is not None else "")
 
     def _cache_ref(self, gfp: int, idx: int, s: KmemCache) -> str:
         """How the kernel's source names the cache kmalloc picked: ``kmalloc_caches[index]``
@@ -1080,7 +1111,7 @@ class Slub:
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+            k.bus.changed(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
     def _traced_bucket_alloc(self, tr, s: KmemCache, gfp: int, node: int, size: int) -> int:
@@ -1109,6 +1140,7 @@ class Slub:
         ``alloc_slab_page`` -> the page allocator)."""
         gen = self.gen
         depth = len(tr.stack)
+        site = tr.call_site()
         name = gen.name("kmalloc" if node < 0 else "kmalloc_node")
         tr.enter(name, f"size={size} gfp={G.format_gfp(gfp, gen)}"
                        + (f" node={node}" if node >= 0 else ""))
@@ -1121,6 +1153,7 @@ class Slub:
                 obj = self.kmalloc_large(size, gfp, node)
                 for _ in names:
                     tr.leave(obj)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
                 return tr.leave(obj)
             if not size:
                 if gen.kmalloc_zero_via_kmalloc:
@@ -1155,9 +1188,10 @@ class Slub:
             self.k.clock.ns += 120
             if obj and self.k.bus.subscribers:
                 slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-                self.k.bus.emit(Event("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name))
+                self.k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
             for _ in names:
                 tr.leave(obj)
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
             return tr.leave(obj)
         except BaseException:
             tr.unwind(depth)
@@ -1209,8 +1243,8 @@ class Slub:
         addr = self.page_offset + (pfn << self.page_shift)
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kmalloc", pfn, 1 << order, K_KMALLOC_LARGE, addr, size,
+                          f"kmalloc_large order:{order}")
         return addr
 
     def lookup(self, addr: int, fn: str):
@@ -1249,6 +1283,9 @@ class Slub:
         ``do_slab_free()``'s fast path pushes the object on ``c->freelist`` when its slab
         is this CPU's slab (the old head is stored in the object at ``s->offset``)."""
         if addr <= 16:
+            tr = self.k.tracer
+            if tr is not None and tr.events is not None:    # kfree(): trace_kfree() comes first
+                tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return
         k = self.k
         if k.tracer is not None:
@@ -1281,7 +1318,7 @@ class Slub:
                 self.__slab_free(s, slab, addr)
         k.clock.ns += 100
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+            k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
 
     def _kfree_traced(self, tr, addr: int) -> None:
         """kfree() while a trace runs: ``kfree`` -> ``slab_free`` -> ``do_slab_free``
@@ -1289,6 +1326,8 @@ class Slub:
         ``discard_slab`` -> ``free_slab`` -> ``__free_pages``). A large kmalloc block:
         4.x ``kfree`` -> ``__free_pages``; 6.x ``kfree`` -> ``free_large_kmalloc``."""
         depth = len(tr.stack)
+        if tr.events is not None:
+            tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
         tr.enter("kfree", f"{addr:#x}")
         try:
             slab, pfn = self.lookup(addr, "kfree")
@@ -1306,7 +1345,7 @@ class Slub:
             k.clock.ns += 100
             if k.bus.subscribers:
                 s = slab.cache
-                k.bus.emit(Event("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name))
+                k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
             return tr.leave()
         except BaseException:
             tr.unwind(depth)
@@ -1355,8 +1394,8 @@ class Slub:
         k.buddy.free(pfn, order, "free_slab_pages_chain")     # 6.15+: free_frozen_pages()
         k.clock.ns += 300
         if k.bus.subscribers:
-            k.bus.emit(Event("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
-                             f"kmalloc_large order:{order}"))
+            k.bus.changed("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
+                          f"kmalloc_large order:{order}")
 
     def ksize(self, addr: int) -> int:
         """``ksize()``: the usable size of a kmalloc'ed object (``slab_ksize()``), or of
@@ -1414,20 +1453,22 @@ class Slub:
             depth = len(tr.stack)
             try:
                 names = k.gen.chain("kmem_cache_alloc_chain")
+                site = tr.call_site()
                 tr.enter(names[0], f"{s.name} gfp={G.format_gfp(gfp, k.gen)}")
                 for n in names[1:]:
                     tr.enter(n)
                 obj = self._slab_alloc_node_traced(tr, s, gfp, node, s.object_size)
                 for _ in names:
                     tr.leave(obj)
+                self._trace_alloc(tr, "kmem_cache_alloc", site, obj, s.object_size, s.size, gfp, node, s)
             except BaseException:
                 tr.unwind(depth)
                 raise
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.emit(Event("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
+                          s.object_size, s.name)
         return obj
 
     def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
@@ -1455,6 +1496,8 @@ class Slub:
         if tr is not None:
             depth = len(tr.stack)
             try:
+                if tr.events is not None:
+                    tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
                 tr.enter("kmem_cache_free", f"{s.name} {addr:#x}")
                 self._slab_free_traced(tr, s, slab, addr, "kmem_cache_free")
                 tr.leave()
@@ -1467,8 +1510,8 @@ class Slub:
             self.slab_free(s, slab, addr)
         k.clock.advance(100)
         if k.bus.subscribers:
-            k.bus.emit(Event("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
-                             s.object_size, s.name))
+            k.bus.changed("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
+                          s.object_size, s.name)
 
     def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None, **args):
         """``kmem_cache_create()``: a new cache, or None (logged) when the arguments fail

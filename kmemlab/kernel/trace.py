@@ -34,9 +34,21 @@ up to its caller), so it can be compared with ``/sys/kernel/tracing/trace``.
 
 from __future__ import annotations
 
-__all__ = ["Tracer", "Trace", "Call"]
+__all__ = ["Tracer", "Trace", "Call", "python_call_site"]
 
 _CALL_NS = 80
+
+
+def python_call_site() -> str:
+    """``%pS`` of the first caller outside kmemlab (a notebook cell's function), the Python
+    line standing in for the instruction offset: ``my_init+0x1d/0x1000 [__main__]``."""
+    import sys
+    f = sys._getframe(1)
+    while f is not None and f.f_globals.get("__name__", "").startswith("kmemlab"):
+        f = f.f_back
+    if f is None:
+        return "0x0"
+    return f"{f.f_code.co_name}+{f.f_lineno:#x}/0x1000 [{f.f_globals.get('__name__', '?')}]"
 
 
 class Call:
@@ -72,10 +84,21 @@ class Call:
 
 
 class Trace:
-    """The record of one ``with m.trace()`` block: ``calls`` is the list of top-level calls."""
+    """The record of one ``with m.trace()`` block: ``calls`` is the list of top-level calls;
+    with ``m.trace(events="kmem")`` also ``events``, the kmem tracepoint hits
+    (:mod:`kmemlab.kernel.kmem_events`), and ``print(t)`` prints them as tracefs does
+    (``t.format()`` still gives the function graph)."""
 
-    def __init__(self):
+    def __init__(self, event_names=None, gen=None, key: bytes = b"", cpus: int = 1):
         self.calls: list[Call] = []
+        self.event_names = event_names      # frozenset of enabled events, or None
+        self.events: list = []
+        self._gen, self._key, self._cpus = gen, key, cpus
+
+    def text(self) -> str:
+        """The tracefs text of the recorded events (``cat /sys/kernel/tracing/trace``)."""
+        from .kmem_events import tracefs_text
+        return tracefs_text(self.events, self._gen, self._key, self._cpus)
 
     def functions(self, inlined: bool = True) -> list[str]:
         """Every traced function name in call order (handy for checks); ``inlined=False``
@@ -128,7 +151,7 @@ class Trace:
         return rows
 
     def __str__(self) -> str:
-        return self.format()
+        return self.text() if self.event_names is not None else self.format()
 
     def format(self, inlined: bool = True) -> str:
         """The function_graph text; ``inlined=False`` prints only the functions a real
@@ -176,6 +199,27 @@ class Tracer:
         self.k = k
         self.trace = trace
         self.stack: list[Call] = []
+        #: the enabled tracepoints (None: none), read by the kernel code before it builds one
+        self.events = trace.event_names
+
+    def call_site(self, skip: int = 0) -> str:
+        """Where the current call comes from, as a tracepoint's ``call_site`` (``_RET_IP_``)
+        sees it: the innermost traced function the real kernel does not inline — skipping
+        ``skip`` of them, for a ``_RET_IP_`` taken one real function further out — else the
+        notebook's Python function."""
+        for c in reversed(self.stack):
+            if not c.inlined:
+                if not skip:
+                    return c.func
+                skip -= 1
+        return python_call_site()
+
+    def kmem(self, event: str, **fields) -> None:
+        """A tracepoint hit, recorded if that event is enabled (include/trace/events/kmem.h)."""
+        if event in self.events or (event.endswith("_node") and event[:-5] in self.events):
+            from .kmem_events import KmemEvent
+            k = self.k
+            self.trace.events.append(KmemEvent(event, fields, k.cpu, k.clock.ns, k.comm, k.pid))
 
     def __deepcopy__(self, memo):
         return None          # a snapshot taken inside a trace block is not tracing

@@ -749,7 +749,10 @@ class Vmalloc:
         guard page) at ``base + offsets[i]`` for a common ``align``-ed base, taken from the
         *top* of the vmalloc space ("allocate from the end ... so that they don't get in
         the way of normal vmalloc"). The areas are VM_ALLOC with no pages of their own: the
-        percpu allocator populates and maps them itself (``pcpu_populate_chunk()``)."""
+        percpu allocator populates and maps them itself (``pcpu_populate_chunk()``). Their flags
+        are plain VM_ALLOC as ``setup_vmalloc_vm(vms[area], vas[area], VM_ALLOC, ...)`` sets
+        them (6.18 mm/vmalloc.c:4869): no VM_NO_GUARD although no guard page was reserved, so
+        ``get_vm_area_size()`` of one is a page short, as in the kernel (nothing calls it there)."""
         lo = min(offsets)
         span = max(o + s for o, s in zip(offsets, sizes)) - lo
         fs, fe = self.free_start, self.free_end
@@ -767,7 +770,7 @@ class Vmalloc:
                 va = VmapArea(a, a + size, None)
                 bisect.insort(self.busy_starts, a)
                 self.busy[a] = va
-                vm = va.vm = VmStruct(a, size, VM_ALLOC | VM_NO_GUARD, "pcpu_get_vm_areas+0x0/0x1050",
+                vm = va.vm = VmStruct(a, size, VM_ALLOC, "pcpu_get_vm_areas+0x0/0x1050",
                                       self._next_id, size)
                 self._next_id += 1
                 vms.append(vm)

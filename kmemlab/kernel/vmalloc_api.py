@@ -12,12 +12,15 @@ or leave it out and kmemlab records the calling Python function as
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING
 
 from . import gfp as G
-from .events import Event
 from .mem_map import K_VMALLOC
+from .trace import python_call_site
 from .types import NULL, Address, Page, as_int
+
+if TYPE_CHECKING:
+    from .pgtable import Walk
 
 __all__ = ["VmallocAPI"]
 
@@ -26,14 +29,8 @@ _GFP_KERNEL = int(G.GFP_KERNEL)
 
 
 def _python_caller() -> str:
-    """%pS of the first frame outside kmemlab: ``function+0xoff/0xlen``."""
-    f = sys._getframe(2)
-    while f is not None and f.f_globals.get("__name__", "").startswith("kmemlab"):
-        f = f.f_back
-    if f is None:
-        return "0x0"
-    code = f.f_code
-    return f"{code.co_name}+{f.f_lasti:#x}/{len(code.co_code):#x}"
+    """%pS of the first frame outside kmemlab (vmallocinfo's caller column)."""
+    return python_call_site()
 
 
 class VmallocAPI:
@@ -57,7 +54,7 @@ class VmallocAPI:
         from .pgtable import address_map
         return address_map(self._k)
 
-    def walk(self, vaddr):
+    def walk(self, vaddr: int) -> Walk:
         """Walk init_mm's page tables for ``vaddr`` as the MMU does: a
         :class:`~kmemlab.kernel.pgtable.Walk` with, per level, the index, the table's
         physical address, the entry and its flags, then the physical address or the
@@ -89,7 +86,7 @@ class VmallocAPI:
         addr = k.vmalloc.vmalloc(size, align, gfp, node, caller, api)
         if addr and k.bus.subscribers:
             vm = k.vmalloc.busy[addr].vm
-            k.bus.emit(Event("vmalloc", -1, vm.nr_pages, K_VMALLOC, addr, size, vm))
+            k.bus.changed("vmalloc", -1, vm.nr_pages, K_VMALLOC, addr, size, vm)
         return Address(addr)
 
     def vmalloc(self, size, caller=None) -> Address:
@@ -142,7 +139,7 @@ class VmallocAPI:
         addr = k.vmalloc.kvmalloc_node(size, gfp, node, self._caller(caller))
         if addr and k.bus.subscribers and k.vmalloc.is_vmalloc_addr(addr):
             vm = k.vmalloc.busy[addr].vm
-            k.bus.emit(Event("vmalloc", -1, vm.nr_pages, K_VMALLOC, addr, size, vm))
+            k.bus.changed("vmalloc", -1, vm.nr_pages, K_VMALLOC, addr, size, vm)
         return Address(addr)
 
     def kvmalloc(self, size, gfp=G.GFP_KERNEL, caller=None) -> Address:
@@ -246,7 +243,7 @@ class VmallocAPI:
         k.vmalloc.check_vfree(addr)
         vm = k.vmalloc.vfree(addr)
         if k.bus.subscribers:
-            k.bus.emit(Event("vfree", -1, vm.nr_pages, K_VMALLOC, vm.addr, vm.size, vm))
+            k.bus.changed("vfree", -1, vm.nr_pages, K_VMALLOC, vm.addr, vm.size, vm)
 
     def vmap(self, pages, count=None, caller=None) -> Address:
         """``vmap(pages, count, VM_MAP, PAGE_KERNEL)``: map existing pages (a list of
@@ -271,7 +268,7 @@ class VmallocAPI:
         addr = self._k.vmalloc.vmap(pfns, 0, self._caller(caller))
         k = self._k
         if addr and k.bus.subscribers:
-            k.bus.emit(Event("vmap", pfns[0], len(pfns), 0, addr, len(pfns) * self.PAGE_SIZE))
+            k.bus.changed("vmap", pfns[0], len(pfns), 0, addr, len(pfns) * self.PAGE_SIZE)
         return Address(addr)
 
     def vunmap(self, addr) -> None:
@@ -283,14 +280,14 @@ class VmallocAPI:
         k.vmalloc.check_vfree(addr, "vunmap")
         vm = k.vmalloc.vunmap(addr)
         if k.bus.subscribers:
-            k.bus.emit(Event("vunmap", -1, len(vm.pages), 0, vm.addr, vm.size, vm))
+            k.bus.changed("vunmap", -1, len(vm.pages), 0, vm.addr, vm.size, vm)
 
     def vm_unmap_aliases(self) -> int:
         """``vm_unmap_aliases()``: purge the lazily freed vmalloc ranges now, so they
         can be reused. Returns how many areas were purged."""
         n = self._k.vmalloc.purge_vmap_area_lazy()
         if n and self._k.bus.subscribers:
-            self._k.bus.emit(Event("purge_vmap_area_lazy", -1, 0, 0, 0, 0, n))
+            self._k.bus.changed("purge_vmap_area_lazy", -1, 0, 0, 0, 0, n)
         return n
 
     # -- look-ups ------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 
 Views subscribe to the machine's change events and redraw at most ~30 times a second
 (:mod:`.coalesce`); each also renders a static HTML picture (``to_html()``) for notebooks
-viewed without a kernel. Colours: :mod:`.palette`.
+viewed without a kernel. Colours: :mod:`.palette`; words (English and Japanese):
+:mod:`.messages` (``km.widgets.set_language("ja")``, or ``lang="ja"`` per view).
 """
 
 from .base import Hub, View
@@ -17,6 +18,7 @@ from .console import Console
 from .dashboard import DEFAULT_VIEWS, VIEWS, Dashboard
 from .palette import PALETTE_NAME
 from .mapping import MappingView
+from .messages import get_language, set_language
 from .physmap import PhysMap
 from .slabview import SlabView
 from .virtmap import VirtMap
@@ -24,4 +26,4 @@ from .walkview import WalkView
 
 __all__ = ["View", "Hub", "PhysMap", "BuddyChart", "Console", "Dashboard", "Coalescer", "VIEWS",
            "MappingView", "SlabView", "VirtMap", "WalkView",
-           "DEFAULT_VIEWS", "PALETTE_NAME"]
+           "DEFAULT_VIEWS", "PALETTE_NAME", "set_language", "get_language"]

@@ -14,89 +14,103 @@ from __future__ import annotations
 
 import html
 import time
+import weakref
+
+from ipywidgets import Widget
 
 from ..kernel.machine import Machine
+from ..kernel.events import Changes
 from .coalesce import DEFAULT_INTERVAL, Coalescer
+from .inputs import parse_address
+from .messages import check_lang, text
 
-__all__ = ["View", "Hub"]
+#: how much larger fonts and lines are with ``presentation=True``
+PRESENTATION_SCALE = 1.4
+
+__all__ = ["View", "Hub", "weak_handler", "close_tree", "FRAME_EVENTS"]
+
+#: the changes that alter frames' allocation state (the page allocator's, and restore)
+FRAME_EVENTS = frozenset(("alloc_pages", "free_pages", "alloc_pages_bulk", "free_pages_bulk",
+                          "restore"))
 
 
 class Hub:
-    """One machine subscription and one :class:`Coalescer` shared by views.
+    """One machine watch (:meth:`Machine.watch`) and one :class:`Coalescer` shared by views.
 
-    Per event the hub bumps a counter, calls the ``_note`` of the views that asked for
-    that event type (most views ask for none: the counter is enough to know they are
-    stale) and pokes the coalescer. Cost per event: a few attribute reads and one call
-    per noting view."""
+    The machine writes what changed into one :class:`~kmemlab.kernel.events.Changes`
+    record per hub (no object per change) and wakes the hub only when a redraw may be
+    due. At a redraw the hub takes the record, adds it to each view's own record (a view
+    held back by its ``burst_interval`` keeps collecting), and draws the views that the
+    changes concern. The hub holds its views weakly and the machine holds the hub weakly:
+    views dropped without ``close()`` go away, and with them the watch."""
 
     def __init__(self, machine: Machine, interval: float = DEFAULT_INTERVAL, clock=time.monotonic):
         if not isinstance(machine, Machine):
             raise TypeError(f"views show a km.Machine, got {type(machine).__name__}")
         self.machine = machine
-        self.views: list[View] = []
-        self.seq = 0                          # events seen
+        self._views: list[weakref.ref] = []
         self._clock = clock
-        self._notes_all: tuple = ()
-        self._typed: dict[str, tuple] = {}
-        self._coalescer = Coalescer(self._redraw, interval, clock=clock)
-        self._sub = machine.subscribe(self._on_event)
+        self._coalescer = Coalescer(weakref.WeakMethod(self._redraw), interval, clock=clock)
+        self._sub = machine.watch(self._wake)
+        self._changes = self._sub.changes
+        weakref.finalize(self, _close_quietly, self._sub, self._coalescer)
+
+    @property
+    def views(self) -> list["View"]:
+        """The live views of this hub, in the order they joined."""
+        return [v for v in (r() for r in self._views) if v is not None]
+
+    @property
+    def seq(self) -> int:
+        """Changes seen so far (tests)."""
+        return self._seen + self._changes.n
+
+    _seen = 0
 
     def add(self, view: "View") -> None:
-        self.views.append(view)
-        view._seen = self.seq
-        self._rebuild()
+        self._collect()                   # what happened before the view joined is drawn already
+        self._views.append(weakref.ref(view))
 
     def remove(self, view: "View") -> None:
-        if view in self.views:
-            self.views.remove(view)
-            self._rebuild()
-        if not self.views:
+        self._views = [r for r in self._views if r() is not None and r() is not view]
+        if not self._views:
             self.close()
 
-    def _rebuild(self) -> None:
-        notes_all, typed = [], {}
-        for v in self.views:
-            if v.WAKE is None:
-                if type(v)._note is not View._note:
-                    notes_all.append(v._note)
-            else:
-                for t in v.WAKE:
-                    typed.setdefault(t, []).append(v._wake)
-        self._notes_all = tuple(notes_all)
-        self._typed = {t: tuple(fs) for t, fs in typed.items()}
+    def _wake(self) -> None:
+        self._coalescer.poke()
 
-    def _on_event(self, ev) -> None:
-        self.seq = seq = self.seq + 1
-        for note in self._notes_all:
-            note(ev)
-        fs = self._typed.get(ev.type)
-        if fs is not None:
-            for f in fs:
-                f(ev)
-        c = self._coalescer
-        if c._scheduled and seq & 31:
-            # a flush is already arranged (timer or end of cell): look at the clock only
-            # every 32nd event of a burst, which is still far more often than 30 Hz
-            c.dirty = True
-            return
-        c.poke()
+    def _collect(self) -> None:
+        """Hand what changed since the last redraw to every view."""
+        c = self._changes
+        if c.n:
+            taken = c.take()
+            self._seen += taken.n
+            for v in self.views:
+                v._changes.merge(taken)
+        c.armed = True                    # wake at the next change again
 
     def _redraw(self) -> None:
+        self._collect()
         final = not self._coalescer.in_burst
         now = self._clock()
         held_back = False
         for v in self.views:
             if not v.stale():
                 continue
-            if not final and v.burst_interval and now - v._last_draw < v.burst_interval:
+            # (a tenth of slack: redraws come in ticks, and a view due a little early
+            # would otherwise wait a whole tick more)
+            if not final and v.burst_interval and now - v._last_draw < 0.9 * v.burst_interval:
                 held_back = True          # drawn at a later tick or at the final flush
                 continue
             v._draw(now)
         if held_back:
             self._coalescer.dirty = True
+            self._changes.armed = False   # the coalescer has a flush arranged
+            self._coalescer.arrange()
 
     def flush(self) -> None:
         """Draw every stale view now (the end of a cell does this by itself in IPython)."""
+        self._collect()
         if any(v.stale() for v in self.views):
             self._coalescer.dirty = True
         self._coalescer.flush()
@@ -106,72 +120,135 @@ class Hub:
         return self._coalescer.closed
 
     def close(self) -> None:
-        self._sub.close()
-        self._coalescer.close()
+        _close_quietly(self._sub, self._coalescer)
+
+
+def _close_quietly(sub, coalescer) -> None:
+    sub.close()
+    coalescer.close()
+
+
+def weak_handler(method):
+    """A widget callback that holds its view weakly (``button.on_click(weak_handler(
+    self._on_click))``): a widget kept alive by the front end never keeps a dropped
+    view, its hub and its machine watch alive."""
+    ref = weakref.WeakMethod(method)
+
+    def handler(*args, **kw):
+        fn = ref()
+        if fn is not None:
+            return fn(*args, **kw)
+    return handler
 
 
 class View:
     """A live picture of one :class:`~kmemlab.Machine`.
 
     Subclasses build ``self.widget`` (an ipywidgets container) and bring it up to date in
-    :meth:`_redraw` (at most ~30 times a second). ``WAKE`` is the set of event types that
-    can change the picture (``None``: every event); :meth:`_note` is called for those
-    events, once per kernel operation, so it must be cheap. ``burst_interval`` (seconds)
-    spaces out redraws of an expensive view while events keep coming. :meth:`to_html`
-    is the static fallback a notebook shows where widgets cannot run (GitHub, nbviewer, PDF).
-    ``hub`` shares one subscription and coalescer between views (a Dashboard passes it).
+    :meth:`_redraw` (at most ~30 times a second). ``WAKE`` is the set of change types that
+    can change the picture (``None``: every change). Before a redraw, :meth:`_note` gets
+    the :class:`~kmemlab.kernel.events.Changes` collected since the view was last drawn
+    (the frames touched, the newest address per type), once per redraw, never per kernel
+    operation. ``burst_interval`` (seconds) spaces out redraws of a view while changes keep
+    coming. :meth:`to_html` is the static fallback a notebook shows where widgets cannot
+    run (GitHub, nbviewer, PDF). ``hub`` shares one watch and coalescer between views (a
+    Dashboard passes it). A view dropped without ``close()`` closes itself when collected.
     """
 
     title = "view"
     WAKE: frozenset | None = None
     burst_interval = 0.0
 
-    def __init__(self, machine: Machine, interval: float = DEFAULT_INTERVAL, hub: Hub | None = None):
+    def __init__(self, machine: Machine, interval: float = DEFAULT_INTERVAL, hub: Hub | None = None,
+                 lang: str | None = None, presentation: bool = False):
         if not isinstance(machine, Machine):
             raise TypeError(f"{type(self).__name__} shows a km.Machine, got {type(machine).__name__}")
         if hub is not None and hub.machine is not machine:
             raise ValueError("the hub belongs to another machine")
+        if not isinstance(presentation, bool):
+            raise TypeError(f"presentation is True or False, got {presentation!r}")
         self.machine = machine
+        #: the language of every label (:mod:`.messages`): "en" or "ja"
+        self.lang = check_lang(lang)
+        #: larger fonts and thicker lines, for the back row of a lecture hall
+        self.presentation = presentation
         self._own_hub = hub is None
         self._hub = Hub(machine, interval) if hub is None else hub
-        self._stale = False
-        self._seen = 0
+        self._changes = Changes()
+        self._changes.armed = False
+        self._forced = False
         self._last_draw = float("-inf")
         self._redraws = 0
         self._closed = False
+        self._widget = None
+        self._finalizer = None
+        #: widgets the root widget does not reach (closed with it)
+        self._extra_widgets: list = []
         self._hub.add(self)
 
-    # -- events --------------------------------------------------------------------
+    @property
+    def widget(self):
+        """The view's root ipywidget (what ``display(view)`` shows)."""
+        return self._widget
 
-    def _select_typed(self, change, error_widget, style: str = "font-size:16px") -> None:
-        """A number typed in an address or pfn box: select it, or say why not in
-        ``error_widget`` (a bad entry never raises into the front end)."""
-        text = change["new"].strip()
-        if not text:
+    @widget.setter
+    def widget(self, w) -> None:
+        self._widget = w
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        # dropped without close(): close every widget of the tree (the finalizer holds the
+        # widgets, never the view: widget callbacks hold views weakly, see weak_handler)
+        self._finalizer = weakref.finalize(self, close_tree, w, self._extra_widgets)
+
+    # -- words, sizes and typed numbers ---------------------------------------------
+
+    def t(self, key: str, **fields) -> str:
+        """A label or message in the view's language (:mod:`.messages`)."""
+        return text(key, self.lang, **fields)
+
+    def px(self, size: float) -> int:
+        """A font size (px) or line width: larger in presentation mode."""
+        return round(size * (PRESENTATION_SCALE if self.presentation else 1))
+
+    def _say_error(self, widget, error: Exception) -> None:
+        """Show why a typed entry was refused; the picture stays as it was."""
+        widget.value = (f'<span class="kmemlab-error" style="color:#882255;font-size:{self.px(15)}px">'
+                        f'&#9888; {html.escape(self.t("err.kept", why=str(error)))}</span>')
+
+    def _on_typed_address(self, change) -> None:
+        """An address typed in the view's box (on Enter/blur): select it, or keep the
+        picture and say why in ``self._error_line``."""
+        if not change["new"].strip():
             return
         try:
-            self.select(int(text, 0))
+            self.select(parse_address(change["new"], self.lang))
         except (ValueError, TypeError) as e:
-            error_widget.value = f'<span style="color:#882255;{style}">{html.escape(str(e))}</span>'
+            self._say_error(self._error_line, e)
+        else:
+            self._error_line.value = ""
 
-    def _wake(self, ev) -> None:
-        self._stale = True
-        self._note(ev)
+    # -- changes -------------------------------------------------------------------
 
-    def _note(self, ev) -> None:
-        """Remember what ``ev`` changed (override; called only for ``WAKE`` events)."""
+    def _note(self, changes: Changes) -> None:
+        """Remember what ``changes`` concern (override; called once before a redraw)."""
 
     def stale(self) -> bool:
-        """Did an event concerning this view arrive since it was last drawn?"""
+        """Did a change concerning this view happen since it was last drawn?"""
+        if self._forced:
+            return True
+        c = self._changes
+        if not c.n:
+            return False
         if self.WAKE is None:
-            return self._seen != self._hub.seq
-        return self._stale
+            return True
+        return not self.WAKE.isdisjoint(c.types)
 
     def _draw(self, now: float) -> None:
-        self._seen = self._hub.seq
-        self._stale = False
+        ch = self._changes.take()
+        self._forced = False
         self._last_draw = now
         self._redraws += 1
+        self._note(ch)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -182,9 +259,8 @@ class View:
         self._hub.flush()
 
     def refresh(self) -> None:
-        """Redraw now even without an event (after an action that only logged)."""
-        self._stale = True
-        self._seen = -1
+        """Redraw now even without a change (after an action that only logged)."""
+        self._forced = True
         self._hub.flush()
 
     @property
@@ -204,11 +280,8 @@ class View:
             return
         self._closed = True
         self._hub.remove(self)
-        for w in self._owned_widgets():
-            w.close()
-
-    def _owned_widgets(self) -> list:
-        return [self.widget]
+        if self._finalizer is not None:
+            self._finalizer()             # close_tree(widget, extra widgets), once
 
     # -- display -----------------------------------------------------------------------
 
@@ -232,3 +305,32 @@ def mimebundle(view, text: str) -> dict:
     bundle["text/html"] = view.to_html()
     bundle["text/plain"] = text
     return bundle
+
+
+def close_tree(*roots) -> None:
+    """Close each widget of ``roots`` (widgets, or lists of them) and every widget it
+    holds (children, a figure's marks, axes and scales, layouts and styles):
+    ``Widget.close()`` alone leaves e.g. an Image's Layout open."""
+    seen = set()
+    stack = []
+    for r in roots:
+        stack.extend(r if isinstance(r, list) else [r])
+    while stack:
+        w = stack.pop()
+        if not isinstance(w, Widget) or id(w) in seen:
+            continue
+        seen.add(id(w))
+        for name in w.keys:
+            if name.startswith("_"):
+                continue
+            try:
+                v = getattr(w, name)
+            except Exception:            # noqa: BLE001 - a trait that cannot be read: skip it
+                continue
+            if isinstance(v, Widget):
+                stack.append(v)
+            elif isinstance(v, (list, tuple)):
+                stack.extend(x for x in v if isinstance(x, Widget))
+            elif isinstance(v, dict):
+                stack.extend(x for x in v.values() if isinstance(x, Widget))
+        w.close()

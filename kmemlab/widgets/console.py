@@ -19,9 +19,9 @@ import html
 import ipywidgets as W
 
 from ..kernel import gfp as G
-from ..kernel.layout import parse_size
 from ..kernel.types import Address, Page
-from .base import View
+from .base import View, weak_handler
+from .inputs import number_box, parse_bytes, parse_order_or_size
 
 __all__ = ["Console", "GFP_CHOICES", "get_order"]
 
@@ -48,6 +48,8 @@ class Console(View):
     """Allocation buttons, live allocations, the last call's trace and the dmesg tail."""
 
     title = "console"
+    #: the dmesg tail follows a burst twice a second
+    burst_interval = 0.5
     DMESG_LINES = 12
     TRACE_LINES = 400
 
@@ -61,109 +63,98 @@ class Console(View):
         self.after_action = None
         #: called with (function, handle) when an allocation is selected (or None, None)
         self.on_select = None
+        #: called with the function a button ran ("alloc_pages", "kmalloc", ...)
+        self.on_action = None
         self._k_seen = m._k
         self._log_seen = None
-        self.size = W.Text(value="0", description="order/size",
-                           placeholder="order (0..10) or size: 4096, 64K, 1M",
-                           layout=W.Layout(width="330px"))
-        self.size.add_class("kmemlab-size")
-        self.gfp = W.Dropdown(options=GFP_CHOICES, value="GFP_KERNEL", description="gfp",
-                              layout=W.Layout(width="330px"))
+        t = self.t
+        fs = self.px(15)
+        half = W.Layout(width="100%", max_width="340px", min_width="0")
+        self.size = number_box(t("console.order"), t("console.order_ph"), value="0",
+                               css="kmemlab-size", max_width="340px")
+        self.gfp = W.Dropdown(options=GFP_CHOICES, value="GFP_KERNEL", description="gfp", layout=half)
         self.gfp.add_class("kmemlab-gfp")
-        self.modifiers = W.SelectMultiple(options=GFP_MODIFIERS, value=(), description="| flags",
-                                          rows=3, layout=W.Layout(width="330px"))
+        self.modifiers = W.SelectMultiple(options=GFP_MODIFIERS, value=(), description=t("console.flags"),
+                                          rows=3, layout=half)
+        for box in (self.gfp, self.modifiers):
+            box.style.description_width = "initial"
         self.alloc_button = W.Button(description="alloc_pages", button_style="primary",
                                      tooltip="alloc_pages(gfp, order)")
         self.alloc_button.add_class("kmemlab-alloc-pages")
-        self.alloc_button.on_click(self._on_alloc)
-        self.bytes = W.Text(value="16K", description="bytes",
-                            placeholder="size in bytes: 100, 4096, 64K, 1M",
-                            layout=W.Layout(width="330px"))
-        self.bytes.add_class("kmemlab-bytes")
+        self.alloc_button.on_click(weak_handler(self._on_alloc))
+        self.bytes = number_box(t("console.bytes"), t("console.bytes_ph"), value="16K",
+                                css="kmemlab-bytes", max_width="340px")
         self.kmalloc_button = W.Button(description="kmalloc", button_style="success",
                                        tooltip="kmalloc(size, gfp)")
         self.kmalloc_button.add_class("kmemlab-kmalloc")
-        self.kmalloc_button.on_click(self._on_kmalloc)
+        self.kmalloc_button.on_click(weak_handler(self._on_kmalloc))
         self.vmalloc_button = W.Button(description="vmalloc", button_style="info",
                                        tooltip="vmalloc(size)")
         self.vmalloc_button.add_class("kmemlab-vmalloc")
-        self.vmalloc_button.on_click(self._on_vmalloc)
+        self.vmalloc_button.on_click(weak_handler(self._on_vmalloc))
         size_buttons = [self.kmalloc_button, self.vmalloc_button]
         self.kvmalloc_button = None
         if hasattr(m, "kvmalloc"):
             self.kvmalloc_button = W.Button(description="kvmalloc", tooltip="kvmalloc(size, gfp)")
             self.kvmalloc_button.add_class("kmemlab-kvmalloc")
-            self.kvmalloc_button.on_click(self._on_kvmalloc)
+            self.kvmalloc_button.on_click(weak_handler(self._on_kvmalloc))
             size_buttons.append(self.kvmalloc_button)
-        self.allocations = W.Select(options=[], description="live", rows=9,
-                                    layout=W.Layout(width="470px"))
+        self.allocations = W.Select(options=[], description=t("console.live"), rows=7,
+                                    layout=W.Layout(width="100%", min_width="0"))
+        self.allocations.style.description_width = "initial"
         self.allocations.add_class("kmemlab-live")
-        self.allocations.observe(self._on_list_select, names=["value"])
-        self.free_button = W.Button(description="free selected", button_style="warning",
+        self.allocations.observe(weak_handler(self._on_list_select), names=["value"])
+        self.free_button = W.Button(description=t("console.free"), button_style="warning",
                                     tooltip="__free_pages / kfree / vfree, as it was allocated")
         self.free_button.add_class("kmemlab-free")
-        self.free_button.on_click(self._on_free)
-        self.message = W.HTML("")
+        self.free_button.on_click(weak_handler(self._on_free))
+        for bt in [self.alloc_button, self.free_button, *size_buttons]:
+            bt.layout.height = f"{self.px(32)}px"
+            bt.layout.min_width = "0"
+            bt.style.font_size = f"{self.px(14)}px"
+        self.message = W.HTML("", layout=W.Layout(min_width="0"))
         self.message.add_class("kmemlab-message")
         self.dmesg = W.Textarea(value="", disabled=True, rows=self.DMESG_LINES,
-                                layout=W.Layout(width="860px", height="220px"))
+                                layout=W.Layout(width="100%", min_width="0", height=f"{self.px(200)}px"))
         self.dmesg.add_class("kmemlab-dmesg")
         self.trace = None
         parts_trace = []
         if hasattr(m, "trace"):
             self.trace = W.Textarea(value="", disabled=True, rows=14,
-                                    layout=W.Layout(width="860px", height="260px"))
+                                    layout=W.Layout(width="100%", min_width="0", height=f"{self.px(260)}px"))
             self.trace.add_class("kmemlab-trace")
-            parts_trace = [W.HTML("<b>trace</b> of the last call (function_graph)"), self.trace]
-        self.widget = W.VBox([
-            W.HTML(f"<b>Console</b> of {html.escape(repr(m))}"),
-            W.HBox([W.VBox([self.size, self.gfp, self.modifiers,
-                            W.HBox([self.alloc_button, self.free_button]),
-                            self.bytes, W.HBox(size_buttons)]),
-                    self.allocations]),
+            parts_trace = [W.HTML(f"<b style='font-size:{fs}px'>{html.escape(t('console.trace'))}</b>"),
+                           self.trace]
+        wrap = W.Layout(flex_flow="row wrap", width="100%")
+        #: the buttons, the boxes, the live list and the message line (what a Dashboard
+        #: puts beside the picture the buttons change)
+        self.controls = W.VBox([
+            W.HTML(f"<b style='font-size:{self.px(16)}px'>{html.escape(t('console.title'))}</b>"),
+            self.size, self.gfp, self.modifiers,
+            W.HBox([self.alloc_button, self.free_button], layout=wrap),
+            self.bytes, W.HBox(size_buttons, layout=wrap),
+            self.allocations,
             self.message,
-            *parts_trace,
-            W.HTML("<b>dmesg</b> (tail)"),
-            self.dmesg,
-        ])
+        ], layout=W.Layout(width="100%", min_width="0"))
+        self.controls.add_class("kmemlab-console-controls")
+        #: the last call's trace and the dmesg tail
+        self.logs = W.VBox([*parts_trace,
+                            W.HTML(f"<b style='font-size:{fs}px'>{html.escape(t('console.dmesg'))}</b>"),
+                            self.dmesg], layout=W.Layout(width="100%", min_width="0"))
+        self.widget = W.VBox([self.controls, self.logs], layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-console")
         self._redraw()
-
-    def _owned_widgets(self):
-        ws = [self.widget, self.size, self.gfp, self.modifiers, self.alloc_button, self.bytes,
-              self.kmalloc_button, self.vmalloc_button, self.allocations, self.free_button,
-              self.message, self.dmesg]
-        return ws + [w for w in (self.kvmalloc_button, self.trace) if w is not None]
 
     # -- reading the inputs -------------------------------------------------------------
 
     def requested_order(self) -> int:
         """The order typed in the box: a small number is an order, else a size in bytes."""
-        text = self.size.value.strip()
-        if not text:
-            raise ValueError("type an order (0..10) or a size such as 4096, 64K or 1M")
-        n, plain = _number(text, "is neither an order nor a size; type e.g. 2, 8192, 64K or 1M")
-        if not plain:                    # "64K": a size, never an order
-            return get_order(n, self.machine.PAGE_SHIFT)
-        if n < 0:
-            raise ValueError(f"order/size must be >= 0, got {n}")
-        if n < self.machine.NR_PAGE_ORDERS:
-            return n
-        if n < self.machine.PAGE_SIZE:
-            raise ValueError(f"{n} is too large for an order (0..{self.machine.NR_PAGE_ORDERS - 1}) "
-                             f"and smaller than a page: type a size of at least "
-                             f"{self.machine.PAGE_SIZE} bytes, or an order")
-        return get_order(n, self.machine.PAGE_SHIFT)
+        m = self.machine
+        return parse_order_or_size(self.size.value, m.NR_PAGE_ORDERS, m.PAGE_SHIFT, self.lang)
 
     def requested_bytes(self) -> int:
         """The size typed in the bytes box (100, 4096, 64K, 1M)."""
-        text = self.bytes.value.strip()
-        if not text:
-            raise ValueError("type a size in bytes such as 100, 4096, 64K or 1M")
-        n, _ = _number(text, "is not a size; type e.g. 100, 8192, 64K or 1M")
-        if n < 0:
-            raise ValueError(f"size must be >= 0 bytes, got {n}")
-        return n
+        return parse_bytes(self.bytes.value, self.lang)
 
     def requested_gfp(self) -> int:
         flags = int(getattr(G, self.gfp.value))
@@ -175,7 +166,7 @@ class Console(View):
 
     def _say(self, text: str, error: bool = False) -> None:
         colour = "#882255" if error else "#117733"
-        self.message.value = f'<span style="color:{colour};font-size:15px">{html.escape(text)}</span>'
+        self.message.value = f'<span style="color:{colour};font-size:{self.px(15)}px">{html.escape(text)}</span>'
 
     def alloc(self) -> Page | None:
         """What the alloc_pages button does; returns the page (None if it failed)."""
@@ -183,16 +174,16 @@ class Console(View):
             order = self.requested_order()
             if order >= self.machine.NR_PAGE_ORDERS:
                 # the kernel would WARN and fail; say so plainly rather than log a warning
-                raise ValueError(f"order {order} ({(1 << order) * self.machine.PAGE_SIZE >> 10} KiB) "
-                                 f"is more than the buddy allocator's largest block "
-                                 f"(order {self.machine.NR_PAGE_ORDERS - 1})")
+                raise ValueError(self.t("err.order_top", order=order,
+                                        kib=(1 << order) * self.machine.PAGE_SIZE >> 10,
+                                        top=self.machine.NR_PAGE_ORDERS - 1))
             gfp = self.requested_gfp()
             page = self._call(self.machine.alloc_pages, gfp, order)
         except Exception as e:                       # noqa: BLE001 - shown, never raised to the UI
             self._say(f"{type(e).__name__}: {e}", error=True)
             return None
         if page is None:
-            self._say(f"alloc_pages({G.format_gfp(gfp)}, order={order}) failed: NULL (see dmesg)",
+            self._say(self.t("console.failed", call=f"alloc_pages({G.format_gfp(gfp)}, order={order})"),
                       error=True)
         else:
             self.live.append(("alloc_pages", page, order))
@@ -219,7 +210,7 @@ class Console(View):
         m = self.machine
         try:
             if function not in ("kmalloc", "vmalloc", "kvmalloc") or not hasattr(m, function):
-                raise ValueError(f"this machine has no {function}()")
+                raise ValueError(self.t("console.no_function", function=function))
             size = self.requested_bytes()
             if function == "vmalloc":
                 addr = self._call(m.vmalloc, size)
@@ -232,9 +223,9 @@ class Console(View):
             self._say(f"{type(e).__name__}: {e}", error=True)
             return Address(0)
         if not addr:
-            self._say(f"{call} failed: NULL (see dmesg)", error=True)
+            self._say(self.t("console.failed", call=call), error=True)
         elif size == 0:
-            self._say(f"{call} -> ZERO_SIZE_PTR {addr} (nothing to free)")
+            self._say(self.t("console.zero", call=call, addr=addr))
         else:
             self.live.append((function, addr, size))
             self._say(f"{call} -> {addr}")
@@ -247,7 +238,7 @@ class Console(View):
         try:
             i = self.allocations.index
             if i is None or not 0 <= i < len(self.live):
-                raise ValueError("select an allocation in the list first")
+                raise ValueError(self.t("console.select_first"))
             function, handle, n = self.live[i]
             m = self.machine
             if function == "alloc_pages":
@@ -267,24 +258,26 @@ class Console(View):
             return
         del self.live[i]
         self._say(said)
-        self._update_list()
+        # nothing is selected afterwards: a second click must not free another allocation
+        # that the list picked by itself
+        self._update_list(select_newest=False)
         self.refresh()
 
     def _on_alloc(self, _button) -> None:
         self.alloc()
-        self._after()
+        self._after("alloc_pages")
 
     def _on_kmalloc(self, _button) -> None:
         self.alloc_bytes("kmalloc")
-        self._after()
+        self._after("kmalloc")
 
     def _on_vmalloc(self, _button) -> None:
         self.alloc_bytes("vmalloc")
-        self._after()
+        self._after("vmalloc")
 
     def _on_kvmalloc(self, _button) -> None:
         self.alloc_bytes("kvmalloc")
-        self._after()
+        self._after("kvmalloc")
 
     def _on_list_select(self, change) -> None:
         if self.on_select is None:
@@ -296,7 +289,7 @@ class Console(View):
         try:
             self.on_select(function, handle)
         except Exception as e:                       # noqa: BLE001 - a view failing must not reach the UI
-            self._say(f"showing the selection failed: {type(e).__name__}: {e}", error=True)
+            self._say(self.t("console.show_failed", error=f"{type(e).__name__}: {e}"), error=True)
 
     def selected(self):
         """(function, handle) of the selected live allocation, or (None, None)."""
@@ -309,12 +302,17 @@ class Console(View):
         self.free_selected()
         self._after()
 
-    def _after(self) -> None:
+    def _after(self, function: str | None = None) -> None:
+        if function is not None and self.on_action is not None:
+            try:
+                self.on_action(function)
+            except Exception:                        # noqa: BLE001 - a view failing must not reach the UI
+                pass
         if self.after_action is not None:
             try:
                 self.after_action()
             except Exception as e:                   # noqa: BLE001 - a view failing must not reach the UI
-                self._say(f"redraw failed: {type(e).__name__}: {e}", error=True)
+                self._say(self.t("console.redraw_failed", error=f"{type(e).__name__}: {e}"), error=True)
 
     def _label(self, function: str, handle, n: int) -> str:
         if function == "alloc_pages":
@@ -322,11 +320,13 @@ class Console(View):
                     f"({(1 << n) * self.machine.PAGE_SIZE >> 10} KiB)")
         return f"{function:<8} {handle}  {n} bytes"
 
-    def _update_list(self) -> None:
+    def _update_list(self, select_newest: bool = True) -> None:
         opts = [(self._label(*entry), i) for i, entry in enumerate(self.live)]
         # the list's value observer fires on_select for the newest entry
         self.allocations.options = opts
-        if opts:
+        if opts and not select_newest:
+            self.allocations.value = None
+        elif opts:
             if self.allocations.value == len(opts) - 1:
                 self._on_list_select({"new": len(opts) - 1})
             self.allocations.value = len(opts) - 1
@@ -352,15 +352,3 @@ class Console(View):
         self.flush()
         tail = "\n".join(str(self.machine.dmesg()).splitlines()[-self.DMESG_LINES:])
         return f'<div class="kmemlab-console-static"><b>dmesg</b> (tail)<pre>{html.escape(tail)}</pre></div>'
-
-
-def _number(text: str, complaint: str) -> tuple[int, bool]:
-    """A number typed in a box: (value, True) for a plain integer ("12", "0x800"),
-    (bytes, False) for a size with a unit ("64K", "1M"); ValueError with ``complaint``."""
-    try:
-        return int(text, 0), True
-    except ValueError:
-        try:
-            return parse_size(text, "size"), False
-        except (TypeError, ValueError):
-            raise ValueError(f"{text!r} {complaint}") from None

@@ -25,10 +25,12 @@ import html
 import bqplot as bq
 import ipywidgets as W
 
-from ..kernel.mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, KIND_NAMES
+from ..kernel.mem_map import K_FREE, K_KMALLOC_LARGE, K_PAGES, K_SLAB, KIND_NAMES
 from ..kernel.types import Address, Page
 from ..kernel.vmalloc import VM_ALLOC
-from .base import View
+from .base import View, weak_handler
+from .inputs import number_box
+from .slabview import OBJ_USED, slab_object_states
 
 __all__ = ["MappingView", "MAX_LINES", "BAND_X0", "BAND_X1", "PAGE_COLOURS"]
 
@@ -70,6 +72,8 @@ class MappingView(View):
 
     title = "virtual to physical mapping"
     WAKE = frozenset(_ALLOC_EVENTS + _FREE_EVENTS + ("restore",))
+    #: it shows one allocation: while a burst runs, follow the newest one twice a second
+    burst_interval = 0.5
 
     def __init__(self, machine, follow: bool = True, **kw):
         super().__init__(machine, **kw)
@@ -95,27 +99,29 @@ class MappingView(View):
         self.cells = bq.Lines(x=[[0, 0]], y=[[0, 0]], scales=sc, fill="inside", colors=["#222222"],
                               fill_colors=[BAND_BG], stroke_width=1, close_path=True)
         self.texts = bq.Label(x=[0.0], y=[0.0], text=[""], scales=sc, colors=["black"],
-                              default_size=18, font_weight="bold", align="start")
+                              default_size=self.px(17), font_weight="bold", align="start")
         self.small = bq.Label(x=[0.0], y=[0.0], text=[""], scales=sc, colors=["#222222"],
-                              default_size=15, align="middle")
+                              default_size=self.px(14), align="middle")
+        # width: whatever the page gives (no fixed pixels); the scene is in 0..1 coordinates
         self.figure = bq.Figure(marks=[self.bands, self.lines, self.cells, self.texts, self.small],
                                 axes=[], padding_x=0, padding_y=0, title="",
-                                fig_margin={"top": 50, "bottom": 10, "left": 10, "right": 10},
-                                title_style={"font-size": "20px"},
-                                layout=W.Layout(width="1000px", height="460px"))
+                                fig_margin={"top": 6, "bottom": 6, "left": 6, "right": 6},
+                                layout=W.Layout(width="100%", min_width="0",
+                                                height=f"{self.px(360)}px"))
         self.figure.add_class("kmemlab-mapping")
-        self.address = W.Text(value="", description="address", placeholder="0xffff888... or 0xffffc9...",
-                              layout=W.Layout(width="420px"))
-        self.address.add_class("kmemlab-mapping-address")
-        self.address.observe(self._on_address, names=["value"])
+        self.address = number_box(self.t("map.address"), "0xffff888... / 0xffffc9...",
+                                  css="kmemlab-mapping-address")
+        self.address.observe(weak_handler(self._on_typed_address), names=["value"])
+        self._error_line = W.HTML("")
+        self._error_line.add_class("kmemlab-mapping-error")
         self.caption = W.HTML("")
         self.caption.add_class("kmemlab-mapping-caption")
-        self.widget = W.VBox([self.figure, W.HBox([self.address]), self.caption])
+        # the title is HTML above the figure: it wraps at any width (an SVG title would be cut)
+        self.heading = W.HTML("")
+        self.heading.add_class("kmemlab-mapping-title")
+        self.widget = W.VBox([self.heading, self.figure, self.address, self._error_line, self.caption],
+                             layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-mapping-view")
-
-    def _owned_widgets(self):
-        return [self.widget, self.figure, self.bands, self.lines, self.cells, self.texts,
-                self.small, self.address, self.caption]
 
     # -- choosing what to show ---------------------------------------------------------
 
@@ -130,8 +136,8 @@ class MappingView(View):
     def _resolve(self, target) -> Allocation:
         m = self.machine
         if isinstance(target, Page):
-            if target.pfn >= m._k.max_low_pfn:
-                raise ValueError(f"pfn {target.pfn:#x} is highmem: it has no direct-map address to draw")
+            if not m.page_address(target):
+                raise ValueError(self.t("err.highmem", pfn=target.pfn))
             order = int(m.mem_map.order[target.pfn])
             nr = 1 << max(order, 0)
             addr = int(m.page_address(target))
@@ -143,15 +149,15 @@ class MappingView(View):
         if m.is_vmalloc_addr(addr):
             vm = m.find_vm_area(addr)
             if vm is None:
-                raise ValueError(f"{Address(addr)} is in the vmalloc range but no vm area holds it")
+                raise ValueError(self.t("err.no_area", addr=Address(addr)))
             size = vm.get_vm_area_size(ps)
             guard = size != vm.size
             function = "vmalloc" if vm.flags & VM_ALLOC else "vmap"
             return Allocation(function, vm.addr, size, size // ps, guard, "vmalloc", vm.addr)
-        try:
-            pfn = m.virt_to_phys(addr) >> m.PAGE_SHIFT
-        except Exception:
-            raise ValueError(f"{Address(addr)} is neither a direct-map nor a vmalloc address") from None
+        # a read-only question first: virt_to_phys() of anything else is a kernel BUG report
+        if not m.virt_addr_valid(addr):
+            raise ValueError(self.t("err.neither", addr=Address(addr)))
+        pfn = m.virt_to_phys(addr) >> m.PAGE_SHIFT
         mm = m.mem_map
         kind = int(mm.kind[pfn])
         page_start = addr & ~(ps - 1)
@@ -171,25 +177,24 @@ class MappingView(View):
                 return Allocation(function, addr, nr * ps, nr, False, "direct map", start)
         return Allocation(KIND_NAMES[kind], addr, ps, 1, False, "direct map", page_start)
 
-    def _note(self, ev) -> None:
-        sel = self.selection
-        t = ev.type
-        if t == "restore":
+    def _note(self, changes) -> None:
+        newest = changes.newest(_ALLOC_EVENTS) if self.follow else None
+        if changes.everything:
             self._pending = ("restore", None)
-        elif t in _ALLOC_EVENTS:
-            if self.follow and ev.addr:
-                self._pending = ("select", ev.addr)
-        elif sel is not None and not sel.freed:
-            if t == "free_pages":
-                if sel.function == "alloc_pages" and self.links and ev.pfn == self.links[0][1]:
-                    sel.freed = True
-            elif ev.addr == sel.addr or (t in ("vfree", "vunmap") and ev.addr == sel.first_page):
-                sel.freed = True
+        if newest is not None:
+            self._pending = ("select", newest[1])
+        elif self.selection is not None and not self.selection.freed \
+                and not changes.types.isdisjoint(_FREE_EVENTS):
+            self._pending = ("check", None)     # something was freed: is it ours?
 
     # -- drawing -------------------------------------------------------------------------
 
     def _redraw(self) -> None:
         pending, self._pending = self._pending, None
+        if pending is not None and pending[0] == "check":
+            if self.selection is not None and not self._still_live(self.selection):
+                self.selection.freed = True
+            pending = None
         if pending is not None:
             what, addr = pending
             target = addr if what == "select" else (self.selection.addr if self.selection else None)
@@ -205,6 +210,25 @@ class MappingView(View):
         self._shown = key
         scene = self.scene()
         self._apply(scene)
+
+    def _still_live(self, sel: Allocation) -> bool:
+        """Is the selected allocation still allocated? (read-only queries, once per redraw)"""
+        m = self.machine
+        mm = m.mem_map
+        if sel.region == "vmalloc":
+            vm = m.find_vm_area(sel.first_page)
+            return vm is not None and vm.addr == sel.first_page
+        pfn = (sel.first_page - m._k.profile.page_offset) >> m.PAGE_SHIFT
+        if not 0 <= pfn < m.max_pfn:
+            return False
+        if sel.function.endswith(" object"):
+            slab = m._k.slub.page_slab.get(pfn)
+            if slab is None:
+                return False
+            s = slab.cache
+            i = (sel.addr - slab.addr - s.red_left_pad) // s.size
+            return 0 <= i < slab.objects and slab_object_states(m, slab)[i] == OBJ_USED
+        return int(mm.kind[pfn]) not in (K_FREE,) and int(mm.order[pfn]) >= 0
 
     def _frames(self, sel: Allocation) -> list[tuple[int, int]]:
         m = self.machine
@@ -225,8 +249,8 @@ class MappingView(View):
               "caption": ""}
         if sel is None:
             self.links = []
-            sc["title"] = "Mapping: nothing selected"
-            sc["texts"].append((BAND_X0, 0.5, "Press kmalloc or vmalloc in the console (or call mv.select(addr))", "#333333"))
+            sc["title"] = self.t("map.nothing")
+            sc["texts"].append((BAND_X0, 0.5, self.t("map.hint"), "#333333"))
             return sc
         ps = m.PAGE_SIZE
         self.links = [] if sel.freed else self._frames(sel)
@@ -266,40 +290,38 @@ class MappingView(View):
                 xp = BAND_X0 + (pfn - plo + 0.5) * pw
                 sc["lines"].append((xv, xp, colour))
                 if j % lstep == 0:
-                    sc["small"].append((xv, vy0 - 0.05, f"page {i}", "#222222"))
+                    sc["small"].append((xv, vy0 - 0.05, self.t("map.page", i=i), "#222222"))
                     sc["small"].append((xp, py1 + 0.025, f"{pfn:#x}", "#222222"))
         if sel.guard:
             x0 = BAND_X0 + sel.nr_pages * vw
             sc["cells"].append((x0, BAND_X1, vy0, vy1, GUARD_COLOUR))
-            sc["small"].append(((x0 + BAND_X1) / 2, (vy0 + vy1) / 2 - 0.02, "guard", "#882255"))
+            sc["small"].append(((x0 + BAND_X1) / 2, (vy0 + vy1) / 2 - 0.02, self.t("map.guard"), "#882255"))
         end = sel.first_page + nv * ps
-        sc["texts"].append((BAND_X0, vy1 + 0.03,
-                            f"virtual ({sel.region}): {Address(sel.first_page)} .. {Address(end)}", "black"))
-        sc["texts"].append((BAND_X0, py0 - 0.07,
-                            f"physical: frames (pfn) {plo:#x} .. {phi - 1:#x}  "
-                            f"({(phi - plo) * ps >> 10} KiB of RAM)", "black"))
-        sc["small"].append((0.5, R_Y0 - 0.035, f"all of RAM: {m.max_pfn} frames, window in black", "#444444"))
+        region = self.t("map.region.direct" if sel.region == "direct map" else "map.region.vmalloc")
+        sc["texts"].append((BAND_X0, vy1 + 0.03, self.t("map.virtual", region=region,
+                                                        start=Address(sel.first_page), end=Address(end)),
+                            "black"))
+        sc["texts"].append((BAND_X0, py0 - 0.07, self.t("map.physical", lo=plo, hi=phi - 1,
+                                                        kib=(phi - plo) * ps >> 10), "black"))
+        sc["small"].append((0.5, R_Y0 - 0.035, self.t("map.ruler", n=m.max_pfn), "#444444"))
         # sel.size is what the allocation really holds (ksize / the area), not the request
         call = f"{sel.function}: {sel.size} bytes" if sel.function in ("kmalloc", "vmalloc") else sel.function
         if sel.freed:
-            sc["title"] = f"{call} = {Address(sel.addr)}: freed"
-            sc["caption"] = "This allocation was freed: its pages are no longer mapped to it."
+            sc["title"] = self.t("map.freed_title", call=call, addr=Address(sel.addr))
+            sc["caption"] = self.t("map.freed")
             return sc
         contiguous = len(frames) == len(self.links) and all(
             b - a == self.step for a, b in zip(frames, frames[1:]))
-        if contiguous:
-            how = "physically contiguous too: parallel lines"
-        else:
-            how = f"frames scattered over {(phi - plo) * ps >> 10} KiB: the lines cross"
-        sc["title"] = f"{call} = {Address(sel.addr)}: {sel.nr_pages} page(s), {how}"
-        note = "" if self.step == 1 else f" Every {self.step}th page is drawn."
+        chance = contiguous and sel.region == "vmalloc" and len(self.links) > 1
+        how = (self.t("map.by_chance") if chance else self.t("map.parallel")) if contiguous \
+            else self.t("map.scattered", kib=(phi - plo) * ps >> 10)
+        sc["title"] = self.t("map.title", call=call, addr=Address(sel.addr), n=sel.nr_pages, how=how)
+        note = "" if self.step == 1 else self.t("map.every", step=self.step)
         if sel.region == "direct map":
-            sc["caption"] = ("Direct map: phys = virt - PAGE_OFFSET, so neighbouring pages sit on "
-                             "neighbouring frames." + note)
+            sc["caption"] = self.t("map.cap.direct") + note
         else:
-            sc["caption"] = ("vmalloc area: one page-table entry per page; each frame came from the "
-                             "buddy allocator on its own (order 0)." + (" The guard page is not mapped: "
-                             "touching it oopses." if sel.guard else "") + note)
+            sc["caption"] = (self.t("map.cap.vmalloc") + (self.t("map.cap.guard") if sel.guard else "")
+                             + (self.t("map.cap.chance") if chance else "") + note)
         return sc
 
     @staticmethod
@@ -326,7 +348,7 @@ class MappingView(View):
                 self.lines.x = [[xv, xp] for xv, xp, _ in sc["lines"]]
                 self.lines.y = [[V_Y0, P_Y1]] * n
                 self.lines.colors = [c for *_, c in sc["lines"]]
-                self.lines.stroke_width = 3 if n <= 32 else (2 if n <= 64 else 1)
+                self.lines.stroke_width = self.px(3 if n <= 32 else (2 if n <= 64 else 1))
                 self.lines.visible = True
         else:
             self.lines.visible = False
@@ -340,11 +362,9 @@ class MappingView(View):
                     mark.visible = True
                 else:
                     mark.visible = False
-        self.figure.title = sc["title"]
-        self.caption.value = f'<span style="font-size:16px">{html.escape(sc["caption"])}</span>'
-
-    def _on_address(self, change) -> None:
-        self._select_typed(change, self.caption)
+        self.heading.value = (f'<div style="font-size:{self.px(17)}px;font-weight:bold;margin:2px 0">'
+                              f'{html.escape(sc["title"])}</div>')
+        self.caption.value = f'<span style="font-size:{self.px(16)}px">{html.escape(sc["caption"])}</span>'
 
     # -- static fallback -----------------------------------------------------------------
 

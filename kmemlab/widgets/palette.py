@@ -96,10 +96,12 @@ def kind_lut() -> np.ndarray:
     return lut
 
 
-def legend_entries(max_order: int = 11) -> list[tuple[str, str]]:
+def legend_entries(max_order: int = 11, lang: str = "en") -> list[tuple[str, str]]:
     """``(label, colour)`` pairs in the order a legend lists them."""
-    out = [(KIND_NAMES[k] if k != K_SLAB else "slab (light: small objects, dark: 1 KiB+)", c)
+    from .messages import text
+    out = [(KIND_NAMES[k] if k != K_SLAB else text("phys.slab", lang), c)
            for k, c in KIND_COLOURS.items() if k != K_NOMAP]
-    out += [(f"free order {o}", free_colour(o, max_order)) for o in (0, max_order // 2, max_order - 1)]
-    out.append(("not RAM (hole)", KIND_COLOURS[K_NOMAP]))
+    out += [(text("phys.free_order", lang, o=o), free_colour(o, max_order))
+            for o in (0, max_order // 2, max_order - 1)]
+    out.append((text("phys.hole", lang), KIND_COLOURS[K_NOMAP]))
     return out

@@ -20,10 +20,11 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..kernel.mem_map import K_SLAB
-from .base import View
+from ..kernel.helpers import find_slab_cache
+from .base import View, weak_handler
+from .buddychart import nice_ticks
 
-__all__ = ["SlabView", "parse_slabinfo", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
+__all__ = ["SlabView", "parse_slabinfo", "slab_object_states", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
 
 OBJ_USED, OBJ_FREE, OBJ_CPU_FREE = 2, 0, 1
 _OBJ_COLOURS = ["#DDDDDD", "#88CCEE", "#117733"]     # free, free on a CPU freelist, in use
@@ -44,6 +45,30 @@ def parse_slabinfo(text: str) -> list[dict]:
     return rows
 
 
+def slab_object_states(machine, slab) -> np.ndarray:
+    """int8 per object of ``slab``: OBJ_USED / OBJ_FREE / OBJ_CPU_FREE, found by following
+    the free pointers stored in the objects (``get_freepointer``), as the kernel does."""
+    slub = machine._k.slub
+    s = slab.cache
+    start = slab.addr + s.red_left_pad
+    st = np.full(slab.objects, OBJ_USED, np.int8)
+
+    def chase(p, state):
+        n = 0
+        while p and n <= slab.objects:
+            i, r = divmod(p - start, s.size)
+            if r or not 0 <= i < slab.objects:
+                break                  # a corrupted pointer (use-after-free lesson): stop
+            st[i] = state
+            p = slub.get_freepointer(s, p)
+            n += 1
+    chase(slab.freelist, OBJ_FREE)
+    for c in s.cpu_slab:
+        if c.slab is slab:
+            chase(c.freelist, OBJ_CPU_FREE)
+    return st
+
+
 class SlabView(View):
     """``SlabView(m)``; ``sv.rows`` (slabinfo rows drawn), ``sv.select_slab(pfn)``,
     ``sv.object_states()`` (state of each object of the shown slab)."""
@@ -51,6 +76,8 @@ class SlabView(View):
     title = "slab caches"
     WAKE = frozenset(("kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free", "vmalloc",
                       "vfree", "restore"))
+    #: reading /proc/slabinfo and chasing freelists is not free: twice a second in a burst
+    burst_interval = 0.5
 
     def __init__(self, machine, **kw):
         super().__init__(machine, **kw)
@@ -60,51 +87,64 @@ class SlabView(View):
         ys = bq.OrdinalScale()
         self._xs = xs = bq.LinearScale(min=0.0, max=1.0)
         sc = {"x": ys, "y": xs}
+        self._xaxis = bq.Axis(scale=xs, label=self.t("slab.xaxis"), tick_format="d",
+                              tick_style={"font-size": f"{self.px(12)}px"})
         self.total_bars = bq.Bars(x=["-"], y=[0], scales=sc, orientation="horizontal",
                                   colors=["#BBDDBB"], padding=0.25, labels=["num_objs"])
         self.active_bars = bq.Bars(x=["-"], y=[0], scales=sc, orientation="horizontal",
                                    colors=["#117733"], padding=0.45, labels=["active_objs"])
         self.figure = bq.Figure(marks=[self.total_bars, self.active_bars],
                                 axes=[bq.Axis(scale=ys, orientation="vertical", label=""),
-                                      bq.Axis(scale=xs, label="objects (light: num_objs, dark: active_objs)",
-                                              tick_format="d", num_ticks=5)],
-                                title="Slab caches in use (/proc/slabinfo)",
-                                title_style={"font-size": "18px"},
-                                fig_margin={"top": 40, "bottom": 50, "left": 130, "right": 20},
-                                layout=W.Layout(width="620px", height="420px"))
+                                      self._xaxis],
+                                title=self.t("slab.title"),
+                                title_style={"font-size": f"{self.px(17)}px"},
+                                fig_margin={"top": self.px(40), "bottom": self.px(50),
+                                            "left": self.px(130), "right": 20},
+                                layout=W.Layout(width="100%", min_width="0", height=f"{self.px(400)}px"))
         self.figure.add_class("kmemlab-slab-caches")
         gx = bq.LinearScale(min=-0.5, max=31.5)
         gy = bq.LinearScale(min=-0.5, max=7.5, reverse=True)
         self._gx, self._gy = gx, gy
-        cs = bq.ColorScale(colors=_OBJ_COLOURS, min=0, max=2)
-        self.objects = bq.Scatter(x=[0], y=[0], color=[0], scales={"x": gx, "y": gy, "color": cs},
-                                  marker="square", default_size=260, stroke="#333333")
-        self.slab_figure = bq.Figure(marks=[self.objects], axes=[], padding_x=0, padding_y=0,
-                                     title="one slab", title_style={"font-size": "16px"},
-                                     fig_margin={"top": 40, "bottom": 10, "left": 10, "right": 10},
-                                     layout=W.Layout(width="620px", height="300px"))
+        # one mark per state, each with its own shape as well as its colour: the picture
+        # reads in greyscale and to colour-blind eyes (square in use, hollow square free,
+        # diamond free on a CPU freelist)
+        sc2 = {"x": gx, "y": gy}
+        self.objects = bq.Scatter(x=[0], y=[0], scales=sc2, marker="square", default_size=260,
+                                  colors=[_OBJ_COLOURS[OBJ_USED]], stroke="#333333")
+        self.objects_free = bq.Scatter(x=[0], y=[0], scales=sc2, marker="square", default_size=260,
+                                       colors=["#FFFFFF"], stroke="#555555", stroke_width=2)
+        self.objects_cpu = bq.Scatter(x=[0], y=[0], scales=sc2, marker="diamond", default_size=260,
+                                      colors=[_OBJ_COLOURS[OBJ_CPU_FREE]], stroke="#333333")
+        self.slab_figure = bq.Figure(marks=[self.objects, self.objects_free, self.objects_cpu],
+                                     axes=[], padding_x=0, padding_y=0,
+                                     title="", fig_margin={"top": 8, "bottom": 8, "left": 8, "right": 8},
+                                     layout=W.Layout(width="100%", min_width="0", height=f"{self.px(280)}px"))
+        self.slab_heading = W.HTML("")
+        self.slab_heading.add_class("kmemlab-slab-title")
         self.slab_figure.add_class("kmemlab-slab-objects")
-        self.cache_box = W.Dropdown(options=[], description="cache", layout=W.Layout(width="300px"))
-        self.cache_box.observe(self._on_cache, names=["value"])
-        self.slab_box = W.Dropdown(options=[], description="slab", layout=W.Layout(width="300px"))
-        self.slab_box.observe(self._on_slab, names=["value"])
+        self._h_cache = weak_handler(self._on_cache)
+        self._h_slab = weak_handler(self._on_slab)
+        self.cache_box = W.Dropdown(options=[], description=self.t("slab.cache"),
+                                    layout=W.Layout(width="100%", max_width="320px"))
+        self.cache_box.observe(self._h_cache, names=["value"])
+        self.slab_box = W.Dropdown(options=[], description=self.t("slab.slab"),
+                                   layout=W.Layout(width="100%", max_width="320px"))
+        self.slab_box.observe(self._h_slab, names=["value"])
         self.legend = W.HTML(
-            '<span style="font-size:15px">' + "".join(
-                f'<span style="display:inline-block;width:14px;height:14px;background:{c};'
-                f'border:1px solid #333;margin:0 4px 0 10px;vertical-align:middle"></span>{t}'
-                for c, t in ((_OBJ_COLOURS[2], "in use"), (_OBJ_COLOURS[0], "free (slab freelist)"),
-                             (_OBJ_COLOURS[1], "free (CPU freelist)"))) + "</span>")
+            f'<span style="font-size:{self.px(14)}px">' + "".join(
+                f'<span style="margin:0 10px 0 0;color:{c};font-size:{self.px(18)}px">{sym}</span>'
+                f'{html.escape(self.t(key))} '
+                for c, sym, key in ((_OBJ_COLOURS[2], "&#9632;", "slab.used"), ("#555555", "&#9633;", "slab.free"),
+                                    ("#3388BB", "&#9670;", "slab.cpu_free"))) + "</span>")
         self.table = W.HTML("")
         self.table.add_class("kmemlab-slabinfo")
-        self.widget = W.VBox([W.HBox([self.figure, W.VBox([self.cache_box, self.slab_box, self.legend,
-                                                           self.slab_figure])]),
-                              self.table])
+        right = W.VBox([self.cache_box, self.slab_box, self.legend, self.slab_heading, self.slab_figure],
+                       layout=W.Layout(flex="1 1 320px", min_width="0"))
+        self.widget = W.VBox([W.HBox([W.Box([self.figure], layout=W.Layout(flex="1 1 360px", min_width="0")),
+                                      right], layout=W.Layout(flex_flow="row wrap", width="100%")),
+                              self.table], layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-slab-view")
         self._redraw()
-
-    def _owned_widgets(self):
-        return [self.widget, self.figure, self.total_bars, self.active_bars, self.slab_figure,
-                self.objects, self.cache_box, self.slab_box, self.legend, self.table]
 
     # -- data ------------------------------------------------------------------------
 
@@ -116,29 +156,12 @@ class SlabView(View):
         slab = self.slab if slab is None else slab
         if slab is None:
             return np.zeros(0, np.int8)
-        slub = self._slub()
-        s = slab.cache
-        start = slab.addr + s.red_left_pad
-        st = np.full(slab.objects, OBJ_USED, np.int8)
+        return slab_object_states(self.machine, slab)
 
-        def chase(p, state):
-            n = 0
-            while p and n <= slab.objects:
-                i, r = divmod(p - start, s.size)
-                if r or not 0 <= i < slab.objects:
-                    break                  # a corrupted pointer (use-after-free lesson): stop
-                st[i] = state
-                p = slub.get_freepointer(s, p)
-                n += 1
-        chase(slab.freelist, OBJ_FREE)
-        for c in s.cpu_slab:
-            if c.slab is slab:
-                chase(c.freelist, OBJ_CPU_FREE)
-        return st
-
-    def _note(self, ev) -> None:
-        if ev.kind == K_SLAB and ev.pfn >= 0 and ev.type in ("kmalloc", "kmem_cache_alloc"):
-            self._follow_pfn = ev.pfn
+    def _note(self, changes) -> None:
+        newest = changes.newest(("kmalloc", "kmem_cache_alloc"))
+        if newest is not None and newest[2] >= 0:
+            self._follow_pfn = newest[2]       # a slab's first frame (checked at the redraw)
 
     def select_slab(self, pfn: int) -> None:
         """Draw the slab that holds frame ``pfn``."""
@@ -151,7 +174,7 @@ class SlabView(View):
     def select_cache(self, name: str) -> None:
         """Draw the first slab of cache ``name``."""
         slub = self._slub()
-        s = next((c for c in slub.slab_caches if c.name == name), None)
+        s = find_slab_cache(self.machine, name)
         if s is None:
             raise ValueError(f"no slab cache named {name!r}")
         slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn)
@@ -171,6 +194,7 @@ class SlabView(View):
         act = np.array([r["active_objs"] for r in shown] or [0], np.float64)
         with self.total_bars.hold_sync(), self.active_bars.hold_sync(), self._xs.hold_sync():
             self._xs.max = float(max(1.0, tot.max() * 1.05))
+            self._xaxis.tick_values = nice_ticks(self._xs.max)
             self.total_bars.x = names
             self.total_bars.y = tot
             self.active_bars.x = names
@@ -179,10 +203,10 @@ class SlabView(View):
         names_all = [r["name"] for r in rows]
         if list(self.cache_box.options) != names_all:
             keep = self.cache_box.value
-            self.cache_box.unobserve(self._on_cache, names=["value"])
+            self.cache_box.unobserve(self._h_cache, names=["value"])
             self.cache_box.options = names_all
             self.cache_box.value = keep if keep in names_all else None
-            self.cache_box.observe(self._on_cache, names=["value"])
+            self.cache_box.observe(self._h_cache, names=["value"])
         if self._follow_pfn is not None:
             pfn, self._follow_pfn = self._follow_pfn, None
             if pfn in slub.page_slab:
@@ -196,37 +220,45 @@ class SlabView(View):
         slab = self.slab
         s = slab.cache if slab is not None else cache
         if s is not None and self.cache_box.value != s.name and s.name in self.cache_box.options:
-            self.cache_box.unobserve(self._on_cache, names=["value"])
+            self.cache_box.unobserve(self._h_cache, names=["value"])
             self.cache_box.value = s.name
-            self.cache_box.observe(self._on_cache, names=["value"])
+            self.cache_box.observe(self._h_cache, names=["value"])
         slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn) if s is not None else []
         opts = [(f"pfn {sl.pfn:#x}  {sl.inuse}/{sl.objects}", sl.pfn) for sl in slabs]
-        self.slab_box.unobserve(self._on_slab, names=["value"])
+        self.slab_box.unobserve(self._h_slab, names=["value"])
         self.slab_box.options = opts
         self.slab_box.value = slab.pfn if slab is not None and opts else None
-        self.slab_box.observe(self._on_slab, names=["value"])
+        self.slab_box.observe(self._h_slab, names=["value"])
         if slab is None:
-            with self.objects.hold_sync():
-                self.objects.x, self.objects.y, self.objects.color = [0], [0], [0]
-                self.objects.visible = False
-            self.slab_figure.title = "one slab: none chosen (kmalloc something, or pick a cache)"
+            for mark in (self.objects, self.objects_free, self.objects_cpu):
+                mark.visible = False
+            self.slab_heading.value = self._heading(self.t("slab.none"))
             return
         st = self.object_states(slab)
         n = len(st)
         cols = 32 if n > 64 else (16 if n > 16 else 8)
         rows = -(-n // cols)
         i = np.arange(n)
-        with self.objects.hold_sync(), self._gx.hold_sync(), self._gy.hold_sync():
+        with self._gx.hold_sync(), self._gy.hold_sync():
             self._gx.max = cols - 0.5
             self._gy.max = max(rows, 4) - 0.5
-            self.objects.x = (i % cols).astype(np.int32)
-            self.objects.y = (i // cols).astype(np.int32)
-            self.objects.color = st.astype(np.int32)
-            self.objects.default_size = 260 if cols <= 16 else 120
-            self.objects.visible = True
+        for mark, state in ((self.objects, OBJ_USED), (self.objects_free, OBJ_FREE),
+                            (self.objects_cpu, OBJ_CPU_FREE)):
+            sel = i[st == state]
+            with mark.hold_sync():
+                if sel.size:
+                    mark.x = (sel % cols).astype(np.int32)
+                    mark.y = (sel // cols).astype(np.int32)
+                    mark.default_size = self.px(260 if cols <= 16 else 110)
+                    mark.visible = True
+                else:
+                    mark.visible = False
         used = int((st == OBJ_USED).sum())
-        self.slab_figure.title = (f"{s.name}: slab at pfn {slab.pfn:#x} (order {slab.order}), "
-                                  f"{used} of {n} objects in use")
+        self.slab_heading.value = self._heading(self.t("slab.one", cache=s.name, pfn=slab.pfn, order=slab.order,
+                                                       used=used, n=n))
+
+    def _heading(self, words: str) -> str:
+        return f'<div style="font-size:{self.px(15)}px;font-weight:bold">{html.escape(words)}</div>'
 
     def _on_cache(self, change) -> None:
         if change["new"]:
@@ -245,7 +277,7 @@ class SlabView(View):
             f"<td>{r['objsize']}</td><td>{r['objperslab']}</td><td>{r['pagesperslab']}</td>"
             f"<td>{r['active_slabs']}</td><td>{r['num_slabs']}</td></tr>" for r in rows)
         return (f'<table class="kmemlab-slabinfo-table" style="font-size:14px">'
-                f"<caption>/proc/slabinfo, caches holding slabs</caption>{head}{body}</table>")
+                f"<caption>/proc/slabinfo</caption>{head}{body}</table>")
 
     def to_html(self) -> str:
         self.flush()

@@ -47,6 +47,8 @@ class VirtMap(View):
 
     title = "kernel virtual address space"
     WAKE = frozenset(("vmalloc", "vfree", "vmap", "vunmap", "purge_vmap_area_lazy", "restore"))
+    #: collecting every vm area is not free: four pictures a second while a burst runs
+    burst_interval = 0.25
 
     def __init__(self, machine, **kw):
         super().__init__(machine, **kw)
@@ -64,21 +66,18 @@ class VirtMap(View):
         self.labels = bq.Label(x=[0.0], y=[0.0], text=[""], scales=sc, default_size=14,
                                colors=["#222222"], align="middle")
         self.band = bq.Figure(marks=[self.rects, self.labels],
-                              axes=[bq.Axis(scale=self._sx, label="pages from VMALLOC_START",
+                              axes=[bq.Axis(scale=self._sx, label=self.t("virt.xaxis"),
                                             tick_format="d", num_ticks=8)],
                               interaction=bq.interacts.PanZoom(scales={"x": [self._sx]}),
                               title=f"vmalloc area from {Address(self._vstart)}",
-                              title_style={"font-size": "18px"}, padding_y=0,
+                              title_style={"font-size": f"{self.px(15)}px"}, padding_y=0,
                               fig_margin={"top": 40, "bottom": 50, "left": 20, "right": 20},
-                              layout=W.Layout(width="1000px", height="230px"))
+                              layout=W.Layout(width="100%", min_width="0", height=f"{self.px(230)}px"))
         self.band.add_class("kmemlab-vmalloc-band")
         self.widget = W.VBox([self.regions_html, self.band])
         self.widget.add_class("kmemlab-virtmap")
         self._zoomed = False
         self._redraw()
-
-    def _owned_widgets(self):
-        return [self.widget, self.regions_html, self.rects, self.labels, self.band]
 
     # -- the regions ---------------------------------------------------------------------
 
@@ -89,10 +88,10 @@ class VirtMap(View):
         usable = width - 20 - gap_w * (len(regions) - 1)
         scale = usable / sum(weights)
         x = 10.0
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-               f'font-family="sans-serif">',
-               '<text x="10" y="18" font-size="17" font-weight="bold">Kernel virtual address space '
-               '(width grows with log2 of the size; // = a gap)</text>']
+        # as wide as the page (viewBox): the text scales with it, nothing is cut off
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+               f'style="max-width:{width * 1.6:.0f}px" font-family="sans-serif">',
+               f'<text x="10" y="18" font-size="17" font-weight="bold">{html.escape(self.t("virt.title"))}</text>']
         prev_end = None
         for r, wt in zip(regions, weights):
             if prev_end is not None:
@@ -180,9 +179,8 @@ class VirtMap(View):
                 self._sx.min, self._sx.max = 0.0, float(max(16.0, top * 1.15))
         n = sum(1 for k, *_ in self.areas if k == "pages")
         lazy = sum(1 for k, *_ in self.areas if k == "lazy")
-        self.band.title = (f"vmalloc area from {Address(base)}: {n} vm areas (cyan) with guard pages "
-                           f"(red edge), {lazy} lazily freed (grey)"
-                           + (f"; {far} near VMALLOC_END (per-CPU chunks: zoom out)" if far else ""))
+        self.band.title = (self.t("virt.band", start=Address(base), n=n, lazy=lazy)
+                           + (self.t("virt.far", far=far) if far else ""))
 
     def to_html(self) -> str:
         self.flush()

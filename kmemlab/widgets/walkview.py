@@ -15,7 +15,8 @@ import html
 import ipywidgets as W
 
 from ..kernel.types import Address, Page
-from .base import View
+from .base import View, weak_handler
+from .inputs import number_box
 
 __all__ = ["WalkView", "LEVEL_COLOURS"]
 
@@ -30,6 +31,8 @@ class WalkView(View):
 
     title = "page-table walk"
     WAKE = frozenset(("kmalloc", "vmalloc", "vfree", "vmap", "vunmap", "restore"))
+    #: it shows one walk: while a burst runs, follow the newest allocation twice a second
+    burst_interval = 0.5
 
     def __init__(self, machine, follow: bool = True, **kw):
         super().__init__(machine, **kw)
@@ -37,18 +40,16 @@ class WalkView(View):
         self.addr = None
         self.walk = None
         self._pending = None
-        self.address = W.Text(value="", description="walk", placeholder="virtual address, e.g. 0xffff888000100000",
-                              layout=W.Layout(width="460px"))
-        self.address.add_class("kmemlab-walk-address")
-        self.address.observe(self._on_address, names=["value"])
-        self.html = W.HTML("")
+        self.address = number_box(self.t("walk.box"), "0xffff888000100000", css="kmemlab-walk-address")
+        self.address.observe(weak_handler(self._on_typed_address), names=["value"])
+        self._error_line = W.HTML("")
+        self._error_line.add_class("kmemlab-walk-error")
+        self.html = W.HTML("", layout=W.Layout(width="100%", min_width="0", overflow="hidden"))
         self.html.add_class("kmemlab-walk")
-        self.widget = W.VBox([self.address, self.html])
+        self.widget = W.VBox([self.address, self._error_line, self.html],
+                             layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-walk-view")
         self._redraw()
-
-    def _owned_widgets(self):
-        return [self.widget, self.address, self.html]
 
     def select(self, target) -> None:
         """Walk ``target``: a virtual address or a Page (its direct-map address); None clears."""
@@ -56,24 +57,23 @@ class WalkView(View):
             target = self.machine.page_address(target)
         if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
             raise TypeError(f"select() takes an address (int) or a Page, got {type(target).__name__}")
+        if target is not None:
+            self.machine.walk(int(target))     # a bad address raises here: the picture stays
         self.addr = None if target is None else int(target)
         self._pending = None
         self._redraw()
 
-    def _note(self, ev) -> None:
-        if self.follow and ev.type in ("kmalloc", "vmalloc", "vmap") and ev.addr:
-            self._pending = ev.addr
-
-    def _on_address(self, change) -> None:
-        self._select_typed(change, self.html)
+    def _note(self, changes) -> None:
+        newest = changes.newest(("kmalloc", "vmalloc", "vmap")) if self.follow else None
+        if newest is not None:
+            self._pending = newest[1]
 
     def _redraw(self) -> None:
         if self._pending is not None:
             self.addr, self._pending = self._pending, None
         if self.addr is None:
             self.walk = None
-            self.html.value = ('<span style="font-size:16px">Type a virtual address (or allocate '
-                               'something in the console) to see the MMU walk the page tables.</span>')
+            self.html.value = f'<span style="font-size:{self.px(16)}px">{html.escape(self.t("walk.hint"))}</span>'
             return
         self.walk = self.machine.walk(self.addr)
         self.html.value = self.to_html()
@@ -97,18 +97,21 @@ class WalkView(View):
         return "".join(
             f'<div style="display:inline-block;text-align:center;margin:0 3px;padding:4px 10px;'
             f'border:3px solid {c};border-radius:6px;min-width:70px">'
-            f'<div style="font-size:14px;color:{c};font-weight:bold">{html.escape(name)}</div>'
-            f'<div style="font-size:22px;font-family:monospace">{html.escape(v)}</div>'
-            f'<div style="font-size:12px;color:#555">{html.escape(b)}</div></div>'
+            f'<div style="font-size:{self.px(14)}px;color:{c};font-weight:bold">{html.escape(name)}</div>'
+            f'<div style="font-size:{self.px(22)}px;font-family:monospace">{html.escape(v)}</div>'
+            f'<div style="font-size:{self.px(12)}px;color:#555">{html.escape(b)}</div></div>'
             for name, v, b, c in cells)
 
     def to_html(self) -> str:
         if self.addr is None:
-            return '<div class="kmemlab-walk-static">no address selected</div>'
+            return f'<div class="kmemlab-walk-static">{html.escape(self.t("walk.none"))}</div>'
         w = self.walk if self.walk is not None else self.machine.walk(self.addr)
         d = w.entry_digits
+
+        def tt(key, **f):
+            return html.escape(self.t(key, **f))
         boxes = [f'<div class="kmemlab-walk-box" style="display:inline-block;vertical-align:top;margin:4px;'
-                 f'padding:8px;border:3px solid #333;border-radius:6px;font-size:15px">'
+                 f'padding:8px;border:3px solid #333;border-radius:6px;font-size:{self.px(15)}px">'
                  f'<b>CR3</b><br><span style="font-family:monospace">{w.cr3:#0{d + 2}x}</span></div>']
         for lv in w.levels:
             c = LEVEL_COLOURS.get(lv.level, "#999")
@@ -116,28 +119,28 @@ class WalkView(View):
             flags = " ".join(lv.flags) or "none"
             end = ""
             if not ok:
-                end = '<br><b style="color:#882255">not present: page fault</b>'
+                end = f'<br><b style="color:#882255">{html.escape(self.t("walk.fault"))}</b>'
             elif lv.huge:
                 end = f"<br><b>PSE: a {w.page_size >> 20} MiB page</b>"
             boxes.append(
-                f'<span style="font-size:26px;vertical-align:middle">&rarr;</span>'
+                f'<span style="font-size:{self.px(26)}px;vertical-align:middle">&rarr;</span>'
                 f'<div class="kmemlab-walk-box kmemlab-walk-{lv.level}" style="display:inline-block;'
                 f'vertical-align:top;margin:4px;padding:8px;border:4px solid {c};border-radius:6px;'
-                f'background:{c}22;font-size:15px;min-width:170px">'
-                f'<b style="color:{c};font-size:18px">{lv.level}</b> table '
+                f'background:{c}22;font-size:{self.px(15)}px;min-width:170px">'
+                f'<b style="color:{c};font-size:{self.px(18)}px">{lv.level}</b> {tt("walk.table")} '
                 f'<span style="font-family:monospace">{lv.table:#x}</span><br>'
-                f'index <b style="font-size:20px">{lv.index}</b><br>'
-                f'entry <span style="font-family:monospace">{lv.entry:#0{d + 2}x}</span><br>'
-                f'<span style="font-size:13px">{html.escape(flags)}</span>{end}</div>')
+                f'{tt("walk.index")} <b style="font-size:{self.px(20)}px">{lv.index}</b><br>'
+                f'{tt("walk.entry")} <span style="font-family:monospace">{lv.entry:#0{d + 2}x}</span><br>'
+                f'<span style="font-size:{self.px(13)}px">{html.escape(flags)}</span>{end}</div>')
         if w.phys is not None:
             boxes.append(
-                f'<span style="font-size:26px;vertical-align:middle">&rarr;</span>'
+                f'<span style="font-size:{self.px(26)}px;vertical-align:middle">&rarr;</span>'
                 f'<div class="kmemlab-walk-box kmemlab-walk-frame" style="display:inline-block;'
                 f'vertical-align:top;margin:4px;padding:8px;border:4px solid #117733;border-radius:6px;'
-                f'font-size:15px"><b style="font-size:18px">frame</b><br>pfn '
-                f'<b style="font-size:20px">{w.pfn:#x}</b><br>phys '
+                f'font-size:{self.px(15)}px"><b style="font-size:{self.px(18)}px">{tt("walk.frame")}</b><br>pfn '
+                f'<b style="font-size:{self.px(20)}px">{w.pfn:#x}</b><br>phys '
                 f'<span style="font-family:monospace">{w.phys:#x}</span></div>')
-        head = (f'<div style="font-size:18px;margin:4px 0"><b>page-table walk of {Address(w.vaddr)}</b> '
+        head = (f'<div style="font-size:{self.px(18)}px;margin:4px 0"><b>{tt("walk.head", addr=Address(w.vaddr))}</b> '
                 f'({html.escape(w.profile)})</div>')
         return (f'<div class="kmemlab-walk-static">{head}<div>{self._fields_html(w)}</div>'
                 f'<div>{"".join(boxes)}</div></div>')

@@ -6,16 +6,12 @@ Skipped only when /usr/bin/chromium is missing outside CI; under CI it must run
 (``./run test`` installs chromium when tests/browser/ exists).
 """
 
-import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, free_port, launch_chromium
+from conftest import ARTIFACTS, free_port, launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -30,35 +26,11 @@ def voila_url():
     voila = Path(sys.executable).with_name("voila")
     assert voila.exists(), f"voila is not installed next to {sys.executable}"
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "voila.log", "w")
-    proc = subprocess.Popen([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser",
-                             f"--port={port}", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
-                            cwd=HERE, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "voila/static/", timeout=2)
-            except urllib.error.HTTPError:
-                break                              # the server answers (404 is fine)
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("voila did not start; see tests/artifacts/voila.log")
-                time.sleep(0.3)
-            else:
-                break
+    with serve([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser", f"--port={port}",
+                "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], url + "voila/static/", "voila.log",
+               cwd=HERE):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)        # the server and the kernel it started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +61,32 @@ def _png_of(pg, href) -> bytes:
     data = pg.evaluate("""async h => { const r = await fetch(h); const b = new Uint8Array(await r.arrayBuffer());
                           return Array.from(b); }""", href)
     return bytes(data)
+
+
+def test_buddy_chart_bars_are_the_models_nr_free(page):
+    """Before any click: the bars of the buddyinfo tab have the heights of
+    free_area[order].nr_free of the notebook's machine (rebuilt here from its own cell)."""
+    import nbformat
+    import numpy as np
+    pg = page
+    nb = nbformat.read(HERE / "dashboard.ipynb", as_version=4)
+    ns = {}
+    exec(compile(nb.cells[1].source, "dashboard.ipynb", "exec"), ns)
+    want = np.array([[fa.nr_free for fa in z.free_area] for z in ns["m"].zones if z.populated()], float)
+    pg.locator(".lm-TabBar-tab", has_text="buddyinfo").first.click()
+    pg.wait_for_function("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
+                         ".some(b => +b.getAttribute('height') > 1)", timeout=30_000)
+    groups = pg.evaluate("""() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bargroup'))
+        .map(g => Array.from(g.querySelectorAll('.bar')).map(b => +b.getAttribute('height')))""")
+    got = np.array(groups, float).T                    # [zone, order]
+    assert got.shape == want.shape
+    labels = pg.evaluate("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar_label'))"
+                         ".map(t => t.textContent)")
+    assert sorted(int(float(x)) for x in labels if x.strip()) == sorted(want.astype(int).ravel().tolist())
+    # a linear chart here (a small machine): heights in proportion to the counts
+    np.testing.assert_allclose(got, want * (got.max() / want.max()), atol=1.0)
+    pg.locator(".kmemlab-buddychart").screenshot(path=str(ARTIFACTS / "buddychart.png"))
+    pg.locator(".lm-TabBar-tab", has_text="physical").first.click()
 
 
 def test_dashboard_renders_and_buttons_change_the_charts(page):
@@ -139,13 +137,14 @@ def _mapping_state(pg) -> dict:
     """What the mapping picture shows: its title and the line paths drawn."""
     return pg.evaluate("""() => {
         const fig = document.querySelector('.kmemlab-mapping');
-        const title = fig.querySelector('.mainheading') ? fig.querySelector('.mainheading').textContent : '';
+        const h = document.querySelector('.kmemlab-mapping-title');
+        const title = h ? h.textContent : '';
         const paths = Array.from(fig.querySelectorAll('path.line')).map(e => e.getAttribute('d'));
         return {title: title, paths: paths}; }""")
 
 
 def _wait_mapping_title(pg, text):
-    pg.wait_for_function("t => { const e = document.querySelector('.kmemlab-mapping .mainheading');"
+    pg.wait_for_function("t => { const e = document.querySelector('.kmemlab-mapping-title');"
                          " return e && e.textContent.includes(t); }", arg=text, timeout=30_000)
 
 
@@ -158,7 +157,7 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
     after_k = _mapping_state(pg)
     assert after_k != before and "parallel lines" in after_k["title"]
     pg.wait_for_function("() => document.querySelector('.kmemlab-walk') &&"
-                         " document.querySelector('.kmemlab-walk').innerText.includes('PSE')", timeout=30_000)
+                         " document.querySelector('.kmemlab-walk').textContent.includes('PSE')", timeout=30_000)
     pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-kmalloc.png"))
 
     pg.fill(".kmemlab-bytes input", "40K")
@@ -167,18 +166,60 @@ def test_kmalloc_and_vmalloc_buttons_change_the_mapping_picture(page):
     after_v = _mapping_state(pg)
     assert after_v != after_k
     assert "vmalloc" in pg.inner_text(".kmemlab-message")
-    pg.wait_for_function("() => document.querySelector('.kmemlab-walk').innerText.includes('pte')",
+    pg.wait_for_function("() => document.querySelector('.kmemlab-walk').textContent.includes('pte')",
                          timeout=30_000)
     pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-vmalloc.png"))
+    _tab(pg, "walk")
     pg.locator(".kmemlab-walk-view").screenshot(path=str(ARTIFACTS / "walk-vmalloc.png"))
     if pg.locator(".kmemlab-trace").count():
         assert "vmalloc" in pg.input_value(".kmemlab-trace textarea") or \
             "alloc" in pg.input_value(".kmemlab-trace textarea")
+    _tab(pg, "slab")
     pg.locator(".kmemlab-slab-view").screenshot(path=str(ARTIFACTS / "slab-view.png"))
+    _tab(pg, "virtual")
     pg.locator(".kmemlab-virtmap").screenshot(path=str(ARTIFACTS / "virtmap.png"))
+    _tab(pg, "mapping")
     pg.screenshot(path=str(ARTIFACTS / "dashboard-full.png"), full_page=True)
 
     # free the vmalloc from the live list: vfree, and the picture says so
     pg.click(".kmemlab-free")
     pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('vfree')",
                          timeout=30_000)
+
+
+def _tab(pg, title: str) -> None:
+    pg.locator(".lm-TabBar-tab", has_text=title).first.click()
+    time.sleep(0.5)
+
+
+def _dmesg_tail(pg) -> str:
+    return pg.input_value(".kmemlab-dmesg textarea")
+
+
+def test_typing_an_address_character_by_character_leaves_dmesg_unchanged(page):
+    pg = page
+    pg.locator(".lm-TabBar-tab", has_text="mapping").first.click()
+    pg.fill(".kmemlab-bytes input", "8K")
+    pg.click(".kmemlab-vmalloc")
+    _wait_mapping_title(pg, "vmalloc: 8192 bytes")
+    before_log, before_title = _dmesg_tail(pg), _mapping_state(pg)["title"]
+    box = pg.locator(".kmemlab-mapping-address input")
+    box.click()
+    box.press_sequentially("0x1000", delay=80)          # a user address, one key at a time
+    time.sleep(1)
+    assert _mapping_state(pg)["title"] == before_title   # nothing evaluated per keystroke
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-mapping-error').innerText.includes('neither')",
+                         timeout=30_000)
+    assert _mapping_state(pg)["title"] == before_title   # the picture stays, the line says why
+    pg.click(".kmemlab-kmalloc")                         # the console redraws its dmesg tail
+    _wait_mapping_title(pg, "kmalloc-8k")
+    after_log = _dmesg_tail(pg)
+    assert "kernel BUG" not in after_log and "non-linear" not in after_log
+    assert after_log == before_log
+    # a bad word gets the one friendly message of every box
+    box.fill("zzz")
+    box.press("Enter")
+    pg.wait_for_function("() => document.querySelector('.kmemlab-mapping-error').innerText.includes(\"'zzz' is not an address\")",
+                         timeout=30_000)
+    pg.locator(".kmemlab-mapping-view").screenshot(path=str(ARTIFACTS / "mapping-bad-address.png"))

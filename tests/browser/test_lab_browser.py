@@ -31,7 +31,12 @@ def lab_url(tmp_path_factory):
     config = work / ".jupyter"
     config.mkdir()
     port = free_port()
+    # every cell rendered (JupyterLab 4 otherwise renders only the cells on screen)
+    settings = work / ".settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(work / ".rt"),
+               JUPYTERLAB_SETTINGS_DIR=str(work / ".settings"),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     # the "news" toast of JupyterLab 4 would cover the notebook
     subprocess.run([sys.executable, "-m", "jupyter", "labextension", "disable",
@@ -81,8 +86,19 @@ def test_a_lecture_notebook_runs_in_jupyterlab_and_draws_its_figure(lab_url):
             page.wait_for_function("document.body.innerText.includes('Node 0, zone      DMA')",
                                    timeout=180_000)
             # ... and its bqplot Bars figure rendered (a widget front end is present)
+            # ... and every cell ran (each code cell's prompt carries its execution count)
+            page.wait_for_function(r"""() => { const p = Array.from(document.querySelectorAll(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt'))
+                .map(e => e.innerText.trim()); return p.length > 0 && p.every(t => /\[\d+\]/.test(t)); }""",
+                timeout=600_000)
             page.wait_for_selector("svg.svg-figure", timeout=180_000)
-            assert page.locator("svg.svg-figure rect").count() > 0
+            page.locator("svg.svg-figure").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-kmemlab-lab-chart.png"))
+            # content, not presence: the chart's bars have height (a figure's background is
+            # a rect too, so counting rects proved nothing)
+            page.wait_for_function("() => Array.from(document.querySelectorAll('svg.svg-figure .bar'))"
+                                   ".filter(b => +b.getAttribute('height') > 1).length >= 5",
+                                   timeout=60_000)
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             assert not any("Traceback" in text or "Error" in text for text in errors.all_inner_texts())
             page.screenshot(path=str(ARTIFACTS / "jupyterlab-02-buddy-allocator.png"), full_page=False)

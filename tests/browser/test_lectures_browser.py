@@ -1,0 +1,221 @@
+"""Every lecture (English and Japanese) in Voilà and in JupyterLab at 1024x768, as a
+student sees it: every bqplot figure has visible content (bars with height, lines,
+images, canvas cells), none extends past the viewport, no "Error displaying widget", and
+for named figures the content matches the model, computed in this process by running the
+lecture's own cells: lecture 02's bars are the nr_free values, the mapping pictures of
+lecture 01 have one line per page, the physical map of lecture 04 has the vmalloc colour
+at the pfns vmalloc_to_page() gives. One Voilà server and one JupyterLab serve all
+lectures; screenshots go to tests/artifacts/."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from conftest import ARTIFACTS, free_port, launch_chromium, serve
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+NB = ROOT / "notebooks"
+LECTURES = [p.relative_to(NB).as_posix() for p in sorted(NB.glob("0*.ipynb")) + sorted((NB / "ja").glob("0*.ipynb"))]
+VIEWPORT = {"width": 1024, "height": 768}
+
+#: what every figure must show, per figure: (has content, right edge, description)
+FIGURES = """() => Array.from(document.querySelectorAll('svg.svg-figure')).map(f => {
+  const fig = f.closest('.bqplot') || f;
+  const r = fig.getBoundingClientRect();
+  const seen = e => e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+  const bars = Array.from(f.querySelectorAll('.bar')).filter(b => +b.getAttribute('height') > 0.5 && seen(b)).length;
+  const lines = Array.from(f.querySelectorAll('path.line')).filter(p => (p.getAttribute('d') || '').length > 10 && seen(p)).length;
+  const images = Array.from(f.querySelectorAll('image')).filter(i => (i.getAttribute('href') || i.getAttribute('xlink:href') || '').length > 0 && seen(i)).length;
+  const dots = Array.from(f.querySelectorAll('path.dot')).filter(seen).length;
+  const canvas = fig.querySelectorAll('canvas').length;
+  const hidden = r.width === 0 || r.height === 0;
+  return {bars, lines, images, dots, canvas, hidden, right: r.right, width: r.width,
+          cls: (fig.className && fig.className.baseVal !== undefined ? fig.className.baseVal : fig.className) || ''};
+})"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def voila_url():
+    port = free_port()
+    voila = Path(sys.executable).with_name("voila")
+    with serve([str(voila), str(NB), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+                "--show_tracebacks=True"], f"http://127.0.0.1:{port}/voila/static/",
+               "voila-lectures.log", cwd=NB):
+        yield f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def lab_url(tmp_path_factory):
+    work = tmp_path_factory.mktemp("lab")
+    shutil.copytree(NB, work / "notebooks")           # autosave never touches the checkout
+    config = work / ".jupyter"
+    settings = work / ".settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # every cell rendered (JupyterLab 4 otherwise renders only the cells on screen)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    port = free_port()
+    env = {"JUPYTER_CONFIG_DIR": str(config), "JUPYTER_RUNTIME_DIR": str(work / ".rt"),
+           "JUPYTERLAB_SETTINGS_DIR": str(work / ".settings")}
+    subprocess.run([sys.executable, "-m", "jupyter", "labextension", "disable",
+                    "@jupyterlab/apputils-extension:announcements"], env=dict(os.environ, **env),
+                   check=False, capture_output=True)
+    with serve([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                f"--ServerApp.root_dir={work / 'notebooks'}", "--allow-root",
+                "--IdentityProvider.token=", "--ServerApp.password="],
+               f"http://127.0.0.1:{port}/api", "jupyterlab-lectures.log", env=env):
+        yield f"http://127.0.0.1:{port}/"
+
+
+def _run_cells_until(path: Path, marker: str) -> dict:
+    """Execute the lecture's code cells in this process up to and including the first
+    cell whose source contains ``marker``; the namespace afterwards."""
+    nb = nbformat.read(path, as_version=4)
+    ns: dict = {}
+    import contextlib
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(c.source, str(path), "exec"), ns)
+        if marker in c.source:
+            return ns
+    raise AssertionError(f"no cell with {marker!r} in {path}")
+
+
+def _check_figures(pg, where: str) -> list:
+    figs = pg.evaluate(FIGURES)
+    assert figs, f"{where}: no bqplot figure rendered"
+    for f in figs:
+        if f["hidden"]:
+            continue                                   # e.g. in a tab not shown
+        assert f["bars"] or f["lines"] or f["images"] or f["dots"] or f["canvas"], \
+            f"{where}: a figure ({f['cls']}) shows nothing: {f}"
+        assert f["right"] <= VIEWPORT["width"] + 1, f"{where}: a figure ({f['cls']}) is cut at the right edge: {f}"
+    return figs
+
+
+def _no_widget_errors(pg, where: str) -> None:
+    text = pg.evaluate("() => document.body.innerText")
+    assert "Error displaying widget" not in text, f"{where}: Error displaying widget"
+    assert "Traceback (most recent call last)" not in text, f"{where}: a cell raised"
+
+
+def _expected_lecture_content(pg, name: str, where: str) -> None:
+    if name.endswith("02-buddy-allocator.ipynb"):
+        ns = _run_cells_until(NB / name, "bq.Bars(")
+        want = np.array([ns["at_boot"], ns["after"]], float)
+        bars = pg.evaluate("""() => { const f = Array.from(document.querySelectorAll('svg.svg-figure'))
+            .find(s => (s.textContent || '').includes('free_area[order].nr_free'));
+            return Array.from(f.querySelectorAll('.bargroup')).map(g =>
+                Array.from(g.querySelectorAll('.bar')).map(b => +b.getAttribute('height'))); }""")
+        got = np.array(bars, float).T                  # [series, order]
+        assert got.shape == want.shape, f"{where}: bars {got.shape}, model {want.shape}"
+        scale = got.max() / want.max()
+        np.testing.assert_allclose(got, want * scale, atol=1.0, err_msg=f"{where}: bar heights != nr_free")
+    if name.endswith("01-kmalloc-vs-vmalloc.ipynb"):
+        # one line per page in each mapping picture (the title says how many pages)
+        pics = pg.evaluate("""() => Array.from(document.querySelectorAll('.kmemlab-mapping-view')).map(v => {
+            const t = v.querySelector('.kmemlab-mapping-title'); const f = v.querySelector('.kmemlab-mapping');
+            const d = Array.from(f.querySelectorAll('path.line')).map(p => p.getAttribute('d') || '');
+            return {title: t ? t.innerText : '', d: d}; })""")
+        assert pics, f"{where}: no mapping picture"
+        for p in pics:
+            import re
+            m = re.search(r"(\d+) (page|ページ)", p["title"])
+            assert m, f"{where}: mapping title without a page count: {p['title']!r}"
+            n = int(m.group(1))
+            segments = sum(d.count("M") for d in p["d"])
+            # the lines mark: one segment per page; the band outlines are closed paths of their own mark
+            assert segments >= n, f"{where}: {n} pages but {segments} line segments"
+    if name.endswith("04-vmalloc-and-page-tables.ipynb"):
+        ns = _run_cells_until(NB / name, "km.widgets.PhysMap(")
+        m, v, pm = ns["m"], ns["v"], ns["pm"]
+        pfns = [m.vmalloc_to_page(v + i * 4096).pfn for i in range(5)]
+        href = pg.evaluate("""() => { const i = document.querySelector('.kmemlab-physmap svg.svg-figure image');
+                              return i.getAttribute('href') || i.getAttribute('xlink:href'); }""")
+        png = bytes(pg.evaluate("""async h => { const r = await fetch(h);
+                                   return Array.from(new Uint8Array(await r.arrayBuffer())); }""", href))
+        from PIL import Image
+        from kmemlab.kernel.mem_map import K_VMALLOC
+        from kmemlab.widgets.palette import KIND_COLOURS
+        im = Image.open(io.BytesIO(png)).convert("RGB")
+        want = tuple(bytes.fromhex(KIND_COLOURS[K_VMALLOC][1:]))
+        for pfn in pfns:
+            assert im.getpixel((pfn % pm.width, pfn // pm.width)) == want, \
+                f"{where}: pfn {pfn:#x} is not drawn in the vmalloc colour"
+
+
+@pytest.mark.parametrize("name", LECTURES)
+def test_lecture_in_voila_shows_every_figure_with_content(browser, voila_url, name):
+    pg = browser.new_page(viewport=VIEWPORT)
+    try:
+        pg.goto(voila_url + "voila/render/" + name, timeout=300_000)
+        pg.wait_for_selector("svg.svg-figure", state="attached", timeout=300_000)
+        pg.wait_for_function("() => !document.querySelector('.voila-spinner') || "
+                             "document.querySelector('.voila-spinner').offsetParent === null", timeout=300_000)
+        time.sleep(2)                                  # the last redraws arrive
+        where = f"voila {name}"
+        _no_widget_errors(pg, where)
+        _check_figures(pg, where)
+        _expected_lecture_content(pg, name, where)
+        assert pg.evaluate("() => document.documentElement.scrollWidth") <= VIEWPORT["width"] + 1, \
+            f"{where}: the page scrolls sideways"
+        shot = name.replace("/", "-").replace(".ipynb", "")
+        pg.screenshot(path=str(ARTIFACTS / f"voila-{shot}.png"))
+        fig = pg.locator("svg.svg-figure:visible").first
+        fig.scroll_into_view_if_needed()
+        pg.screenshot(path=str(ARTIFACTS / f"voila-{shot}-figure.png"))
+    finally:
+        pg.close()
+
+
+@pytest.mark.parametrize("name", LECTURES)
+def test_lecture_in_jupyterlab_runs_and_shows_every_figure(browser, lab_url, name):
+    pg = browser.new_page(viewport=VIEWPORT)
+    try:
+        pg.goto(lab_url + f"lab/tree/{name}?reset", timeout=120_000)     # this notebook alone
+        pg.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        pg.wait_for_function("document.body.innerText.includes('| Idle')", timeout=180_000)
+        pg.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        pg.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # all cells ran: every code cell's prompt carries its execution count ([12]:)
+        pg.wait_for_function(r"""() => { const p = Array.from(document.querySelectorAll(
+                                 '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')).map(e => e.innerText.trim());
+                                 return p.length > 0 && p.every(t => /\[\d+\]/.test(t)); }""", timeout=600_000)
+        time.sleep(2)
+        where = f"jupyterlab {name}"
+        _no_widget_errors(pg, where)
+        figs = pg.evaluate(FIGURES)
+        assert figs, f"{where}: no bqplot figure rendered"
+        for f in figs:
+            if not f["hidden"]:
+                assert f["bars"] or f["lines"] or f["images"] or f["dots"] or f["canvas"], f"{where}: empty figure {f}"
+                assert f["right"] <= VIEWPORT["width"] + 1, f"{where}: a figure is cut at the right edge: {f}"
+        errors = pg.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        assert not any("Traceback" in t for t in errors.all_inner_texts()), f"{where}: a cell raised"
+        shot = name.replace("/", "-").replace(".ipynb", "")
+        pg.locator("svg.svg-figure:visible").first.scroll_into_view_if_needed()
+        pg.screenshot(path=str(ARTIFACTS / f"jupyterlab-{shot}.png"))
+    finally:
+        pg.close()
+
+

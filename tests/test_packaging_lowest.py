@@ -1,0 +1,97 @@
+"""The lowest-versions job: the lower bounds pyproject.toml declares really install together
+and work.
+
+Every direct dependency of ``kmemlab[widgets,grading,lab,test]`` that applies to this
+Python is pinned to its lower bound in a constraints file (what ``uv pip install
+--resolution lowest-direct`` does, with pip), the things they need float to what pip
+picks, and the wheel goes into a fresh venv with them. Then the model, widget, exercise,
+grading, notebook and command-line tests run there, against the installed wheel.
+
+The pins come from the wheel's own metadata, so they cannot drift from pyproject.toml.
+The job takes several minutes: it runs with KMEMLAB_LOWEST=1 (``.ci/run`` says when CI
+sets it) and is skipped, saying so, otherwise.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import os
+import re
+
+import pytest
+
+from packaging_helpers import ROOT, dist, elsewhere, run, venv
+
+packaging = pytest.importorskip("packaging.requirements")
+from packaging.requirements import Requirement  # noqa: E402
+from packaging.utils import canonicalize_name  # noqa: E402
+from packaging.version import Version  # noqa: E402
+
+EXTRAS = ("widgets", "grading", "lab", "test")
+#: direct dependencies of [test] that only the browser and packaging tests use (not run here)
+NOT_HERE = {"kmemlab", "playwright", "voila", "build", "vermin", "mypy"}
+#: what the job runs: everything but the browser tests and these packaging tests themselves
+SKIP_TESTS = ("tests/browser", "tests/test_packaging.py", "tests/test_packaging_lowest.py",
+              "tests/test_packaging_pythons.py")
+
+
+def _requirements() -> list[Requirement]:
+    meta = email.parser.Parser().parsestr(dist().metadata())
+    return [Requirement(r) for r in meta.get_all("Requires-Dist") or []]
+
+
+def lower_bounds() -> dict[str, str]:
+    """name -> the lowest version the metadata allows on this Python, for the default
+    install and every extra in EXTRAS."""
+    pins: dict[str, str] = {}
+    for req in _requirements():
+        if req.marker is not None and not any(req.marker.evaluate({"extra": e})
+                                              for e in ("", *EXTRAS)):
+            continue
+        name = canonicalize_name(req.name)
+        if name in NOT_HERE:
+            continue
+        lows = [s.version for s in req.specifier if s.operator in (">=", "==", "~=")]
+        if not lows:
+            raise AssertionError(f"{req}: no lower bound")
+        low = max(lows, key=Version)
+        pins[name] = max(pins.get(name, low), low, key=Version)
+    return pins
+
+
+def test_every_dependency_declares_a_lower_bound():
+    for req in _requirements():
+        if canonicalize_name(req.name) == "kmemlab":
+            continue
+        assert any(s.operator in (">=", "==", "~=") for s in req.specifier), str(req)
+    pins = lower_bounds()
+    assert {"numpy", "ipywidgets", "bqplot", "pillow", "nbformat", "nbclient", "ipykernel",
+            "jupyterlab", "pytest", "hypothesis"} <= set(pins), pins
+
+
+@pytest.mark.skipif(not os.environ.get("KMEMLAB_LOWEST"),
+                    reason="the lowest-versions job takes minutes: it runs with KMEMLAB_LOWEST=1 "
+                           "(see .ci/run)")
+@pytest.mark.timeout(3600)
+def test_the_lowest_declared_versions_install_together_and_pass_the_tests():
+    pins = lower_bounds()
+    constraints = elsewhere("lowest") / "constraints.txt"
+    constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())))
+    v = venv("lowest")
+    v.pip("-c", constraints, f"kmemlab[{','.join(EXTRAS[:3])}] @ {dist().wheel.as_uri()}",
+          *(f"{n}=={pins[n]}" for n in ("pytest", "pytest-timeout", "hypothesis")),
+          timeout=1800)
+    got = dict(line.split("==", 1) for line in run([v.python, "-m", "pip", "freeze"],
+                                                      env=v.env()).stdout.split()
+               if "==" in line)
+    got = {canonicalize_name(n): ver for n, ver in got.items()}
+    wrong = {n: (want, got.get(n)) for n, want in pins.items()
+             if got.get(n) is None or Version(got[n]) != Version(want)}
+    assert not wrong, f"not installed at their lower bound (wanted, got): {wrong}"
+    ignore = [a for t in SKIP_TESTS for a in ("--ignore", t)]
+    # the pytest script, not `python -m pytest`: the checkout must not shadow the wheel
+    r = run([v.bin("pytest"), "-q", "-p", "no:cacheprovider", "-x", *ignore, "tests"],
+            cwd=ROOT, env=v.env(), timeout=3000, check=False)
+    tail = r.stdout[-6000:] + r.stderr[-3000:]
+    assert r.returncode == 0, f"tests failed with {constraints.read_text()}\n{tail}"
+    assert re.search(r"\d+ passed", r.stdout), tail

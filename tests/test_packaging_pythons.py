@@ -1,0 +1,79 @@
+"""Python 3.10 to 3.13: the wheel installs and the core runs on every one this machine
+has (here pyenv's builds; a machine may have fewer), printing exactly what it prints on
+the Python running the tests; with KMEMLAB_PYTHONS=1 the model, widget,
+exercise and grading tests (but the long hypothesis state machines) run on 3.10 and 3.13,
+the two ends of the range, too. For every version, whether or not
+it is here, vermin checks that no syntax or standard-library use needs a newer Python
+than 3.10."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+from packaging_helpers import (CORE_SCRIPT, ROOT, core_venv, dist, elsewhere, interpreters,
+                               normalised, run, venv)
+
+PYTHONS = interpreters()
+HERE = "%d.%d" % sys.version_info[:2]
+OTHERS = [v for v in PYTHONS if v != HERE]
+FULL = bool(os.environ.get("KMEMLAB_PYTHONS"))
+#: what runs on every other Python under FULL (no Jupyter server, no browser, no packaging)
+#: (the long hypothesis state machines run on this Python and in the lowest-versions job)
+SKIP_TESTS = ("tests/browser", "tests/test_packaging.py", "tests/test_packaging_lowest.py",
+              "tests/test_packaging_pythons.py", "tests/test_notebooks.py", "tests/test_cli.py",
+              "tests/test_all_allocators_stateful.py", "tests/test_buddy_stateful.py",
+              "tests/test_slub_state_machine.py")
+
+
+def test_vermin_finds_nothing_newer_than_python_3_10():
+    vermin = shutil.which("vermin", path=os.path.dirname(sys.executable)) or shutil.which("vermin")
+    if vermin is None:
+        pytest.skip("vermin is not installed (it is in kmemlab[test])")
+    r = run([vermin, "-t=3.10-", "--violations", "--eval-annotations", "--no-tips",
+             "kmemlab", "tests", "benchmarks", "setup.py"], cwd=ROOT, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def reference() -> str:
+    r = run([core_venv().python, "-c", CORE_SCRIPT], cwd=elsewhere(), env=core_venv().env())
+    return normalised(r.stdout)
+
+
+@pytest.mark.parametrize("minor", OTHERS)
+def test_the_core_prints_the_same_on_every_python(minor, reference):
+    python = PYTHONS[minor]
+    if python is None:
+        pytest.skip(f"no Python {minor} on this machine (README: which ones were tried); "
+                    "vermin checks the syntax")
+    v = core_venv(python)
+    r = run([v.python, "-c", CORE_SCRIPT], cwd=elsewhere(), env=v.env())
+    assert normalised(r.stdout) == reference
+    assert run([v.python, "-c", "import sys; print(sys.version_info[:2])"],
+               env=v.env()).stdout.strip() == str(tuple(map(int, minor.split("."))))
+
+
+#: the suite runs on the two ends of the range (3.11, between them, runs it anyway): CI's
+#: 90 minutes hold the whole suite, the lowest-versions job and these two
+SUITE_ON = [v for v in ("3.10", "3.13") if v != HERE]
+
+
+@pytest.mark.skipif(not FULL, reason="the tests on other Pythons take minutes: they run "
+                                     "with KMEMLAB_PYTHONS=1 (see .ci/run)")
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("minor", SUITE_ON)
+def test_the_model_widget_and_grading_tests_pass_on_the_oldest_and_newest_python(minor):
+    python = PYTHONS[minor]
+    if python is None:
+        pytest.skip(f"no Python {minor} on this machine")
+    v = venv(f"full-{minor}", python)
+    v.pip(f"kmemlab[widgets,grading] @ {dist().wheel.as_uri()}", "pytest", "pytest-timeout",
+          "hypothesis", timeout=1800)
+    ignore = [a for t in SKIP_TESTS for a in ("--ignore", t)]
+    r = run([v.bin("pytest"), "-q", "-p", "no:cacheprovider", "-x", *ignore, "tests"],
+            cwd=ROOT, env=v.env(), timeout=3000, check=False)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
