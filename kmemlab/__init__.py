@@ -7,7 +7,7 @@
 """
 
 from .kernel import gfp as _gfp
-from .kernel.errors import KernelBug, KernelError, KernelOops
+from .kernel.errors import KernelBug, KernelError, KernelOops, SlabCtorError
 from .kernel.events import Event, Subscription
 from .kernel.gfp import (GFP_ATOMIC, GFP_DMA, GFP_DMA32, GFP_HIGHUSER, GFP_HIGHUSER_MOVABLE,
                          GFP_KERNEL, GFP_KERNEL_ACCOUNT, GFP_NOFS, GFP_NOIO, GFP_NOWAIT,

@@ -6,9 +6,10 @@
 notebooks are, writes a fresh set, or fills the working folder without starting JupyterLab;
 ``kmemlab boot`` prints a machine's boot log and /proc files in a terminal (no Jupyter needed);
 ``kmemlab exercise NAME -s SEED [-c]`` prints a seeded exercise (``-c``: with its answer);
-``kmemlab assign SRC... -o release/ [--roster roster.csv]`` writes the students' notebooks
-and ``kmemlab grade release/ submissions/ -o grades.csv`` autogrades them
-(see :mod:`kmemlab.grading`). ``kmemlab --help`` lists every subcommand.
+``kmemlab assign SRC... -o release/ --roster roster.csv --key course.key`` writes the
+students' notebooks and ``kmemlab grade release.manifest.json submissions/ -o grades.csv
+--key course.key`` grades them, one sandbox per submission (see :mod:`kmemlab.grading`);
+``kmemlab key new FILE`` writes a course key. ``kmemlab --help`` lists every subcommand.
 
 Exit codes, as Unix tools have them: 0 done; 1 the command could not do its work (a
 missing file, JupyterLab not installed, :class:`CommandError`); 2 a usage error (unknown
@@ -77,6 +78,8 @@ class _Command:
     description: str | None = field(default=None)
     #: a function that adds the arguments itself (a module's ``add_arguments(parser)``)
     configure: Callable[[argparse.ArgumentParser], None] | None = None
+    #: the extra that brings everything this command imports (named when one is missing)
+    extra: str | None = None
 
 
 _COMMANDS: dict[str, _Command] = {}
@@ -88,7 +91,8 @@ def arg(*flags: str, **options: Any) -> _Arg:
 
 
 def command(name: str, help: str, *args: _Arg, passthrough: bool = False,
-            configure: Callable[[argparse.ArgumentParser], None] | None = None
+            configure: Callable[[argparse.ArgumentParser], None] | None = None,
+            extra: str | None = None
             ) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
     """Register ``kmemlab NAME``: decorate the function that runs it (it gets the parsed
     arguments and returns the exit code). The function's docstring, if any, becomes the
@@ -98,7 +102,7 @@ def command(name: str, help: str, *args: _Arg, passthrough: bool = False,
         raise ValueError(f"two kmemlab subcommands are called {name!r}")
 
     def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        _COMMANDS[name] = _Command(name, help, args, run, passthrough, run.__doc__, configure)
+        _COMMANDS[name] = _Command(name, help, args, run, passthrough, run.__doc__, configure, extra)
         return run
     return register
 
@@ -221,59 +225,103 @@ def _boot(args) -> int:
     return EXIT_OK
 
 
-@command("exercise", "print a seeded exercise (with -c: its answer)",
+@command("exercise", "print a seeded exercise (with -c --key FILE: its answer)",
          arg("name", nargs="?", help="exercise name (omit, or --list, for the catalog)"),
          arg("-s", "--seed", type=int, default=0, help="random seed (default 0)"),
-         arg("-c", "--compute", action="store_true", help="compute and print the answer"),
+         arg("-c", "--compute", action="store_true", help="compute and print the answer (needs --key)"),
+         arg("--key", help="the course key file (for -c)"),
          arg("-l", "--list", action="store_true", help="list the exercises"))
 def _exercise(args) -> int:
-    """OSTEP style: the seed and parameters first, then the question, or with -c the
-    answer and its worked explanation."""
+    """OSTEP style: the seed and parameters first, then the question, or with -c (and the
+    course key) the answer and its worked explanation."""
     from . import exercises
     if args.list or not args.name:
         print(exercises.catalog())
         return EXIT_OK
+    if args.compute and not args.key:
+        raise CommandError("-c prints the answer only with the instructor's course key: add "
+                           "--key FILE (`kmemlab key new FILE` makes one for self-study)", code=EXIT_USAGE)
+    key = exercises.CourseKey.load(args.key) if args.compute else None
     ex = exercises.exercise(args.name, seed=args.seed)
     print(ex.question(), end="")
     if args.compute:
         print()
-        print(ex.solution(force=True), end="")
+        print(ex.solution(key=key), end="")
     else:
-        print("\n(run again with -c to compute the answer)")
+        print("\n(run again with -c --key FILE to compute the answer)")
     return EXIT_OK
 
 
-@command("assign", "write the students' version of exercise notebooks",
-         arg("sources", nargs="+", help="source notebooks (.ipynb with nbgrader cells) or folders"),
-         arg("-o", "--output", required=True, help="release folder to write"),
-         arg("--roster", help="CSV with student_id[,seed]: one folder per student, own seed"))
+@command("assign", "write the students' version of exercise notebooks, and the grader's manifest",
+         arg("sources", nargs="+", help="instructor notebooks (.ipynb with nbgrader cells) or folders"),
+         arg("-o", "--output", required=True, help="release folder to write (give it to students)"),
+         arg("--roster", required=True, help="CSV with a student_id column"),
+         arg("--key", required=True, help="the course key file (written if it does not exist)"),
+         arg("--manifest", help="where the grader's manifest goes (default: OUTPUT.manifest.json)"),
+         arg("--assignment", help="assignment name (nbgrader's folder; default: the output folder's name)"))
 def _assign(args) -> int:
+    """Every student gets OUTPUT/<id>/ with their own seed (HMAC of the id under the course
+    key) and OUTPUT/_jupyterhub/ one notebook whose seed follows the JupyterHub login; the
+    signed manifest goes next to the release, never into it (see docs/grading.md)."""
     from . import grading
-    manifest = grading.assign(args.sources, args.output, roster=args.roster)
-    students = manifest["students"]
+    from .exercises import CourseKey
+    key_path = Path(args.key)
+    if not key_path.exists():
+        CourseKey.new(key_path)
+        print(f"wrote a new course key to {key_path}: keep it secret and keep a backup "
+              "(every student's seed and the manifest depend on it)", file=sys.stderr)
+    manifest = grading.assign(args.sources, args.output, roster=args.roster, key=key_path,
+                              manifest=args.manifest, assignment=args.assignment)
     for name, entry in manifest["notebooks"].items():
-        tests = sum(c["kind"] == "test" for c in entry["cells"])
-        print(f"released {name}: {tests} graded check(s), {entry['max_points']} points")
-    where = f"{len(students)} student folders in {args.output}" if students else str(args.output)
-    print(f"wrote {where} and {Path(args.output) / grading.MANIFEST}")
+        print(f"released {name}: {len(entry['questions'])} graded question(s), "
+              f"{entry['max_points']:g} points")
+    where = grading.manifest_path_for(args.output) if args.manifest is None else args.manifest
+    print(f"wrote {len(manifest['students'])} student folders and {grading.HUB_FOLDER}/ "
+          f"(one notebook for JupyterHub) in {args.output}; the manifest is {where} "
+          "(keep it, with the key, away from students)")
     return EXIT_OK
 
 
-@command("grade", "autograde submissions/<student>/<notebook>.ipynb",
-         arg("release", help="the folder `kmemlab assign` wrote (with manifest.json)"),
-         arg("submissions", help="folder with one sub-folder per student"),
+@command("grade", "grade submissions/<student>/<notebook>.ipynb, one sandbox each",
+         arg("manifest", help="the OUTPUT.manifest.json `kmemlab assign` wrote (or the release folder)"),
+         arg("submissions", help="folder with one sub-folder per student (nbgrader's submitted/ works)"),
          arg("-o", "--output", required=True, help="grades CSV to write"),
+         arg("--key", required=True, help="the course key file"),
          arg("--feedback", help="folder for feedback notebooks (default: feedback/ next to the CSV)"),
          arg("--timeout", type=float, default=30, help="seconds per cell (default 30)"),
-         arg("--jobs", type=int, default=None, help="submissions graded at once (default: min(2, CPUs))"))
+         arg("--wall", type=float, default=None, help="seconds per submission (default: from --timeout)"),
+         arg("--memory", default="2G", help="address-space limit per process (default 2G)"),
+         arg("--jobs", type=int, default=None, help="submissions graded at once (default: min(2, CPUs))"),
+         arg("--assignment", help="nbgrader assignment folder name (default: the release's)"),
+         arg("--unsafe-no-sandbox", action="store_true",
+             help="grade without bubblewrap: student code runs with your rights"))
 def _grade(args) -> int:
+    """Exit status 0 when every submission was graded; 1 when one could not be, none was
+    found, or every one timed out; 2 for a bad option or when there is no sandbox."""
     from . import grading
-    results = grading.grade(args.release, args.submissions, args.output, feedback=args.feedback,
-                            timeout=args.timeout, jobs=args.jobs)
-    total = sum(r.score for r in results)
-    full = sum(r.max_points for r in results)
-    print(f"graded {len(results)} submission(s): {total:g}/{full:g} points in all; "
-          f"wrote {args.output}")
+    try:
+        limits = grading.Limits(timeout=args.timeout, memory=grading.parse_size(args.memory, "--memory"),
+                                wall=args.wall)
+    except ValueError as e:            # "timeout must be ..." -> "--timeout must be ..."
+        msg = str(e)
+        raise ValueError(msg if msg.startswith("--") else f"--{msg}") from None
+    try:
+        run = grading.grade(args.manifest, args.submissions, args.output, key=args.key,
+                            feedback=args.feedback, limits=limits, jobs=args.jobs,
+                            sandbox=not args.unsafe_no_sandbox, assignment=args.assignment)
+    except grading.SandboxUnavailable as e:
+        raise CommandError(str(e), code=EXIT_USAGE) from None
+    print(run.summary())
+    print(f"wrote {args.output}")
+    return run.exit_status
+
+
+@command("key", "write a new course key (kmemlab key new FILE)",
+         arg("action", choices=["new"]), arg("file"))
+def _key(args) -> int:
+    from .exercises import CourseKey
+    key = CourseKey.new(args.file)
+    print(f"wrote course key {key.key_id} to {args.file}: keep it secret and keep a backup")
     return EXIT_OK
 
 
@@ -292,7 +340,7 @@ def _replay(args) -> int:
 
 
 @command("slides", "build offline reveal.js slides of a lecture notebook",
-         configure=module_arguments("slides"))
+         configure=module_arguments("slides"), extra="slides")
 def _slides(args) -> int:
     from .slides import main as build
     return build(args)
@@ -339,13 +387,15 @@ _EXTRAS = {"nbformat": "grading", "nbclient": "grading", "ipykernel": "grading",
 
 
 def _run(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    cmd = None
     try:
         # anything a passthrough command does not know (lab: --ServerApp.x=...) goes on
         args, extra = p.parse_known_args(argv)
         if extra and not _COMMANDS[args.cmd].passthrough:
             p.error(f"unrecognized arguments: {' '.join(extra)}")
         args.extra = extra
-        code = _COMMANDS[args.cmd].run(args)
+        cmd = _COMMANDS[args.cmd]
+        code = cmd.run(args)
         return EXIT_OK if code is None else int(code)
     except SystemExit as e:               # argparse: --help/--version (0), usage errors (2)
         if e.code is None or isinstance(e.code, int):
@@ -365,6 +415,8 @@ def _run(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         extra = _EXTRAS.get((e.name or "").split(".")[0])
         if extra is None:
             raise
+        if cmd is not None and cmd.extra is not None:
+            extra = cmd.extra             # nbformat comes with [grading], but slides need more
         print(f"kmemlab: this needs {e.name!r}, which is not installed; install it with "
               f"pip install 'kmemlab[{extra}]'", file=sys.stderr)
         return EXIT_FAILURE

@@ -29,8 +29,13 @@ Source format (``notebooks/src/<name>.md``)::
   Other cells get ``-`` (continue the slide), except the first, which opens a ``slide``.
 - ```` ```python nbgrader solution grade_id=ans-1 ```` marks a code cell for nbgrader
   (``metadata.nbgrader``): ``solution`` = an answer cell (students' version strips the
-  ``### BEGIN SOLUTION`` .. ``### END SOLUTION`` part); ``points=N`` = a locked autograded
-  test cell worth N points. Every nbgrader cell needs a unique ``grade_id``.
+  ``### BEGIN SOLUTION`` .. ``### END SOLUTION`` part); ``points=N exercise=NAME`` = a
+  locked graded cell worth N points that hands in the answer of exercise NAME
+  (``metadata.kmemlab.exercise``, see :mod:`kmemlab.grading`); ``locked`` = a read-only
+  cell (the seed, a question). Every nbgrader cell needs a unique ``grade_id``.
+- A source with solution cells builds twice: ``<folder>/<name>.ipynb`` is the students'
+  edition (solutions stripped, as ``kmemlab assign`` does) and
+  ``instructor/<folder>/<name>.instructor.ipynb`` keeps the solutions.
 - Sources in ``src/<folder>/<name>.md`` (e.g. ``src/exercises/``) build into
   ``<folder>/<name>.ipynb``.
 - In code, ``km.widgets.set_language("en")`` becomes ``set_language("<lang>")`` in each
@@ -76,6 +81,7 @@ class Cell:
     code: list[str] = field(default_factory=list)
     line: int = 0                               # where it starts in the source (1-based)
     nbgrader: dict | None = None                # metadata.nbgrader of a code cell
+    kmemlab: dict | None = None                 # metadata.kmemlab (the exercise a graded cell hands in)
 
     def markdown(self, lang: str) -> str:
         return "\n".join(self.text.get(lang, [])).strip("\n")
@@ -120,8 +126,12 @@ def parse(source: str, name: str = "<source>") -> list[Cell]:
             if cur is not None and not cur.markdown(DEFAULT_LANG):
                 cur = None          # a '+++ type' marker directly before the code cell
             close_markdown()
+            words = fence.group(2).split()[1:]
+            exercise = [w.split("=", 1)[1] for w in words if w.startswith("exercise=")]
             code = Cell("code", slide, line=no,
-                        nbgrader=_nbgrader(fence.group(2).split()[1:], f"{name}:{no}", grade_ids))
+                        nbgrader=_nbgrader([w for w in words if not w.startswith("exercise=")],
+                                           f"{name}:{no}", grade_ids, bool(exercise)),
+                        kmemlab={"exercise": exercise[0]} if exercise else None)
             pending = "-"
             lang = DEFAULT_LANG
             continue
@@ -166,18 +176,21 @@ def parse(source: str, name: str = "<source>") -> list[Cell]:
     return cells
 
 
-def _nbgrader(words: list[str], where: str, seen: set[str]) -> dict | None:
-    """``nbgrader solution grade_id=x`` / ``nbgrader grade_id=x points=2`` -> the cell
-    metadata nbgrader (schema 3) reads; None for a plain code cell."""
+def _nbgrader(words: list[str], where: str, seen: set[str], exercise: bool = False) -> dict | None:
+    """``nbgrader solution grade_id=x`` / ``nbgrader grade_id=x points=2`` / ``nbgrader
+    locked grade_id=x`` -> the cell metadata nbgrader (schema 3) reads; None for a plain
+    code cell."""
     if not words:
+        if exercise:
+            raise BuildError(f"{where}: exercise=NAME belongs to a graded nbgrader cell (points=N)")
         return None
     if words[0] != "nbgrader":
         raise BuildError(f"{where}: after ```python only 'nbgrader ...' may follow, got {words[0]!r}")
     opts = dict(w.split("=", 1) if "=" in w else (w, "") for w in words[1:])
-    unknown = set(opts) - {"solution", "grade_id", "points"}
+    unknown = set(opts) - {"solution", "grade_id", "points", "locked"}
     if unknown:
         raise BuildError(f"{where}: unknown nbgrader option(s) {sorted(unknown)}; use solution, "
-                         "grade_id=ID, points=N")
+                         "locked, grade_id=ID, points=N, exercise=NAME")
     gid = opts.get("grade_id", "")
     if not gid:
         raise BuildError(f"{where}: an nbgrader cell needs grade_id=...")
@@ -186,9 +199,12 @@ def _nbgrader(words: list[str], where: str, seen: set[str]) -> dict | None:
     seen.add(gid)
     solution = "solution" in opts
     grade = "points" in opts
-    if solution == grade:
-        raise BuildError(f"{where}: an nbgrader cell is either 'solution' or has 'points=N'")
-    meta = {"grade": grade, "grade_id": gid, "locked": grade, "schema_version": 3,
+    locked = "locked" in opts
+    if solution + grade + locked != 1:
+        raise BuildError(f"{where}: an nbgrader cell is either 'solution', 'locked' or has 'points=N'")
+    if exercise and not grade:
+        raise BuildError(f"{where}: exercise=NAME belongs to a graded cell (points=N)")
+    meta = {"grade": grade, "grade_id": gid, "locked": grade or locked, "schema_version": 3,
             "solution": solution, "task": False}
     if grade:
         try:
@@ -216,6 +232,8 @@ def render(source: str, name: str) -> dict[str, str]:
             if c.kind == "code":
                 if c.nbgrader is not None:
                     meta = dict(meta, nbgrader=c.nbgrader)
+                if c.kmemlab is not None:
+                    meta = dict(meta, kmemlab=c.kmemlab)
                 code = "\n".join(c.code)
                 if lang != DEFAULT_LANG:       # the widgets speak the edition's language
                     code = code.replace(f'set_language("{DEFAULT_LANG}")', f'set_language("{lang}")')
@@ -260,6 +278,41 @@ def output_path(root: Path, name: str, lang: str) -> Path:
     return root / f"{name}.ipynb" if lang == DEFAULT_LANG else root / lang / f"{name}.ipynb"
 
 
+#: the line that opens the instructor's edition (and that a release removes)
+INSTRUCTOR_BANNER = "> **Instructor's edition: it contains the solutions.**"
+
+
+def generated(root: Path | None = None) -> list[Path]:
+    """Every notebook file :func:`build` writes (both editions of exercise sources)."""
+    root = notebooks_dir() if root is None else root
+    return [path for src in sources(root)
+            for lang, text in render(src.read_text(encoding="utf-8"), source_name(root, src)).items()
+            for path, _ in editions(text, source_name(root, src), lang, root)]
+
+
+def instructor_path(root: Path, name: str, lang: str) -> Path:
+    """``instructor/exercises/01-x.instructor.ipynb``: the edition with the solutions."""
+    sub = Path("instructor") if lang == DEFAULT_LANG else Path("instructor") / lang
+    return root / sub / f"{name}.instructor.ipynb"
+
+
+def editions(text: str, name: str, lang: str, root: Path) -> list[tuple[Path, str]]:
+    """The files one rendered notebook becomes: itself, or — when it has solution cells —
+    the students' edition (solutions stripped) and the instructor's."""
+    nb = nbformat.reads(text, as_version=4)
+    if not any(c.get("metadata", {}).get("nbgrader", {}).get("solution") for c in nb.cells):
+        return [(output_path(root, name, lang), text)]
+    from .grading.release import release_notebook
+    nb.metadata["kmemlab"]["edition"] = "student"
+    student = release_notebook(nb, name=name)
+    nb.metadata["kmemlab"]["edition"] = "INSTRUCTOR: contains the solutions; never give it to students"
+    title, _, rest = nb.cells[0].source.partition("\n")
+    nb.cells[0].source = (f"{title}\n\n{INSTRUCTOR_BANNER} Students get `notebooks/{name}.ipynb` "
+                          f"or a `kmemlab assign` release.\n\n{rest}").rstrip()
+    return [(output_path(root, name, lang), nbformat.writes(student) + "\n"),
+            (instructor_path(root, name, lang), nbformat.writes(nb) + "\n")]
+
+
 def build(root: Path | None = None, check: bool = False) -> list[Path]:
     """Regenerate every notebook under ``root``; return the files that changed (with
     ``check=True`` write nothing and return the files that are stale or missing)."""
@@ -267,8 +320,9 @@ def build(root: Path | None = None, check: bool = False) -> list[Path]:
     changed = []
     for src in sources(root):
         name = source_name(root, src)
-        for lang, text in render(src.read_text(encoding="utf-8"), name).items():
-            path = output_path(root, name, lang)
+        outputs = [out for lang, rendered in render(src.read_text(encoding="utf-8"), name).items()
+                   for out in editions(rendered, name, lang, root)]
+        for path, text in outputs:
             old = path.read_text(encoding="utf-8") if path.exists() else None
             if old != text:
                 changed.append(path)

@@ -430,7 +430,10 @@ def _machine_for(head: dict) -> Machine:
     mem = (mem + (1 << 20) - 1) >> 20 << 20
     cpus = min(max(head.get("cpus", 4), 1), 512)
     nodes = min(max(head.get("nodes", 1), 1), 8, cpus)
-    return Machine("x86_64", mem=mem, cpus=cpus, nodes=nodes, kernel=nearest_generation(_release(head)))
+    # slab_nomerge: every cache the recording names is a root of its own there (the
+    # recording does not say which were unmergeable, e.g. by a usercopy region)
+    return Machine("x86_64", mem=mem, cpus=cpus, nodes=nodes, kernel=nearest_generation(_release(head)),
+                   slab_nomerge=True)
 
 
 class Replayer:
@@ -562,9 +565,9 @@ class Replayer:
                     # or kmalloc_large's, which the kernel traces before the object
                     self._held = None
                     if ev in _ALLOCS and cpu == held[1]:
-                        before = nr_free_pages(self.m)
+                        before = _free_and_pcp(self.m)
                         why = self._do(handlers[ev], vals)
-                        if before - nr_free_pages(self.m) >= 1 << held[2]:
+                        if before - _free_and_pcp(self.m) >= 1 << held[2]:
                             self._absorb(held)
                             replayed += 1
                         else:
@@ -897,6 +900,12 @@ class Replayer:
         return None
 
 
+def _free_and_pcp(m) -> int:
+    """Free pages, the per-cpu lists included: the allocator's own pages may come from the
+    CPU's pcp list, which NR_FREE_PAGES leaves out."""
+    return nr_free_pages(m) + sum(z.nr_pcp_pages for z in m.zones)
+
+
 def _pfn(text: str) -> int:
     """``pfn=0x%lx`` (v5.x on) or ``pfn=%lu`` (v4.x)."""
     return int(text, 16) if text.startswith("0x") else int(text)
@@ -1044,7 +1053,8 @@ def run_cli(args) -> int:
         except FileNotFoundError:
             pass
         machine = Machine("x86_64", mem=args.mem or ((head.get("mem_total_kb", 4 << 20) + 1023) >> 10 << 20),
-                          cpus=args.cpus or head.get("cpus", 4), kernel=nearest_generation(_release(head)))
+                          cpus=args.cpus or head.get("cpus", 4), kernel=nearest_generation(_release(head)),
+                          slab_nomerge=True)
     try:
         r = replay(path, machine, speed=args.speed)
     except FileNotFoundError as e:

@@ -31,7 +31,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 
 __all__ = ["build", "figure_svg", "Slide", "FRAME", "main"]
 
@@ -144,6 +143,7 @@ except ImportError:
 
 def execute(nb, cwd: Path, timeout: int = 600):
     """Run every cell of ``nb`` (a copy) in ``cwd``; bqplot figures get a static picture."""
+    import nbformat
     from nbclient import NotebookClient
     nb = copy.deepcopy(nb)
     setup = nbformat.v4.new_code_cell(_STATIC_SETUP, id="kmemlab-slides-setup")
@@ -414,6 +414,9 @@ def build(notebook, out=None, run: bool = True, timeout: int = 600) -> Path:
     if not notebook.is_file():
         raise FileNotFoundError(f"no notebook at {notebook}")
     out = Path(out) if out is not None else notebook.with_name(notebook.stem + "-slides")
+    # imported here, not at the top: `kmemlab --help` and `kmemlab boot` build every
+    # subcommand's arguments, and a core install (no [slides] extra) has no nbformat
+    import nbformat
     nb = nbformat.read(notebook, as_version=4)
     if run:
         nb = execute(nb, notebook.resolve().parent, timeout)

@@ -22,7 +22,7 @@ GFPS = [km.GFP_KERNEL, km.GFP_ATOMIC, km.GFP_KERNEL | km.GFP_DMA, km.GFP_KERNEL 
 
 def fingerprint(m):
     mm = m.mem_map
-    return (m.proc.buddyinfo(), m.proc.slabinfo(), m.proc.vmallocinfo(), m.proc.meminfo(),
+    return (m.proc.buddyinfo(), m.proc.zoneinfo(), m.proc.slabinfo(), m.proc.vmallocinfo(), m.proc.meminfo(),
             mm.kind.tobytes(), mm.order.tobytes(), mm.flags.tobytes(), mm.owner.tobytes())
 
 
@@ -30,6 +30,7 @@ class AllAllocators(RuleBasedStateMachine):
     @initialize(profile=st.sampled_from(sorted(PROFILES)), seed=st.integers(0, 3),
                 kernel=st.sampled_from(GENERATIONS))
     def boot(self, profile, seed, kernel):
+        # per-cpu page lists on, as every generation has them
         self.m = km.Machine(profile=profile, mem=PROFILES[profile], cpus=2, seed=seed, kernel=kernel)
         # what the booted system itself holds (stacks, per-CPU pages, its processes' pages)
         self.vmalloc0 = self.m._k.vmstat["nr_vmalloc"]

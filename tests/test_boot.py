@@ -212,12 +212,19 @@ def test_user_processes_have_page_tables_and_memory(m):
 
 
 def test_free_lists_are_mixed_after_boot(m):
-    """Allocations come and go while a kernel boots: low orders are not empty and the
-    order-0 list is not in address order."""
+    """Allocations come and go while a kernel boots. The pages freed last wait on the
+    per-CPU lists (free_unref_page(): orders 0-3 since 5.14), most recent first, so the
+    order-0 list is not in address order; the refills (rmqueue_bulk()) split blocks, so
+    the buddy lists hold low-order remainders; and the pcp and buddy lists together are
+    free memory that is no longer one clean run."""
     dma32 = m.zone("DMA32")
-    assert all(dma32.free_area[o].nr_free > 0 for o in range(4))
-    heads = dma32.free_area[0].free_list(1) + dma32.free_area[0].free_list(0)
-    assert heads != sorted(heads)
+    pcp = dma32.per_cpu_pageset[0]
+    heads = pcp.pcp_list(0) + pcp.pcp_list(1)
+    assert len(heads) > 16 and heads != sorted(heads)
+    assert sum(dma32.free_area[o].nr_free for o in range(4)) >= 2
+    assert sum(p.count for z in m.zones for p in z.per_cpu_pageset) == sum(z.nr_pcp_pages for z in m.zones)
+    bare = km.Machine("x86_64", mem="128M", boot="bare").zone("DMA32")
+    assert sum(bare.free_area[o].nr_free for o in range(4)) < sum(dma32.free_area[o].nr_free for o in range(4))
 
 
 # -- consistent, and next to the real machine ------------------------------------------------------
@@ -263,14 +270,16 @@ def test_core_caches_have_the_real_geometry(twin):
 
 @needs_real_618
 def test_meminfo_is_the_real_machines_order_of_magnitude(twin):
-    """Fields a running system fills: non-zero and within 10x of this machine's. Slab and
-    PageTables also grow with what the machine has done since boot (its page cache, its
-    processes): the booted model may not exceed them, and is at least a hundredth."""
+    """Fields a running system fills: non-zero and within 10x of this machine's. Slab,
+    SUnreclaim and PageTables also grow with what the machine has done since boot (its page
+    cache, its processes, every kmalloc its load made: a CI box running the suite holds
+    80 MB of SUnreclaim after a few hours): the booted model may not exceed them, and is at
+    least a hundredth."""
     real = {k: int(v) for k, v in re.findall(r"^([\w()]+): +(\d+)", Path("/proc/meminfo").read_text(), re.M)}
     model = meminfo(twin)
-    for field in ("KernelStack", "Percpu", "VmallocUsed", "SUnreclaim"):
+    for field in ("KernelStack", "Percpu", "VmallocUsed"):
         assert model[field] > 0 and real[field] / 10 <= model[field] <= real[field] * 10, \
             (field, model[field], real[field])
-    for field in ("Slab", "PageTables"):
+    for field in ("Slab", "SUnreclaim", "PageTables"):
         assert real[field] / 100 <= model[field] <= real[field], (field, model[field], real[field])
     assert abs(model["MemTotal"] - real["MemTotal"]) < real["MemTotal"] // 100      # within 1 %

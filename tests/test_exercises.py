@@ -13,15 +13,16 @@ import pytest
 
 import kmemlab as km
 from kmemlab.cli import main
-from kmemlab.exercises import SolutionLocked
+from kmemlab.exercises import CourseKey, SolutionLocked
 
 NAMES = [n for n, _, _ in km.exercises.catalog()]
 SEEDS = range(50)
 REPO = Path(__file__).resolve().parent.parent
+KEY = CourseKey(b"k" * 32, "the tests' key")
 
 
 def answer_of(ex):
-    return ex.solution(force=True).answer
+    return ex.solution(key=KEY).answer
 
 
 def wrong(name, seed, **parts):
@@ -158,7 +159,7 @@ def test_buddy_merge_without_merging_or_one_step_too_far():
 def test_buddyinfo_from_an_earlier_step_is_recognised():
     for seed in range(10):
         ex = km.exercise("buddyinfo-after", seed=seed)
-        m = km.Machine("tiny", boot="bare")           # the exercise's machine
+        m = km.Machine("tiny", kernel=km.exercises.base.EXERCISE_KERNEL, boot="bare", pcp=False)  # the exercise's machine
         start = [m.zone("DMA").free_area[o].nr_free for o in range(11)]
         r = ex.check(start)
         if tuple(start) != answer_of(ex):
@@ -320,14 +321,89 @@ def test_hints_are_graded_and_the_last_one_repeats():
     assert ex.hint() == h3 and ex.hints_given == 3
 
 
-def test_solution_is_locked_unless_instructor(monkeypatch):
+def test_solution_and_answers_need_the_course_key(monkeypatch, tmp_path):
     ex = km.exercise("kmalloc-cache", seed=3)
-    monkeypatch.delenv("KMEMLAB_INSTRUCTOR", raising=False)
-    with pytest.raises(SolutionLocked, match="KMEMLAB_INSTRUCTOR=1"):
-        ex.solution()
+    # neither the old switch nor force=True nor an attribute hands the answer out
     monkeypatch.setenv("KMEMLAB_INSTRUCTOR", "1")
-    assert "Answer:" in ex.solution()
-    assert ex.check(ex.solution().answer)
+    with pytest.raises(SolutionLocked, match="course key") as e:
+        ex.solution()
+    assert "KMEMLAB_INSTRUCTOR" not in str(e.value) and "force" not in str(e.value)
+    with pytest.raises(TypeError):
+        ex.solution(force=True)
+    with pytest.raises(SolutionLocked, match="course key"):
+        ex._problem
+    assert not any(str(answer_of(ex)["waste"]) in repr(v) for k, v in vars(ex).items()
+                   if not k.startswith("_Exercise__"))
+    for bad in ("1", "not a key", tmp_path / "missing.key"):
+        with pytest.raises(SolutionLocked, match="course key"):
+            ex.solution(key=bad)
+    path = tmp_path / "course.key"
+    key = CourseKey.new(path)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    for k in (key, str(path), path, path.read_text()):
+        assert "Answer:" in ex.solution(key=k) and ex.check(ex.solution(key=k).answer)
+    with pytest.raises(ValueError, match="never overwritten"):
+        CourseKey.new(path)
+
+
+def test_seeds_are_an_hmac_of_the_student_id_under_the_course_key():
+    a, b = CourseKey(b"a" * 32), CourseKey(b"b" * 32)
+    seeds = [a.seed_for(f"s{i}") for i in range(200)]
+    assert len(set(seeds)) == 200 and all(0 <= s < 2 ** 31 for s in seeds)
+    assert a.seed_for("ana") == CourseKey(b"a" * 32).seed_for("ana") != b.seed_for("ana")
+    import hashlib, hmac
+    mac = hmac.new(b"a" * 32, b"kmemlab-seed/1\0ana", hashlib.sha256).digest()
+    assert a.seed_for("ana") == int.from_bytes(mac[:8], "big") & (2 ** 31 - 1)
+    assert a.verify(b"data", a.sign(b"data")) and not b.verify(b"data", a.sign(b"data"))
+
+
+def test_student_seed_follows_the_jupyterhub_login(monkeypatch):
+    table = {"ana": 11, "bo": 22}
+    monkeypatch.setenv("JUPYTERHUB_USER", "bo")
+    assert km.exercises.student_seed(table) == 22
+    assert km.exercises.student_seed(table, user="ana") == 11
+    monkeypatch.setenv("JUPYTERHUB_USER", "zed")
+    with pytest.raises(ValueError, match="not on this release's roster"):
+        km.exercises.student_seed(table)
+    monkeypatch.delenv("JUPYTERHUB_USER")
+    with pytest.raises(ValueError, match="JUPYTERHUB_USER"):
+        km.exercises.student_seed(table)
+
+
+def test_submit_shows_the_self_check_and_records_plain_json(monkeypatch, tmp_path):
+    import json
+    import numpy as np
+    ex = km.exercise("kmalloc-cache", seed=4)
+    ans = answer_of(ex)
+    monkeypatch.delenv("KMEMLAB_ANSWERS", raising=False)
+    r = ex.submit(ans)
+    assert r and "grader runs this cell again" in str(r)
+    out = tmp_path / "answers.jsonl"
+    monkeypatch.setenv("KMEMLAB_ANSWERS", str(out))
+    before = ex.checks_made
+    r = ex.submit({"cache": np.int64(ans["cache"]), "waste": np.int32(ans["waste"])})
+    assert r and "answer saved for the grader" in str(r)
+    ex.submit(("kmalloc-8", 1))
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert recs[0] == {"format": "kmemlab-answer/1", "exercise": "kmalloc-cache", "seed": 4,
+                       "answer": {"cache": ans["cache"], "waste": ans["waste"]},
+                       "checks": before, "hints": 0}
+    assert recs[1]["answer"] == ["kmalloc-8", 1] and recs[1]["checks"] == before + 1
+    with pytest.raises(TypeError, match="numbers, text"):
+        ex.submit({"cache": object(), "waste": 1})
+    with pytest.raises(ValueError, match="at most"):
+        ex.submit({"cache": "x" * 20000, "waste": 1})
+    assert len(out.read_text().splitlines()) == 2       # nothing half-written
+
+
+def test_keyword_stuffing_in_a_justification_earns_nothing():
+    stuffed = ("small slab cache, DMA physically contiguous device, atomic interrupt cannot "
+               "sleep, too large for max order, fallback")
+    for seed in range(30):
+        ex = km.exercise("choose-allocator", seed=seed)
+        ans = answer_of(ex)
+        r = ex.check({"choice": ans["choice"], "why": stuffed})
+        assert r.score == 0.5 and "several other scenarios" in str(r), str(r)
 
 
 def test_check_result_is_an_immutable_record_rendering_text_and_html():
@@ -373,12 +449,16 @@ def test_question_renders_as_text_markdown_and_html():
 
 # -- the command line ------------------------------------------------------------------
 
-def test_cli_exercise_prints_seed_and_question_and_with_c_the_answer(capsys):
+def test_cli_exercise_prints_seed_and_question_and_with_c_the_answer(capsys, tmp_path):
     assert main(["exercise", "buddy-of-pfn", "-s", "3"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ARG exercise buddy-of-pfn\nARG seed 3\n")
     assert "Answer:\n" not in out and "-c" in out
-    assert main(["exercise", "buddy-of-pfn", "-s", "3", "-c"]) == 0
+    assert main(["exercise", "buddy-of-pfn", "-s", "3", "-c"]) == 2
+    assert "--key" in capsys.readouterr().err
+    key = tmp_path / "course.key"
+    CourseKey.new(key)
+    assert main(["exercise", "buddy-of-pfn", "-s", "3", "-c", "--key", str(key)]) == 0
     out_c = capsys.readouterr().out
     ex = km.exercise("buddy-of-pfn", seed=3)
     assert out_c.startswith(ex.question()) and f"buddy = {answer_of(ex):#x}" in out_c
@@ -389,3 +469,14 @@ def test_cli_exercise_lists_and_rejects_unknown_names(capsys):
     assert "buddy-merge" in capsys.readouterr().out
     assert main(["exercise", "nope"]) == 2
     assert "no exercise 'nope'" in capsys.readouterr().err
+
+
+def test_exercises_name_their_kernel_and_do_not_follow_the_default(monkeypatch):
+    from kmemlab.kernel.machine import Machine
+    before = {n: km.exercise(n, seed=7).question() for n in NAMES}
+    defaults = list(Machine.__init__.__defaults__)
+    names = list(Machine.__init__.__code__.co_varnames[1:Machine.__init__.__code__.co_argcount])
+    defaults[names.index("kernel") - (len(names) - len(defaults))] = "5.4"
+    monkeypatch.setattr(Machine.__init__, "__defaults__", tuple(defaults))
+    assert Machine("tiny").kernel == "5.4"          # the patch took: a bare Machine follows it
+    assert {n: km.exercise(n, seed=7).question() for n in NAMES} == before

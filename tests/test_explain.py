@@ -35,6 +35,10 @@ def test_large_kmalloc_and_alloc_pages_blocks(m):
 def test_free_memory_names_its_free_block(m):
     pg = m.alloc_pages(km.GFP_KERNEL, 0)
     m.free_pages(pg, 0)
+    # first it sits on the CPU's per-cpu list, at its head
+    assert "per-cpu page list (pcp) of zone" in m.explain(m.page_address(pg))
+    assert "0 from its head" in m.explain(m.page_address(pg))
+    m.drain_all_pages()
     text = m.explain(m.page_address(pg))
     z = m.zone(pg.zone)
     order = next(o for o in range(11) if z.free_order(pg.pfn & ~((1 << o) - 1)) == o)

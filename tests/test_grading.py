@@ -1,8 +1,9 @@
-"""The assign/grade pipeline (issue 8, kmemlab.grading): the students' version has no
-solutions but the very checks and metadata; roster seeds are per student and
-reproducible; grading made-up submissions (model answers, a wrong part, a crash, an
-infinite loop, a deleted / tampered test cell, tampered metadata, a changed seed, a file
-that is not a notebook, a missing one) gives the points the real checks give."""
+"""kmemlab assign / kmemlab grade (issue 15): the students' release has no solutions and no
+manifest; seeds are HMAC(course key, student id); the manifest is signed; answer records,
+CSV cells, file names and option values are read as a hostile student would write them;
+grading the shipped exercise notebook in sandboxes gives the points the answers deserve,
+on kmemlab's and on nbgrader's folder layout. (The attack table is in
+tests/test_grading_attacks.py.)"""
 
 from __future__ import annotations
 
@@ -10,99 +11,124 @@ import copy
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import kmemlab as km
 from kmemlab import grading
 from kmemlab.cli import main
+from kmemlab.exercises import CourseKey
+from kmemlab.grading import grader as G
+from kmemlab.grading.release import nbgrader_meta
 
 REPO = Path(__file__).resolve().parent.parent
-NB = REPO / "notebooks" / "exercises" / "02-vmalloc-and-page-tables.ipynb"   # the smaller one
-NAME = NB.stem
-CHECKS = {"vmalloc-size-check": 3, "pt-translate-check": 2}
+INSTRUCTOR = REPO / "notebooks" / "instructor" / "exercises" / "02-vmalloc-and-page-tables.instructor.ipynb"
+NAME = "02-vmalloc-and-page-tables"
+KEY = CourseKey(b"grading-tests-key" * 2, "the tests' key")
+QUESTIONS = {"pt-translate-check": 2, "choose-allocator-check": 2}
 
 
-def _cells(nb, kind):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get(kind)]
+def _key_file(tmp_path) -> Path:
+    path = tmp_path / "course.key"
+    path.write_text(f"kmemlab-course-key/1 {KEY._secret.hex()}\n")
+    return path
 
 
 def _by_gid(nb, gid):
-    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
+    (cell,) = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == gid]
     return cell
+
+
+def _solution_lines(nb) -> list[str]:
+    out = []
+    for c in nb.cells:
+        if nbgrader_meta(c).get("solution"):
+            body = c.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            out += [ln.strip() for ln in body.splitlines() if len(ln.strip()) > 12]
+    return out
 
 
 # -- assign -------------------------------------------------------------------------
 
 def test_strip_solutions_replaces_each_region_by_the_stub_at_its_indentation():
-    src = "a = 1\nif a:\n    ### BEGIN SOLUTION\n    b = 2\n    ### END SOLUTION\nc = 3"
-    assert grading.strip_solutions(src) == (
-        "a = 1\nif a:\n    # YOUR CODE HERE\n    raise NotImplementedError()\nc = 3")
-    assert grading.strip_solutions("x = 42") == grading.STUB     # no markers: the whole cell
+    src = "a = ...\nif a:\n    ### BEGIN SOLUTION\n    b = 2\n    ### END SOLUTION\nc = 3"
+    assert grading.strip_solutions(src) == "a = ...\nif a:\n    # YOUR CODE HERE\nc = 3"
+    assert grading.strip_solutions("x = 42") == grading.STUB
     with pytest.raises(ValueError, match="not closed"):
         grading.strip_solutions("### BEGIN SOLUTION\nx = 1")
     with pytest.raises(ValueError, match="without"):
         grading.strip_solutions("x = 1\n### END SOLUTION")
 
 
-def test_assign_strips_solutions_and_keeps_checks_and_metadata(tmp_path):
-    manifest = grading.assign([NB], tmp_path / "rel")
-    src = nbformat.read(NB, as_version=4)
-    rel = nbformat.read(tmp_path / "rel" / NB.name, as_version=4)
-    assert [c.id for c in rel.cells] == [c.id for c in src.cells]
-    for s, r in zip(src.cells, rel.cells):
-        assert r.metadata == s.metadata
-        if s.metadata.get("nbgrader", {}).get("solution"):
-            assert "BEGIN SOLUTION" not in r.source and "raise NotImplementedError()" in r.source
-            body = s.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
-            assert all(ln not in r.source for ln in body.splitlines() if ln.strip())
-        else:
-            assert r.source == s.source          # questions, checks, SEED = 42 unchanged
-        if r.cell_type == "code":
-            assert r.outputs == [] and r.execution_count is None
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("release")
+    key = _key_file(tmp)
+    (tmp / "roster.csv").write_text("student_id\nana\nbo\nchen\n", encoding="utf-8")
+    assert main(["assign", str(INSTRUCTOR), "-o", str(tmp / "rel"), "--roster", str(tmp / "roster.csv"),
+                 "--key", str(key)]) == 0
+    return tmp
+
+
+def test_the_release_holds_no_solution_and_no_manifest(released):
+    src = nbformat.read(INSTRUCTOR, as_version=4)
+    secret = _solution_lines(src)
+    assert len(secret) >= 5
+    files = sorted((released / "rel").rglob("*"))
+    assert {p.name for p in files if p.is_file()} == {f"{NAME}.ipynb"}
+    assert {p.parent.name for p in files if p.is_file()} == {"ana", "bo", "chen", grading.HUB_FOLDER}
+    for p in files:
+        if p.is_file():
+            text = p.read_text()
+            assert not [ln for ln in secret if ln in text], p
+            assert "BEGIN SOLUTION" not in text and "Instructor" not in text
+    assert (released / "rel.manifest.json").is_file()
+
+
+def test_each_student_gets_the_hmac_seed_and_the_hub_copy_a_table(released):
+    for sid in ("ana", "bo", "chen"):
+        nb = nbformat.read(released / "rel" / sid / f"{NAME}.ipynb", as_version=4)
+        assert f"SEED = {KEY.seed_for(sid)}  #" in _by_gid(nb, "seed").source
+    hub = _by_gid(nbformat.read(released / "rel" / grading.HUB_FOLDER / f"{NAME}.ipynb", as_version=4), "seed")
+    table = json.loads(hub.source.split("student_seed(")[1].split(")")[0])
+    assert table == {s: KEY.seed_for(s) for s in ("ana", "bo", "chen")}
+    # the hub copy draws, for a login, exactly that student's problems
+    ns = {}
+    code = hub.source.replace("km.exercises.catalog()", "")
+    os.environ["JUPYTERHUB_USER"] = "bo"
+    try:
+        exec(code, ns)
+    finally:
+        del os.environ["JUPYTERHUB_USER"]
+    assert ns["SEED"] == KEY.seed_for("bo")
+
+
+def test_the_manifest_is_signed_and_a_changed_one_is_refused(released, tmp_path):
+    path = released / "rel.manifest.json"
+    manifest = grading.load_manifest(path, KEY)
     entry = manifest["notebooks"][NAME]
-    tests = {c["grade_id"]: c for c in entry["cells"] if c["kind"] == "test"}
-    assert {g: c["points"] for g, c in tests.items()} == CHECKS
-    assert entry["max_points"] == sum(CHECKS.values())
-    for gid, c in tests.items():
-        assert c["source"] == _by_gid(src, gid).source and ".check(" in c["source"]
-        assert c["sha256"] == grading._sha(c["source"])
-    assert json.loads((tmp_path / "rel" / "manifest.json").read_text()) == manifest
-    assert manifest["students"] is None
-
-
-def _seed_of(path) -> int:
-    nb = nbformat.read(path, as_version=4)
-    (line,) = [ln for c in nb.cells for ln in c.source.splitlines() if ln.startswith("SEED =")]
-    return int(line.split("=")[1].split("#")[0])
-
-
-def test_roster_gives_each_student_a_seed_of_their_own_reproducibly(tmp_path):
-    roster = tmp_path / "roster.csv"
-    roster.write_text("student_id,seed\nana,7\nbo,\nchen,\ndee,\n", encoding="utf-8")
-    m1 = grading.assign([NB], tmp_path / "a", roster=roster)
-    m2 = grading.assign([NB], tmp_path / "b", roster=roster)
-    seeds = {s: _seed_of(tmp_path / "a" / s / NB.name) for s in ("ana", "bo", "chen", "dee")}
-    assert seeds["ana"] == 7 and len(set(seeds.values())) == 4
-    assert seeds == m1["students"] == m2["students"]
-    assert all(seeds[s] == grading.seed_for(s) for s in ("bo", "chen", "dee"))
-    for s in seeds:       # byte for byte the same release twice
-        assert (tmp_path / "a" / s / NB.name).read_bytes() == (tmp_path / "b" / s / NB.name).read_bytes()
-    # not Python's salted hash(): another process with another hash seed agrees
-    code = "from kmemlab.grading import seed_for; print(seed_for('bo'), seed_for('chen'))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, PYTHONPATH=str(REPO), PYTHONHASHSEED="12345")).stdout
-    assert out.split() == [str(seeds["bo"]), str(seeds["chen"])]
+    assert {q["grade_id"]: q["points"] for q in entry["questions"]} == QUESTIONS
+    assert {q["exercise"] for q in entry["questions"]} == {"pt-translate", "choose-allocator"}
+    assert manifest["students"] == ["ana", "bo", "chen"] and "seed" not in json.dumps(manifest["students"])
+    assert grading.load_manifest(released / "rel", KEY) == manifest        # the folder works too
+    bad = copy.deepcopy(manifest)
+    bad["notebooks"][NAME]["questions"][0]["points"] = 100
+    (tmp_path / "m.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="signature does not match"):
+        grading.load_manifest(tmp_path / "m.json", KEY)
+    with pytest.raises(ValueError, match="signature does not match"):
+        grading.load_manifest(path, CourseKey(b"another course's key!"))
 
 
 @pytest.mark.parametrize("text, message", [
-    ("name,seed\nana,1\n", "student_id column"),
+    ("name\nana\n", "student_id column"),
     ("student_id\nana\nana\n", "appears twice"),
-    ("student_id,seed\nana,seven\n", "whole number"),
+    ("student_id,seed\nana,7\n", "seed column is not used"),
     ("student_id\n../evil\n", "cannot be a folder name"),
+    ("student_id\n=1+1\n", "cannot be a folder name"),
+    ("student_id\n_jupyterhub\n", "cannot be a folder name"),
     ("student_id\n", "no students"),
 ])
 def test_bad_rosters_say_what_is_wrong(tmp_path, text, message):
@@ -111,161 +137,221 @@ def test_bad_rosters_say_what_is_wrong(tmp_path, text, message):
         grading.read_roster(tmp_path / "r.csv")
 
 
-def test_a_roster_needs_a_seed_line_in_the_notebook(tmp_path):
-    nb = nbformat.read(NB, as_version=4)
+def test_assign_refuses_what_it_cannot_grade_honestly(tmp_path):
+    nb = nbformat.read(INSTRUCTOR, as_version=4)
+    del _by_gid(nb, "pt-translate-check").metadata["kmemlab"]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    with pytest.raises(ValueError, match="kmemlab grades only answers it can recompute"):
+        grading.assign([tmp_path / "x.ipynb"], tmp_path / "rel", ["ana"], KEY)
+    with pytest.raises(ValueError, match="inside the release"):
+        grading.assign([INSTRUCTOR], tmp_path / "rel", ["ana"], KEY, manifest=tmp_path / "rel" / "m.json")
+    with pytest.raises(ValueError, match="needs a roster"):
+        grading.assign([INSTRUCTOR], tmp_path / "rel", [], KEY)
+    assert not (tmp_path / "rel").exists()          # nothing half-written
+
+
+def test_assign_writes_a_new_key_once_and_then_reuses_it(tmp_path, capsys):
+    (tmp_path / "r.csv").write_text("student_id\nana\n")
+    key = tmp_path / "k.key"
+    assert main(["assign", str(INSTRUCTOR), "-o", str(tmp_path / "a"), "--roster", str(tmp_path / "r.csv"),
+                 "--key", str(key)]) == 0
+    assert "wrote a new course key" in capsys.readouterr().err and oct(key.stat().st_mode & 0o777) == "0o600"
+    first = key.read_text()
+    assert main(["assign", str(INSTRUCTOR), "-o", str(tmp_path / "b"), "--roster", str(tmp_path / "r.csv"),
+                 "--key", str(key)]) == 0
+    assert key.read_text() == first
+    assert (tmp_path / "a" / "ana" / f"{NAME}.ipynb").read_bytes() == (tmp_path / "b" / "ana" / f"{NAME}.ipynb").read_bytes()
+
+
+# -- reading what students wrote ------------------------------------------------------
+
+def test_answer_records_are_plain_json_and_the_last_one_wins():
+    rec = {"format": "kmemlab-answer/1", "exercise": "kmalloc-cache", "seed": 1, "answer": [1, 2],
+           "checks": 3, "hints": 0}
+    lines = [json.dumps(rec), "not json", json.dumps([1]), json.dumps(dict(rec, exercise="nope")),
+             json.dumps(dict(rec, seed=True)), "[" * 100000, json.dumps(dict(rec, answer="second", checks=-4)),
+             "x" * 200000]
+    records, notes = grading.parse_answers("\n".join(lines).encode())
+    assert records["kmalloc-cache"]["answer"] == "second" and records["kmalloc-cache"]["checks"] == 0
+    assert notes == ["6 line(s) of the answer file were not answer records and were ignored"]
+    _, notes = grading.parse_answers(b"\n" * (2 << 20))
+    assert "larger than 1 MiB" in notes[0]
+
+
+def test_a_question_is_graded_on_the_students_own_seed_with_notes():
+    q = {"grade_id": "g", "exercise": "kmalloc-cache", "points": 2}
+    right = km.exercise("kmalloc-cache", seed=5).solution(key=KEY).answer
+    rec = {"seed": 5, "answer": right, "checks": 1}
+    assert G.check_question(q, 5, rec).points == 2
+    other = G.check_question(q, 6, rec)                 # handed in seed 5's answer, is student 6
+    assert other.points < 2 and "graded on your own seed 6" in " ".join(other.feedback)
+    brute = G.check_question(q, 5, dict(rec, checks=500))
+    assert brute.points == 2 and "self-checked 500 times" in " ".join(brute.feedback)
+    none = G.check_question(q, 5, None)
+    assert none.points == 0 and none.status == "no answer"
+    odd = G.check_question(q, 5, dict(rec, answer={"cache": {"__class__": 1}, "waste": [[[]]]}))
+    assert odd.points == 0 and odd.status == "failed"
+
+
+@pytest.mark.parametrize("value, cell", [("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2", "'-2"),
+                                         ("@cmd", "'@cmd"), ("\tx", "'\tx"), ("ana", "ana"), ("4", "4")])
+def test_csv_cells_are_escaped_against_formula_injection(value, cell):
+    assert grading.csv_cell(value) == cell
+
+
+def test_names_a_student_chose_cannot_drive_the_terminal():
+    assert G._tty("ana\x1b[2J\x1b[Hbo\n") == "ana\\x1b[2J\\x1b[Hbo\\n"
+
+
+def test_submissions_that_are_not_plain_files_inside_the_folder_are_refused(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "fifo").mkdir(parents=True)
+    os.mkfifo(subs / "fifo" / "nb.ipynb")
+    (subs / "link").mkdir()
+    (subs / "link" / "nb.ipynb").symlink_to("/etc/passwd")
+    (subs / "dev").mkdir()
+    (subs / "dev" / "nb.ipynb").symlink_to("/dev/zero")
+    (subs / "inside").mkdir()
+    (subs / "inside" / "real.ipynb").write_text("{}")
+    (subs / "inside" / "nb.ipynb").symlink_to("real.ipynb")
+    (tmp_path / "elsewhere").mkdir()
+    (subs / "away").symlink_to(tmp_path / "elsewhere")
+    (subs / "nbg" / "ps1").mkdir(parents=True)
+    (subs / "nbg" / "ps1" / "nb.ipynb").write_text("{}")
+    (subs / "file").write_text("x")
+    got = {s: G._locate(subs, s, "nb", "ps1") for s in ("fifo", "link", "dev", "inside", "away", "nbg",
+                                                           "file", "missing")}
+    assert got["fifo"] == (None, "refused: nb.ipynb is a FIFO")
+    assert got["link"][1] == got["dev"][1] == "refused: nb.ipynb is a symlink leaving the student's folder"
+    assert got["inside"] == (os.path.realpath(subs / "inside" / "real.ipynb"), "")
+    assert "symlink leaving the submissions folder" in got["away"][1]
+    assert got["nbg"] == (str(subs / "nbg" / "ps1" / "nb.ipynb"), "")      # nbgrader's layout
+    assert "not a folder" in got["file"][1] and got["missing"] == (None, "absent")
+    big = subs / "inside" / "big.ipynb"
+    with big.open("wb") as f:
+        f.truncate(G.MAX_NOTEBOOK_BYTES + 1)
+    with pytest.raises(ValueError, match="at most 16 MiB"):
+        G._read_notebook(str(big))
+
+
+# -- options ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--timeout", "0.5"], "--timeout must be a number from 1 to 3600"),
+    (["--memory", "12"], "--memory must be a number from"),
+    (["--memory", "lots"], "--memory must be a size like 512M"),
+    (["--wall", "1"], "--wall must be 5 .. 86400"),
+    (["--jobs", "0"], "jobs must be a whole number from 1 to 64"),
+])
+def test_bad_option_values_are_refused_clearly(released, tmp_path, capsys, argv, message):
+    (tmp_path / "subs").mkdir()
+    assert main(["grade", str(released / "rel.manifest.json"), str(tmp_path / "subs"), "-o",
+                 str(tmp_path / "g.csv"), "--key", str(_key_file(tmp_path))] + argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_a_non_number_timeout_is_an_argparse_error(capsys):
+    assert main(["grade", "m", "s", "-o", "g.csv", "--key", "k", "--timeout", "abc"]) == 2
+    assert "invalid float value: 'abc'" in capsys.readouterr().err
+
+
+def test_without_a_sandbox_grade_refuses_and_says_why(released, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(G, "sandbox_problem", lambda: "bubblewrap is not installed (test)")
+    (tmp_path / "subs" / "ana").mkdir(parents=True)
+    assert main(["grade", str(released / "rel.manifest.json"), str(tmp_path / "subs"), "-o",
+                 str(tmp_path / "g.csv"), "--key", str(_key_file(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert "bubblewrap is not installed" in err and "--unsafe-no-sandbox" in err
+
+
+def test_grade_with_the_old_release_layout_says_what_to_do(tmp_path, capsys):
+    (tmp_path / "rel").mkdir()
+    (tmp_path / "rel" / "manifest.json").write_text("{}")
+    (tmp_path / "subs").mkdir()
+    assert main(["grade", str(tmp_path / "rel"), str(tmp_path / "subs"), "-o", str(tmp_path / "g.csv"),
+                 "--key", str(_key_file(tmp_path))]) == 2
+    assert "old release layout" in capsys.readouterr().err
+
+
+# -- grading the shipped notebook -------------------------------------------------------
+
+def _model(released, sid):
+    """``sid``'s release with the instructor's answer cells filled in."""
+    src = nbformat.read(INSTRUCTOR, as_version=4)
+    nb = nbformat.read(released / "rel" / sid / f"{NAME}.ipynb", as_version=4)
     for c in nb.cells:
-        c.source = c.source.replace("SEED = 42", "S = 42")
-    nbformat.write(nb, tmp_path / "noseed.ipynb")
-    with pytest.raises(ValueError, match="SEED = <number>"):
-        grading.assign([tmp_path / "noseed.ipynb"], tmp_path / "rel", roster={"ana": 1})
-    assert not (tmp_path / "rel").exists()        # nothing half-written
-
-
-def test_cli_assign_writes_the_release(tmp_path, capsys):
-    (tmp_path / "r.csv").write_text("student_id\nana\nbo\n", encoding="utf-8")
-    assert main(["assign", str(NB), "-o", str(tmp_path / "rel"), "--roster", str(tmp_path / "r.csv")]) == 0
-    assert "5 points" in capsys.readouterr().out
-    assert (tmp_path / "rel" / "ana" / NB.name).is_file() and (tmp_path / "rel" / "manifest.json").is_file()
-    assert main(["assign", str(tmp_path / "missing.ipynb"), "-o", str(tmp_path / "x")]) == 2
-    assert "no such notebook" in capsys.readouterr().err
-
-
-# -- grade --------------------------------------------------------------------------
-
-STUDENTS = ["model", "partial", "crash", "dies", "loop", "deleted", "tampered", "meta", "reseed",
-            "badjson", "absent"]
-
-
-def _answered(rel_nb, src_nb, **answers):
-    """A student's notebook: their release with the model answers filled in, some
-    answer cells replaced by ``answers`` (grade_id -> source)."""
-    nb = copy.deepcopy(rel_nb)
-    for c in _cells(nb, "solution"):
-        gid = c.metadata.nbgrader.grade_id
-        c.source = answers.get(gid, _by_gid(src_nb, gid).source)
+        if nbgrader_meta(c).get("solution"):
+            c.source = _by_gid(src, nbgrader_meta(c)["grade_id"]).source
     return nb
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    # the grading kernels must import this checkout's kmemlab whether it is installed
-    # (./run test) or only on PYTHONPATH (a bare checkout), as tests/test_notebooks.py does
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + ([old] if old else []))
-    try:
-        yield _graded(tmp_path_factory)
-    finally:
-        if old is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = old
+needs_sandbox = pytest.mark.skipif(bool(grading.sandbox_problem()) and not os.environ.get("CI"),
+                                   reason=f"no sandbox here: {grading.sandbox_problem()}")
 
 
-def _graded(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("grading")
-    roster = tmp / "roster.csv"
-    roster.write_text("student_id\n" + "\n".join(STUDENTS) + "\n", encoding="utf-8")
-    assert main(["assign", str(NB), "-o", str(tmp / "release"), "--roster", str(roster)]) == 0
-    src = nbformat.read(NB, as_version=4)
-    wrong2 = 'answer2 = {"index": 0, "phys": 0}'
-    wrong1 = 'answer1 = {"pages": 0, "size": 0, "pte_tables": 0}'
-    subs = {}
-    for s in STUDENTS:
-        rel = nbformat.read(tmp / "release" / s / NB.name, as_version=4)
-        subs[s] = _answered(rel, src)
-    subs["partial"] = _answered(rel, src, **{"pt-translate-answer": wrong2})
-    subs["crash"] = _answered(rel, src, **{"vmalloc-size-answer": 'raise RuntimeError("oops")'})
-    subs["dies"] = _answered(rel, src, **{"vmalloc-size-answer": "import os\nos._exit(1)"})
-    subs["loop"] = _answered(rel, src, **{"vmalloc-size-answer": "while True:\n    pass"})
-    nb = _answered(rel, src, **{"vmalloc-size-answer": wrong1})
-    nb.cells.remove(_by_gid(nb, "vmalloc-size-check"))
-    subs["deleted"] = nb
-    nb = _answered(rel, src, **{"pt-translate-answer": wrong2})
-    _by_gid(nb, "pt-translate-check").source = "assert True"
-    subs["tampered"] = nb
-    nb = _answered(rel, src, **{"vmalloc-size-answer": wrong1})
-    _by_gid(nb, "pt-translate-check").metadata.nbgrader.points = 100
-    cheat = _by_gid(nb, "vmalloc-size-check")
-    cheat.metadata.nbgrader.update(grade=False, locked=False)
-    cheat.source = "answer1 = None  # no check here"
-    subs["meta"] = nb
-    nb = subs["reseed"]
-    for c in nb.cells:
-        c.source = c.source.replace(f"SEED = {_seed_of(tmp / 'release' / 'reseed' / NB.name)}", "SEED = 1")
-    for s in STUDENTS:
-        if s in ("badjson", "absent"):
-            continue
-        (tmp / "subs" / s).mkdir(parents=True)
-        nbformat.write(subs[s], tmp / "subs" / s / NB.name)
-    (tmp / "subs" / "badjson").mkdir()
-    (tmp / "subs" / "badjson" / NB.name).write_text('{"cells": [', encoding="utf-8")
-    assert main(["grade", str(tmp / "release"), str(tmp / "subs"), "-o", str(tmp / "grades.csv"),
-                 "--timeout", "5", "--jobs", "2"]) == 0
-    with (tmp / "grades.csv").open(newline="") as f:
+@needs_sandbox
+def test_grading_the_shipped_notebook_on_both_folder_layouts(released, tmp_path, capsys):
+    subs = tmp_path / "subs"
+    nb = _model(released, "ana")
+    (subs / "ana").mkdir(parents=True)
+    nbformat.write(nb, subs / "ana" / f"{NAME}.ipynb")
+    # bo hands in through nbgrader's layout, with chen's seed pasted into the seed cell
+    nb = _model(released, "chen")
+    (subs / "bo" / "rel").mkdir(parents=True)
+    nbformat.write(nb, subs / "bo" / "rel" / f"{NAME}.ipynb")
+    status = main(["grade", str(released / "rel.manifest.json"), str(subs), "-o", str(tmp_path / "g.csv"),
+                   "--key", str(_key_file(tmp_path)), "--timeout", "2.5"])
+    out = capsys.readouterr()
+    assert status == 0, out
+    assert "graded 2 submission(s)" in out.out and "1 not submitted" in out.out
+    assert "grade [" in out.err and "ana/02-vmalloc" in out.err           # progress, one line each
+    with (tmp_path / "g.csv").open(newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
-    return tmp, rows
+    assert rows["ana"]["score"] == "4" and rows["ana"]["notes"] == ""
+    assert rows["chen"]["status"] == "absent" and rows["chen"]["notes"] == "not submitted"
+    assert "seed cell modified: restored with your own seed" in rows["bo"]["notes"]
+    # put back with bo's own seed, the notebook's answer cells computed bo's problems
+    assert rows["bo"]["score"] == "4"
+    fb = nbformat.read(tmp_path / "feedback" / "ana" / f"{NAME}.ipynb", as_version=4)
+    assert fb.cells[0].source.startswith("# Grade: 4 / 4 points")
+    i = next(i for i, c in enumerate(fb.cells) if nbgrader_meta(c).get("grade_id") == "pt-translate-check")
+    assert fb.cells[i + 1].source.startswith("**kmemlab grader: 2 / 2 points (passed)**")
+    assert f"SEED = {KEY.seed_for('ana')}" in _by_gid(fb, "seed").source
 
 
-EXPECTED = {"model": 5, "partial": 3, "crash": 2, "dies": 0, "loop": 2, "deleted": 2, "tampered": 3,
-            "meta": 2, "reseed": 5, "badjson": 0, "absent": 0}
+@needs_sandbox
+def test_unsafe_mode_grades_alike_and_warns(released, tmp_path, capsys):
+    subs = tmp_path / "subs"
+    (subs / "ana").mkdir(parents=True)
+    nbformat.write(_model(released, "ana"), subs / "ana" / f"{NAME}.ipynb")
+    assert main(["grade", str(released / "rel.manifest.json"), str(subs), "-o", str(tmp_path / "g.csv"),
+                 "--key", str(_key_file(tmp_path)), "--unsafe-no-sandbox"]) == 0
+    assert "submissions ran with the grader's rights" in capsys.readouterr().out
+    with (tmp_path / "g.csv").open(newline="") as f:
+        assert {r["student"]: r["score"] for r in csv.DictReader(f)}["ana"] == "4"
 
 
-def test_grades_csv_has_the_points_the_real_checks_give(graded):
-    _, rows = graded
-    assert sorted(rows) == sorted(STUDENTS)
-    assert {s: float(r["score"]) for s, r in rows.items()} == EXPECTED
-    assert all(r["max"] == "5" and r["notebook"] == NAME for r in rows.values())
-    assert rows["model"]["notes"] == ""
-
-
-@pytest.mark.parametrize("student, notes", [
-    ("partial", ["failed: pt-translate-check"]),
-    ("crash", ["failed: vmalloc-size-check"]),
-    ("dies", ["kernel died in cell 4 (vmalloc-size-answer); 4 later cell(s) not run"]),
-    ("loop", ["failed: vmalloc-size-check", "cell 4 (vmalloc-size-answer) timed out after 5 s"]),
-    ("deleted", ["test cell vmalloc-size-check deleted: restored from the release"]),
-    ("tampered", ["test cell pt-translate-check modified: restored from the release"]),
-    ("meta", ["test cell pt-translate-check metadata modified: restored from the release",
-              "test cell vmalloc-size-check modified and metadata modified: restored from the release"]),
-    ("reseed", ["modified: restored from the release"]),
-    ("badjson", ["not a readable notebook"]),
-    ("absent", ["not submitted"]),
-])
-def test_grades_csv_notes_say_why(graded, student, notes):
-    _, rows = graded
-    for n in notes:
-        assert n in rows[student]["notes"], rows[student]["notes"]
-
-
-def test_feedback_notebook_is_the_executed_submission_with_a_summary_on_top(graded):
-    tmp, _ = graded
-    fb = nbformat.read(tmp / "feedback" / "partial" / NB.name, as_version=4)
-    head = fb.cells[0]
-    assert head.cell_type == "markdown" and head.source.startswith("# Grade: 3 / 5 points")
-    assert "| `pt-translate-check` | 0 / 2 | failed | AssertionError: FAIL pt-translate" in head.source
-    check = _by_gid(fb, "vmalloc-size-check")
-    assert check.execution_count and not any(o.output_type == "error" for o in check.outputs)
-    # the loop was interrupted and the notebook ran on
-    fb = nbformat.read(tmp / "feedback" / "loop" / NB.name, as_version=4)
-    ans = _by_gid(fb, "vmalloc-size-answer")
-    assert any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in ans.outputs)
-    assert "| timeout |" not in fb.cells[0].source      # the check itself failed, not timed out
-    assert not any(o.output_type == "error" for o in _by_gid(fb, "pt-translate-check").outputs)
-    # a deleted check goes back where it was: right after its answer cell
-    fb = nbformat.read(tmp / "feedback" / "deleted" / NB.name, as_version=4)
-    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in fb.cells]
-    assert ids.index("vmalloc-size-check") == ids.index("vmalloc-size-answer") + 1
-    assert "| `vmalloc-size-check` | 0 / 3 | failed |" in fb.cells[0].source
-    # a dead kernel: the checks after it are "not run"
-    fb = nbformat.read(tmp / "feedback" / "dies" / NB.name, as_version=4)
-    assert "| `pt-translate-check` | 0 / 2 | not run |" in fb.cells[0].source
-    # the roster's seed was put back
-    assert _seed_of(tmp / "feedback" / "reseed" / NB.name) == grading.seed_for("reseed")
-    assert nbformat.read(tmp / "feedback" / "badjson" / NB.name, as_version=4).cells[0].source.startswith(
-        "# Grade: 0 / 5 points")
-
-
-def test_grade_without_a_release_folder_says_what_to_pass(tmp_path, capsys):
+def test_no_submission_at_all_is_a_failure(released, tmp_path, capsys):
     (tmp_path / "subs").mkdir()
-    assert main(["grade", str(tmp_path), str(tmp_path / "subs"), "-o", str(tmp_path / "g.csv")]) == 2
-    assert "manifest.json" in capsys.readouterr().err
+    status = main(["grade", str(released / "rel.manifest.json"), str(tmp_path / "subs"), "-o",
+                   str(tmp_path / "g.csv"), "--key", str(_key_file(tmp_path)), "--unsafe-no-sandbox"])
+    assert status == 1 and "no submission was found" in capsys.readouterr().out
+    with (tmp_path / "g.csv").open(newline="") as f:
+        assert [r["status"] for r in csv.DictReader(f)] == ["absent"] * 3
+
+
+def test_the_docs_say_plainly_what_is_not_supported_and_what_the_key_cannot_do():
+    doc = (REPO / "docs" / "grading.md").read_text(encoding="utf-8")
+    otter = doc.split("## otter-grader", 1)[1].split("\n## ", 1)[0]
+    assert "Not supported" in otter and "Do not run `otter assign`" in otter
+    assert "simulator" in doc and "can always *compute*" in doc and "practice" in doc
+    assert "--unsafe-no-sandbox" in doc and "bubblewrap" in doc
+
+
+def test_cli_key_new_writes_a_private_key_once(tmp_path, capsys):
+    assert main(["key", "new", str(tmp_path / "c.key")]) == 0
+    assert "keep it secret" in capsys.readouterr().out
+    assert CourseKey.load(tmp_path / "c.key").seed_for("ana") >= 0
+    assert main(["key", "new", str(tmp_path / "c.key")]) == 2
+    assert "never overwritten" in capsys.readouterr().err

@@ -107,10 +107,13 @@ def test_events_are_published_and_unsubscribe_works():
     h = m.subscribe(seen.append)
     pg = m.alloc_pages(km.GFP_KERNEL, 2)
     m.free_pages(pg, 2)
-    assert [(e.type, e.pfn, e.nr_pages) for e in seen] == [("alloc_pages", pg.pfn, 4), ("free_pages", pg.pfn, 4)]
+    # an order-2 block comes from the CPU's pcp list (5.14+), which rmqueue_bulk() filled first
+    assert [(e.type, e.pfn, e.nr_pages) for e in seen if e.type != "rmqueue_bulk"] == \
+        [("alloc_pages", pg.pfn, 4), ("free_pages", pg.pfn, 4)]
+    n = len(seen)
     h.close()
     m.alloc_pages(km.GFP_KERNEL, 0)
-    assert len(seen) == 2
+    assert len(seen) == n
 
 
 def test_a_failing_subscriber_does_not_break_the_kernel(capsys):
@@ -141,10 +144,10 @@ def test_snapshot_restore_is_exact_and_reusable():
 
 def test_two_machines_never_share_state():
     a, b = km.Machine(profile="tiny"), km.Machine(profile="tiny")
-    before = b.proc.buddyinfo()
+    before = b.proc.zoneinfo()
     for _ in range(10):
         a.alloc_pages(km.GFP_KERNEL, 0)
-    assert b.proc.buddyinfo() == before and a.proc.buddyinfo() != before
+    assert b.proc.zoneinfo() == before and a.proc.zoneinfo() != before
 
 
 def test_gfp_flags_print_like_pGg():

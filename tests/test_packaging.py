@@ -141,10 +141,15 @@ def test_the_core_cli_says_which_extra_a_command_needs(core):
     assert r.returncode == 1 and "pip install 'kmemlab[lab]'" in r.stderr, r.stderr
     assert not any(elsewhere("core-home").iterdir())      # nothing copied for a lab that cannot start
     (elsewhere() / "x.ipynb").write_text("{}")
-    r = run([core.bin("kmemlab"), "assign", "x.ipynb", "-o", "rel"], cwd=elsewhere(), env=env,
-            check=False)
+    r = run([core.bin("kmemlab"), "assign", "x.ipynb", "-o", "rel", "--roster", "r.csv", "--key", "k.key"],
+            cwd=elsewhere(), env=env, check=False)
     assert r.returncode == 1 and "pip install 'kmemlab[grading]'" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+    r = run([core.bin("kmemlab"), "slides", "x.ipynb"], cwd=elsewhere(), env=env, check=False)
+    assert r.returncode == 1 and "pip install 'kmemlab[slides]'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    r = run([core.bin("kmemlab"), "--help"], cwd=elsewhere(), env=env)
+    assert "slides" in r.stdout and "record" in r.stdout
 
 
 # -- the Binder / JupyterHub recipe, and the command line of a full install ------------------
@@ -180,7 +185,7 @@ def test_version_and_python_dash_m(lab):
 
 def test_a_pipe_closed_early_ends_quietly(lab):
     for reader in ("head -1", "true"):      # `true` leaves before kmemlab writes a byte
-        r = run(["bash", "-c", f"kmemlab exercise buddy-merge -s 3 -c | {reader}"],
+        r = run(["bash", "-c", f"kmemlab exercise buddy-merge -s 3 | {reader}"],
                 cwd=elsewhere(), env=lab.env())
         assert r.stderr == "", r.stderr
         if reader == "head -1":

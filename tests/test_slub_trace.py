@@ -87,19 +87,42 @@ def test_v419_names_and_new_slab_objects():
     assert "__kmem_cache_alloc_node" not in t and "kmalloc_trace" not in t
 
 
-def test_partial_slab_is_taken_before_a_new_one():
+def test_the_cpu_partial_slab_is_taken_before_a_new_one():
     m = machine("6.6", cpus=1)
     s = m.kmalloc_slab(2048)
     objs = [m.kmalloc(2048) for _ in range(2 * s.objects)]   # slab A full, slab B full (cpu slab)
-    m.kfree(objs[0])        # A is no CPU's slab: __slab_free puts it on the node's partial list
+    m.kfree(objs[0])        # A was full: __slab_free puts it on this CPU's partial list
     with m.trace() as t:
         p = m.kmalloc(2048)
     assert p == objs[0]
     slow = next(c for c in t.calls[0].walk() if c.func == "___slab_alloc")
-    assert [c.func for c in slow.children] == ["get_freelist", "get_partial"]
-    assert "full" in slow.children[0].detail
-    assert "1 free objects" in slow.children[1].detail
-    assert "new_slab" not in t and "__alloc_pages" not in t
+    assert [c.func for c in slow.children] == ["get_freelist", "get_freelist"]
+    assert "full" in slow.children[0].detail and "cpu partial slab" in slow.children[1].detail
+    assert "get_partial" not in t and "new_slab" not in t and "__alloc_pages" not in t
+    m.check_invariants()
+
+
+@pytest.mark.parametrize("kernel", ["6.6", "6.18"])
+def test_get_partial_node_moves_more_slabs_onto_the_cpu_partial_list(kernel):
+    m = machine(kernel, cpus=2)
+    s = m.kmalloc_slab(2048)
+    objs = [m.kmalloc(2048) for _ in range(8 * s.objects)]   # 8 full slabs, the last the CPU's
+    # one free in each of 7 full slabs: they go onto CPU 0's partial list, which drains to
+    # the node once it holds cpu_partial_slabs (24 * 2 / 16 = 3)
+    for i in range(7):
+        m.kfree(objs[i * s.objects])
+    n = s.node[0]
+    on_node = n.nr_partial
+    assert on_node == 6 and len(s.cpu_slab[0].partial) == 1
+    with m.on_cpu(1):                     # CPU 1 has no slab of kmalloc-2k yet
+        with m.trace() as t:
+            m.kmalloc(2048)
+    gpn = next(c for c in t.calls[0].walk() if c.func == "get_partial_node")
+    # the first slab becomes CPU 1's slab; more follow until more than
+    # cpu_partial_slabs / 2 = 1 are on its partial list
+    assert [c.func for c in gpn.children] == ["put_cpu_partial", "put_cpu_partial"]
+    assert len(s.cpu_slab[1].partial) == 2 and n.nr_partial == on_node - 3
+    assert "new_slab" not in t
     m.check_invariants()
 
 
@@ -166,38 +189,47 @@ def test_kzalloc_shows_the_memset():
 
 # -- kfree: fast path vs __slab_free -> discard_slab ------------------------------------
 
-def test_kfree_fast_path_is_a_leaf_do_slab_free():
-    m = machine("6.6")
+@pytest.mark.parametrize("kernel,chain", [("6.6", ["__kmem_cache_free", "slab_free", "do_slab_free"]),
+                                          ("6.18", ["slab_free", "do_slab_free"]), ("4.5", ["slab_free"])])
+def test_kfree_fast_path_is_a_leaf(kernel, chain):
+    # 6.1-6.7: kfree() in mm/slab_common.c calls SLUB's __kmem_cache_free(); 4.5's
+    # slab_free() holds the fast path itself (no do_slab_free())
+    m = machine(kernel)
     p = m.kmalloc(64)
     with m.trace() as t:
         m.kfree(p)
-    assert t.functions() == ["kfree", "slab_free", "do_slab_free"]
-    assert "c->freelist" in t.calls[0].children[0].children[0].detail
+    assert t.functions() == ["kfree"] + chain
+    leaf = [c for c in t.calls[0].walk()][-1]
+    assert leaf.func == chain[-1] and not leaf.children and "c->freelist" in leaf.detail
 
 
-@pytest.mark.parametrize("kernel", ["6.6", "4.19"])
-def test_kfree_that_empties_a_slab_discards_it(kernel):
+@pytest.mark.parametrize("kernel", ["6.18", "6.6", "4.19"])
+def test_kfree_that_empties_a_node_partial_slab_discards_it(kernel):
     m = machine(kernel, cpus=1)
     s = m.kmalloc_slab(100)
     slab_bytes = 4096 << s.order
-    nslabs = s.min_partial + 2
-    objs = [m.kmalloc(100) for _ in range(nslabs * s.objects)]
+    objs = [m.kmalloc(100) for _ in range(60 * s.objects)]
     by_slab = {}
     for p in objs:
         by_slab.setdefault(p // slab_bytes, []).append(p)
     slabs = sorted(by_slab.values(), key=lambda v: v[0])
-    assert len(slabs) == nslabs and all(len(v) == s.objects for v in slabs)
-    # one object back from every other slab: full slabs go to the partial list
-    for v in slabs[1:-1]:
-        m.kfree(v[0])
-    first = slabs[0]
+    assert len(slabs) == 60 and all(len(v) == s.objects for v in slabs)
+    n = s.node[0]
+    # one object back from full slabs, oldest first: they go onto the CPU partial list,
+    # which drains to the node list when full (5.16+: cpu_partial_slabs slabs; 4.x: more
+    # than cpu_partial free objects)
+    i = 0
+    while n.nr_partial < s.min_partial:
+        m.kfree(slabs[i].pop(0))
+        i += 1
+    first = next(v for v in slabs if m.virt_to_page(v[0]).pfn in {sl.pfn for sl in n.partial.values()})
     for p in first[:-1]:
         m.kfree(p)
     with m.trace() as t:
-        m.kfree(first[-1])          # the slab is now empty and the node has enough partials
-    assert is_nested(t, ["kfree", "slab_free", "do_slab_free", "__slab_free", "discard_slab",
-                         "free_slab", "__free_pages"])
-    freed = next(c for c in t.calls[0].walk() if c.func == "__free_pages")
+        m.kfree(first[-1])          # empty, on the node's partial list, and the node has enough
+    entry = m.gen.chain("free_slab_pages_chain")[0]          # 6.15+: free_frozen_pages()
+    assert is_nested(t, ["kfree", "slab_free", "__slab_free", "discard_slab", "free_slab", entry])
+    freed = next(c for c in t.calls[0].walk() if c.func == entry)
     assert f"order={s.order}" in freed.detail
     m.check_invariants()
 
@@ -237,6 +269,26 @@ def test_debug_cache_path_and_unwinding_after_a_kernel_bug():
     assert is_nested(t, ["kmalloc", "slab_alloc_node", "__slab_alloc", "___slab_alloc"])
     assert "alloc_debug_processing" in t
     assert q
+
+
+def test_slow_path_frames_exist_only_while_a_trace_runs():
+    """slab_common.traced: the framed wrappers sit on the instance inside `with m.trace()`
+    (also when the block raises) and are gone after, so untraced calls run the bare methods."""
+    m = machine("6.18")
+    slub = m._k.slub
+    cls = type(slub)
+    framed = {n for c in cls.__mro__ for n in vars(c) if getattr(getattr(cls, n), "traced_wrapper", None)}
+    assert {"_Slub___slab_alloc", "_Slub__slab_free", "put_cpu_partial", "krealloc"} <= framed
+    assert not framed & set(vars(slub))
+    with pytest.raises(ZeroDivisionError):
+        with m.trace() as t:
+            assert framed <= set(vars(slub))
+            m.kfree(m.kmalloc(64))
+            1 / 0
+    assert "___slab_alloc" in t and not framed & set(vars(slub))
+    with m.trace() as t2:
+        m.kmalloc(64)
+    assert not framed & set(vars(slub)) and len(t2.calls) == 1
 
 
 # -- tracing changes nothing ----------------------------------------------------------

@@ -54,12 +54,12 @@ def test_areas_are_placed_lowest_first_each_followed_by_its_guard_page(m):
 
 def test_vfree_releases_the_range_lazily_and_a_purge_makes_it_reusable(m):
     a = m.vmalloc(PAGE)
-    free_before = sum(z.nr_free_pages for z in m.zones)
+    free_before = sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones)
     # the page array is a kmalloc object, or (before SLUB is merged) a page of its own
     array_pages = 1 if m.find_vm_area(a).pages_array_kind == "page" else 0
     m.vfree(a)
     # the page came back at once ...
-    assert sum(z.nr_free_pages for z in m.zones) == free_before + 1 + array_pages
+    assert sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones) == free_before + 1 + array_pages
     assert m.walk(a).phys is None and m.vmalloc_to_page(a) is None
     # ... the address range did not
     assert _lines(m) == [f"0x{START:016x}-0x{START + 2 * PAGE:016x}    8192 unpurged vm_area"]
@@ -176,23 +176,23 @@ def test_vfree_of_an_aligned_address_inside_an_area_frees_that_area_as_the_kerne
 
 
 def test_size_over_totalram_fails_with_the_6x_message_and_takes_nothing(m):
-    free = sum(z.nr_free_pages for z in m.zones)
+    free = sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones)
     size = (m.totalram_pages + 1) * PAGE
     assert m.vmalloc(size) == km.NULL
     assert f"vmalloc error: size {size}, exceeds total pages, mode:0xcc0(GFP_KERNEL)" in m.dmesg()
-    assert sum(z.nr_free_pages for z in m.zones) == free and m.proc.vmallocinfo() == ""
+    assert sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones) == free and m.proc.vmallocinfo() == ""
 
 
 def _exhaust(m, size):
     k = m._k
-    free = sum(z.nr_free_pages for z in m.zones)
+    free = sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones)
     tables = k.vmstat["nr_page_table_pages"]
     slabs = k.vmstat["nr_slab_unreclaimable"]
     assert m.vmalloc(size) == km.NULL
     # everything taken was given back (page tables stay, as the kernel keeps them, and so
     # may an empty slab that held the pages array: SLUB keeps min_partial empty slabs)
     kept = (k.vmstat["nr_page_table_pages"] - tables) + (k.vmstat["nr_slab_unreclaimable"] - slabs)
-    assert sum(z.nr_free_pages for z in m.zones) + kept == free
+    assert sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones) + kept == free
     assert k.vmstat["nr_vmalloc"] == 0
     m.check_invariants()
 

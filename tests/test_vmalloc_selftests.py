@@ -108,7 +108,7 @@ class VmallocMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.m = km.Machine(profile="tiny", mem="16M", cpus=2)
-        self.free0 = sum(z.nr_free_pages for z in self.m.zones)
+        self.free0 = sum(z.nr_free_pages + z.nr_pcp_pages for z in self.m.zones)
         self.tables0 = self.m._k.vmstat["nr_page_table_pages"]
         self.slabs0 = self.m._k.vmstat["nr_slab_unreclaimable"]
         self.vmalloc0 = self.m._k.vmstat["nr_vmalloc"]        # the booted machine's stacks and chunk
@@ -165,7 +165,7 @@ class VmallocMachine(RuleBasedStateMachine):
         k = self.m._k
         tables = k.vmstat["nr_page_table_pages"] - self.tables0
         slabs = k.vmstat["nr_slab_unreclaimable"] - self.slabs0     # empty slabs SLUB keeps
-        assert sum(z.nr_free_pages for z in self.m.zones) + tables + slabs == self.free0   # no leak
+        assert sum(z.nr_free_pages + z.nr_pcp_pages for z in self.m.zones) + tables + slabs == self.free0   # no leak
         assert k.vmstat["nr_vmalloc"] == self.vmalloc0
 
 

@@ -6,19 +6,26 @@
 >>> ex                                        # the question (parameters echoed first)
 >>> ex.check({"pfn": 0x1a40, "order": 2})     # PASS/FAIL, score, feedback per part
 >>> ex.hint()                                 # hint 1, then 2, ...
->>> ex.solution()                             # only with KMEMLAB_INSTRUCTOR=1 (or force=True)
+>>> ex.submit({"pfn": 0x1a40, "order": 2})    # graded notebooks: the self-check + a record
+>>> ex.solution(key="course.key")             # the answer: only with a course key
 
-From a terminal: ``kmemlab exercise buddy-merge -s 42`` (``-c`` prints the answer).
+From a terminal: ``kmemlab exercise buddy-merge -s 42`` (``-c --key FILE`` prints the
+answer). In a course every student's seed comes from the instructor's key
+(:class:`CourseKey`); on JupyterHub ``SEED = km.exercises.student_seed({...})`` picks the
+login's seed from the table the release carries.
 """
 
 from __future__ import annotations
 
 from . import buddy, choice, slab, vmalloc  # noqa: F401  (each registers its exercises)
-from .base import (INSTRUCTOR_ENV, REGISTRY, CheckResult, Exercise, Problem, Solution,
-                   SolutionLocked)
+import os
 
-__all__ = ["catalog", "exercise", "Exercise", "CheckResult", "Problem", "Solution",
-           "SolutionLocked", "INSTRUCTOR_ENV"]
+from .base import (REGISTRY, CheckResult, Exercise, Problem, Solution, SolutionLocked,
+                   answer_record)
+from .key import CourseKey
+
+__all__ = ["catalog", "exercise", "student_seed", "Exercise", "CheckResult", "Problem",
+           "Solution", "SolutionLocked", "CourseKey", "answer_record"]
 
 
 class Catalog(list):
@@ -56,3 +63,21 @@ def exercise(name: str, seed: int = 0) -> Exercise:
                          + ", ".join(sorted(REGISTRY)))
     return cls(seed)
 
+
+
+def student_seed(seeds: dict, user: str | None = None) -> int:
+    """The seed of ``user`` (default: the JupyterHub login, ``$JUPYTERHUB_USER``) in the
+    table a JupyterHub release carries, so the problems in a student's notebook are the
+    ones the grader grades. The table is public by design: a seed only draws a problem,
+    and the grader computes every seed from the roster and the course key, never from it."""
+    if not isinstance(seeds, dict):
+        raise TypeError(f"seeds must be the release's dict {{login: seed}}, got {type(seeds).__name__}")
+    who = user if user is not None else os.environ.get("JUPYTERHUB_USER", "")
+    if not who:
+        raise ValueError("no JupyterHub login here ($JUPYTERHUB_USER is not set): open this "
+                         "notebook on the course's JupyterHub, or ask your instructor for the "
+                         "notebook with your own seed")
+    if who not in seeds:
+        raise ValueError(f"{who!r} is not on this release's roster; ask your instructor to "
+                         "add you (and release again)")
+    return int(seeds[who])

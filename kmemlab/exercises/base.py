@@ -12,13 +12,25 @@ is compared with the model's value; a wrong part is then matched against the *ty
 mistakes* the generator computed (also from the model: "that is the buddy at order 2"),
 so the feedback names the mistake rather than only "wrong". :class:`CheckResult` is an
 immutable record that renders as HTML in a notebook and as text in a terminal, and is
-truthy exactly when the answer passed: ``assert ex.check(answer)`` is an autograder test.
+truthy exactly when the answer passed.
+
+Graded use (issue 15) never trusts a verdict computed in a student's kernel: the answer
+cell's ``ex.submit(answer)`` writes a small typed record (:func:`answer_record`: JSON with
+the exercise, the seed and the answer) and the grader checks that answer again in its own
+process with the student's own seed (:mod:`kmemlab.grading`). The answers themselves stay
+out of casual reach: no attribute holds them, ``ex.solution()`` needs the instructor's
+:class:`~kmemlab.exercises.key.CourseKey`. Every exercise builds its machines through
+:func:`exercise_machine`, which names the kernel release (and the bare boot) explicitly,
+so a new default elsewhere cannot change a student's problem.
 """
 
 from __future__ import annotations
 
 import abc
+import collections
 import html
+import inspect
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
@@ -26,12 +38,45 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 __all__ = ["Exercise", "Problem", "Part", "CheckResult", "Solution", "SolutionLocked", "register",
-           "REGISTRY", "INSTRUCTOR_ENV", "rng_for"]
-
-#: set to 1 in an instructor's environment to make ``ex.solution()`` answer
-INSTRUCTOR_ENV = "KMEMLAB_INSTRUCTOR"
+           "REGISTRY", "rng_for", "exercise_machine", "answer_record", "ANSWERS_ENV",
+           "RECORD_FORMAT", "EXERCISE_KERNEL", "MAX_ANSWER_BYTES"]
 
 REGISTRY: dict[str, type["Exercise"]] = {}
+
+#: the kernel release every exercise machine runs: stated, not inherited from a default
+EXERCISE_KERNEL = "6.6"
+#: where ``ex.submit()`` appends answer records; set only by the grader's sandbox
+ANSWERS_ENV = "KMEMLAB_ANSWERS"
+RECORD_FORMAT = "kmemlab-answer/1"
+#: the largest answer a record holds (JSON bytes); the grader reads no more either
+MAX_ANSWER_BYTES = 16384
+
+# self-checks per (exercise, seed) in this Python process: the record carries the count,
+# so the grader can say "checked 4096 times before submitting" (a brute force) — this is
+# bookkeeping about the notebook session, not model state
+_CHECKS: collections.Counter = collections.Counter()
+
+
+def exercise_machine(profile: str = "x86_64", **kwargs):
+    """The Machine an exercise runs its scenario on: kernel :data:`EXERCISE_KERNEL` unless
+    the exercise names another, and the pristine ("bare") boot once Machine has a ``boot``
+    option — so the problems a seed draws do not move when a default changes."""
+    from ..kernel.machine import Machine
+    kwargs.setdefault("kernel", EXERCISE_KERNEL)
+    if "boot" in _machine_params():
+        kwargs.setdefault("boot", "bare")
+    return Machine(profile, **kwargs)
+
+
+def _machine_params() -> frozenset:
+    global _MACHINE_PARAMS
+    if _MACHINE_PARAMS is None:
+        from ..kernel.machine import Machine
+        _MACHINE_PARAMS = frozenset(inspect.signature(Machine.__init__).parameters)
+    return _MACHINE_PARAMS
+
+
+_MACHINE_PARAMS: frozenset | None = None
 
 
 def register(cls: type["Exercise"]) -> type["Exercise"]:
@@ -49,7 +94,7 @@ def rng_for(seed: int) -> np.random.Generator:
 
 
 class SolutionLocked(PermissionError):
-    """``ex.solution()`` outside an instructor's environment."""
+    """``ex.solution()`` (or an answer attribute) without the instructor's course key."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +132,8 @@ class CheckResult:
 
     ``passed`` is True only when every part is right; ``score`` is the fraction of parts
     right (0.0 .. 1.0); ``points`` is that fraction of the exercise's points;
-    ``feedback`` has one line per part. ``bool(result)`` is ``passed``."""
+    ``feedback`` has one line per part; ``parts`` is ((part name, right?), ...).
+    ``bool(result)`` is ``passed``."""
     exercise: str
     seed: int
     passed: bool
@@ -95,6 +141,7 @@ class CheckResult:
     points: float
     max_points: float
     feedback: tuple[str, ...]
+    parts: tuple[tuple[str, bool], ...] = ()
 
     def __bool__(self) -> bool:
         return self.passed
@@ -143,8 +190,14 @@ class Exercise(abc.ABC):
         if not 0 <= int(seed) < 2 ** 63:
             raise ValueError(f"seed must be in 0 .. 2**63-1, got {seed}")
         self.seed = int(seed)
-        self._problem = self.build(rng_for(self.seed))
+        # the answers live here and nowhere public: see solution() and the module doc
+        self.__problem = self.build(rng_for(self.seed))
         self._hints_given = 0
+
+    @property
+    def _problem(self):
+        raise SolutionLocked(f"the answers of {self.name} are not an attribute; an instructor "
+                             "passes the course key: ex.solution(key='course.key')")
 
     @abc.abstractmethod
     def build(self, rng: np.random.Generator) -> Problem:
@@ -156,19 +209,19 @@ class Exercise(abc.ABC):
     @property
     def params(self) -> dict:
         """The drawn parameters (echoed at the top of the question)."""
-        return dict(self._problem.params)
+        return dict(self.__problem.params)
 
     @property
     def parts(self) -> tuple[str, ...]:
         """The names of the answer parts, in the order a tuple answer uses."""
-        return tuple(p.name for p in self._problem.parts)
+        return tuple(p.name for p in self.__problem.parts)
 
     def question(self) -> str:
         """The question as plain text: seed and parameters first, then the task."""
-        ps = self._problem
+        ps = self.__problem
         head = [f"ARG exercise {self.name}", f"ARG seed {self.seed}"]
         head += [f"ARG {k} {v}" for k, v in ps.params.items()]
-        parts = self._problem.parts
+        parts = self.__problem.parts
         if len(parts) == 1:
             how = [f"Answer: {parts[0].what}" if parts[0].what else "Answer: one value"]
         else:
@@ -195,7 +248,7 @@ class Exercise(abc.ABC):
     # -- checking -------------------------------------------------------------------
 
     def _split(self, answer) -> list:
-        parts = self._problem.parts
+        parts = self.__problem.parts
         if isinstance(answer, dict):
             missing = [p.name for p in parts if p.name not in answer]
             extra = [k for k in answer if k not in self.parts]
@@ -214,7 +267,8 @@ class Exercise(abc.ABC):
     def check(self, answer) -> CheckResult:
         """Compare ``answer`` with the model's; a part that cannot be read counts as
         wrong and the feedback says what to type."""
-        parts = self._problem.parts
+        parts = self.__problem.parts
+        _CHECKS[(self.name, self.seed)] += 1
         try:
             values = self._split(answer)
         except (TypeError, ValueError) as e:
@@ -246,14 +300,46 @@ class Exercise(abc.ABC):
     def _result(self, oks: list[bool], feedback: list[str]) -> CheckResult:
         score = sum(oks) / len(oks)
         return CheckResult(self.name, self.seed, all(oks), score, round(score * self.points, 3),
-                           float(self.points), tuple(feedback))
+                           float(self.points), tuple(feedback),
+                           tuple((p.name, ok) for p, ok in zip(self.__problem.parts, oks)))
+
+    @property
+    def checks_made(self) -> int:
+        """How many times this exercise (name and seed) was checked in this Python process."""
+        return _CHECKS[(self.name, self.seed)]
+
+    # -- graded use -------------------------------------------------------------------
+
+    def submit(self, answer) -> CheckResult:
+        """Hand ``answer`` in: show the self-check (the very check the grader runs) and,
+        inside a grading run, append the answer record the grader reads
+        (:func:`answer_record`). The grader never uses what this returns or prints: it
+        checks the recorded answer again, in its own process, with the student's own seed.
+        An answer that cannot be recorded (not numbers, text, lists or dicts of them; too
+        large) raises TypeError/ValueError saying what to pass."""
+        record = answer_record(self, answer)
+        result = self.check(answer)
+        path = os.environ.get(ANSWERS_ENV)
+        if path:
+            line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            note = "answer saved for the grader"
+        else:
+            note = "the grader runs this cell again and grades the answer it gets there"
+        return CheckResult(result.exercise, result.seed, result.passed, result.score,
+                           result.points, result.max_points, result.feedback + (f"({note})",),
+                           result.parts)
 
     # -- help -------------------------------------------------------------------------
 
     def hint(self) -> str:
         """The next hint: the first call gives hint 1, the next hint 2, ... (the last
         one repeats)."""
-        hints = self._problem.hints
+        hints = self.__problem.hints
         i = min(self._hints_given, len(hints) - 1)
         self._hints_given = min(self._hints_given + 1, len(hints))
         more = "" if i + 1 < len(hints) else " (that was the last hint)"
@@ -265,15 +351,20 @@ class Exercise(abc.ABC):
         """How many hints this exercise has shown (a grader may record it)."""
         return self._hints_given
 
-    def solution(self, force: bool = False) -> "Solution":
-        """The answer and a worked explanation — for instructors: allowed when the
-        environment has KMEMLAB_INSTRUCTOR=1, or with ``force=True`` (an instructor's
-        script, a self-study student who has given up). Raises SolutionLocked otherwise."""
-        if not force and os.environ.get(INSTRUCTOR_ENV) != "1":
-            raise SolutionLocked(f"the solution of {self.name} is for instructors: set "
-                                 f"{INSTRUCTOR_ENV}=1 or call ex.solution(force=True); "
-                                 "try ex.hint() first")
-        ps = self._problem
+    def solution(self, key=None) -> "Solution":
+        """The answer and a worked explanation, for the holder of a course key
+        (:class:`~kmemlab.exercises.key.CourseKey`, the path of its file, or its text);
+        raises SolutionLocked without one. A self-study learner is their own instructor:
+        ``kmemlab key new my.key`` makes a key."""
+        from .key import CourseKey
+        if key is None:
+            raise SolutionLocked(f"the solution of {self.name} needs the instructor's course "
+                                 "key (ex.solution(key='course.key')); try ex.hint()")
+        try:
+            CourseKey.coerce(key)
+        except (TypeError, ValueError) as e:
+            raise SolutionLocked(f"the solution of {self.name} needs a course key: {e}") from None
+        ps = self.__problem
         answer = ({p.name: p.answer for p in ps.parts} if len(ps.parts) > 1 else ps.parts[0].answer)
         shown = "\n".join(f"  {p.name} = {p.show(p.answer)}" for p in ps.parts)
         return Solution(answer, f"Answer:\n{shown}\n\n{ps.explanation.rstrip()}\n")
@@ -294,6 +385,48 @@ class Solution(str):
 
     def _repr_pretty_(self, p, cycle):
         p.text(str(self))
+
+
+def _plain(value, where: str):
+    """``value`` as JSON-able plain data: numbers, text, True/False/None, lists and dicts
+    with text keys (numpy scalars and int subclasses such as Address become int)."""
+    if value is None or value is Ellipsis:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        if f != f or f in (float("inf"), float("-inf")):
+            raise ValueError(f"{where}: {value!r} is not a number an answer can hold")
+        return f
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v, where) for v in list(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: dict keys are part names (text), got {k!r}")
+            out[str(k)] = _plain(v, where)
+        return out
+    raise TypeError(f"{where}: an answer is numbers, text, True/False, or lists/dicts of "
+                    f"them; got {type(value).__name__}")
+
+
+def answer_record(ex: "Exercise", answer) -> dict:
+    """The record ``ex.submit(answer)`` writes: ``{"format", "exercise", "seed",
+    "answer", "checks", "hints"}`` — plain JSON the grader parses without running any of
+    the student's code."""
+    plain = _plain(answer, f"{ex.name} answer")
+    size = len(json.dumps(plain, separators=(",", ":")))
+    if size > MAX_ANSWER_BYTES:
+        raise ValueError(f"{ex.name}: the answer is {size} bytes as JSON; an answer is at most "
+                         f"{MAX_ANSWER_BYTES} bytes")
+    return {"format": RECORD_FORMAT, "exercise": ex.name, "seed": ex.seed, "answer": plain,
+            "checks": ex.checks_made, "hints": ex.hints_given}
 
 
 # -- parsers shared by the generators ---------------------------------------------------

@@ -9,9 +9,14 @@ merged block is what ``zone->free_area`` holds afterwards, the success is whethe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..kernel import gfp as G
-from ..kernel.machine import Machine
-from .base import Exercise, Part, Problem, parse_bool, parse_int, register, show_hex, show_yes_no
+from .base import (Exercise, Part, Problem, exercise_machine, parse_bool, parse_int, register,
+                   show_hex, show_yes_no)
+
+if TYPE_CHECKING:
+    from ..kernel.machine import Machine
 
 __all__ = ["BuddyOfPfn", "BuddyMerge", "BuddyinfoAfter", "OrderAllocSucceeds"]
 
@@ -21,8 +26,10 @@ _TRY = int(G.GFP_KERNEL | G.__GFP_NOWARN)
 
 
 def _drained(order: int = 0, seed: int = 0) -> tuple[Machine, list[int]]:
-    """A tiny machine whose DMA zone is allocated entirely in order-``order`` blocks."""
-    m = Machine("tiny", seed=seed, boot="bare")
+    """A tiny machine whose DMA zone is allocated entirely in order-``order`` blocks. The
+    per-cpu page lists are off (``pcp=False``: each page goes straight to the buddy lists and
+    back), so a free merges at once, as the exercises about buddy arithmetic ask."""
+    m = exercise_machine("tiny", seed=seed, pcp=False)
     got = []
     while (pg := m.alloc_pages(_DRAIN, order)) is not None:
         got.append(pg.pfn)
@@ -192,7 +199,7 @@ class BuddyinfoAfter(Exercise):
     description = "/proc/buddyinfo after a sequence of alloc_pages / free_pages calls."
 
     def build(self, rng):
-        m = Machine("tiny", boot="bare")
+        m = exercise_machine("tiny", pcp=False)     # the buddy lists alone, as the question says
         z = m.zone("DMA")
         start = _nr_free(m)
         info = m.proc.buddyinfo().rstrip()

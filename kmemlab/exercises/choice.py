@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from ..kernel import gfp as G
 from ..kernel.helpers import min_free_kbytes
-from ..kernel.machine import Machine
-from .base import Exercise, Part, Problem, parse_int, register
+from .base import Exercise, Part, Problem, exercise_machine, parse_int, register
 from .buddy import _mistakes
 
 __all__ = ["ChooseAllocator", "GfpZone", "Watermarks"]
@@ -42,7 +41,7 @@ class ChooseAllocator(Exercise):
 
     def build(self, rng):
         reason = tuple(_REASONS)[int(rng.integers(len(_REASONS)))]
-        m = Machine("x86_64", mem="1G", seed=self.seed, boot="init")
+        m = exercise_machine("x86_64", mem="1G", seed=self.seed)
         size = {"small": int(rng.integers(16, 512)),
                 "dma": int(rng.integers(16, 256)) * 1024,
                 "atomic": int(rng.integers(1, 32)) * 1024,
@@ -86,6 +85,13 @@ class ChooseAllocator(Exercise):
         def judge_why(text: str):
             low = text.lower()
             hit = [w for w in words if w in low]
+            # a sentence that names every scenario's reason ("small, DMA, atomic, too big,
+            # fallback") has not chosen one: no credit, so keyword stuffing does not pay
+            others = {r for r, (_, ws) in _REASONS.items() if r != reason
+                      and any(w in low for w in ws if w not in words)}
+            if hit and len(others) >= 2:
+                return False, ("the justification names the reasons of several other "
+                               "scenarios too; give the one reason that decides this one")
             if hit:
                 return True, f"the justification names the reason ({hit[0]!r})"
             return False, ("the justification should say why: " + {
@@ -138,7 +144,7 @@ class GfpZone(Exercise):
         profile, mem = _CONFIGS[int(rng.integers(len(_CONFIGS)))]
         names = [n for n in _GFPS if not (profile == "i386" and n == "GFP_DMA32")]
         gname = names[int(rng.integers(len(names)))]
-        m = Machine(profile, mem=mem, seed=self.seed, boot="init")
+        m = exercise_machine(profile, mem=mem, seed=self.seed)
         zones = [z for z in m.zones if z.managed_pages]
         page = m.alloc_pages(_GFPS[gname], 0)
         zone = page.zone
@@ -178,7 +184,8 @@ class Watermarks(Exercise):
 
     def build(self, rng):
         mem = f"{int(rng.integers(2, 64)) * 32}M"
-        m = Machine("x86_64", mem=mem, seed=self.seed, boot="init")
+        # transparent_hugepage=never: khugepaged would raise min_free_kbytes (set_recommended_min_free_kbytes())
+        m = exercise_machine("x86_64", mem=mem, seed=self.seed, transparent_hugepage="never")
         zones = [z for z in m.zones if z.managed_pages]
         z = zones[-1]
         lowmem = sum(x.managed_pages for x in zones)
@@ -202,7 +209,8 @@ class Watermarks(Exercise):
                  Part("low", wlow, parse_int, _mistakes(wlow, low_pairs),
                       what=f"the {z.name} zone's low watermark, in pages"))
         zl = "\n".join(f"  {x.name:<6} managed {x.managed_pages} pages" for x in zones)
-        q = (f"An x86_64 machine (kernel 6.6, 4 KiB pages) with {mem} of RAM; its zones:\n{zl}\n\n"
+        q = (f"An x86_64 machine (kernel 6.6, 4 KiB pages) with {mem} of RAM, booted with "
+             f"transparent_hugepage=never (so khugepaged does not raise min_free_kbytes); its zones:\n{zl}\n\n"
              f"Compute vm.min_free_kbytes, then the {z.name} zone's min and low watermarks.")
         return Problem({"mem": mem, "zone": z.name}, q, parts,
                        ("calculate_min_free_kbytes(): int_sqrt(lowmem_kbytes * 16), clamped to "

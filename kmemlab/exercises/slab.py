@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 
 from ..kernel.helpers import slab_cache_usage
-from ..kernel.machine import Machine
 from ..kernel.slub import calculate_order
-from .base import Exercise, Part, Problem, parse_int, register
+from .base import Exercise, Part, Problem, exercise_machine, parse_int, register
 from .buddy import _mistakes
 
 __all__ = ["KmallocCache", "SlabObjects", "SlabinfoReading", "SpotTheBug"]
@@ -44,7 +43,7 @@ class KmallocCache(Exercise):
     def build(self, rng):
         lo, hi = [(1, 64), (65, 256), (257, 1024), (1025, 8192)][int(rng.integers(4))]
         n = int(rng.integers(lo, hi + 1))
-        m = Machine("x86_64", seed=self.seed, boot="init")
+        m = exercise_machine("x86_64", seed=self.seed)
         p = m.kmalloc(n)
         got = m.ksize(p)
         cache = m.kmalloc_slab(n).name
@@ -86,7 +85,7 @@ class SlabObjects(Exercise):
     def build(self, rng):
         size = 8 * int(rng.integers(3, 140))            # 24 .. 1112 bytes, word-aligned
         cpus = int(2 ** rng.integers(0, 7))             # 1 .. 64
-        m = Machine("x86_64", cpus=cpus, seed=self.seed, boot="bare")
+        m = exercise_machine("x86_64", cpus=cpus, seed=self.seed)
         c = m.kmem_cache_create("ex_obj", size)
         order, objects = c.oo
         pages = 1 << order
@@ -129,7 +128,7 @@ class SlabinfoReading(Exercise):
 
     def build(self, rng):
         size = 8 * int(rng.integers(4, 64))
-        m = Machine("x86_64", cpus=int(rng.integers(1, 5)), seed=self.seed, boot="bare")
+        m = exercise_machine("x86_64", cpus=int(rng.integers(1, 5)), seed=self.seed)
         c = m.kmem_cache_create("ex_obj", size)
         objs = [m.kmem_cache_alloc(c) for _ in range(int(rng.integers(c.objects + 1, 6 * c.objects)))]
         for i in rng.permutation(len(objs))[: int(rng.integers(1, len(objs) // 2))]:
@@ -206,7 +205,7 @@ class SpotTheBug(Exercise):
     def build(self, rng):
         bug = _BUGS[int(rng.integers(3))]
         n = int(rng.integers(16, 1000))
-        m = Machine("x86_64", mem="64M", cpus=2, slub_debug="FZPU", seed=self.seed, boot="init")
+        m = exercise_machine("x86_64", mem="64M", cpus=2, slub_debug="FZPU", seed=self.seed)
         m.dmesg(clear=True)
         p = m.kmalloc(n)
         m.write(p, b"\x01" * n)

@@ -9,9 +9,7 @@ tables ``m.walk()`` passes through, the physical address the walk reaches.
 from __future__ import annotations
 
 import re
-
-from ..kernel.machine import Machine
-from .base import Exercise, Part, Problem, parse_int, register, show_hex
+from .base import Exercise, Part, Problem, exercise_machine, parse_int, register, show_hex
 from .buddy import _mistakes
 
 __all__ = ["VmallocSize", "PageTableTranslate"]
@@ -28,7 +26,7 @@ class VmallocSize(Exercise):
     description = "Pages, PTE tables and the /proc/vmallocinfo size of a vmalloc(N)."
 
     def build(self, rng):
-        m = Machine("x86_64", seed=self.seed, boot="init")
+        m = exercise_machine("x86_64", seed=self.seed)
         before = [int(rng.integers(1, 300)) * 4096 - int(rng.integers(0, 4096))
                   for _ in range(int(rng.integers(0, 3)))]
         for n in before:
@@ -84,7 +82,7 @@ class PageTableTranslate(Exercise):
 
     def build(self, rng):
         mem = ("128M", "1G", "4G")[int(rng.integers(3))]
-        m = Machine("x86_64", mem=mem, seed=self.seed, boot="init")
+        m = exercise_machine("x86_64", mem=mem, seed=self.seed)
         kind = ("vmalloc", "kmalloc")[int(rng.integers(2))]
         if kind == "vmalloc":
             npages = int(rng.integers(1, 40))

@@ -62,7 +62,7 @@ from typing import NamedTuple
 
 
 from . import gfp as G
-from . import slub as S
+from . import slab_common as S
 from .mem_map import K_PAGES, K_PGTABLE, K_USER
 
 __all__ = ["BOOT_MODES", "CORE_CACHES", "KTHREADS", "USER_TASKS", "BOOT_OBJECTS", "Task",
@@ -421,7 +421,7 @@ class _Boot:
         # create_boot_cache(): offsetof(struct kmem_cache, node) + nr_node_ids pointers
         # (224 bytes before the array on 6.18), and struct kmem_cache_node
         for name, size in (("kmem_cache", 224 + ptr * k.nr_nodes), ("kmem_cache_node", 72)):
-            s = slub.create_cache(name, size, slub.calculate_alignment(_HW, 0, size, ptr), _HW)
+            s = slub.create_cache(name, size, S.calculate_alignment(_HW, 0, size, ptr), _HW)
             s.refcount = -1                     # "Exempt from merging for now"
             boot.append(s)
         # kmem_cache_init() makes these two before the kmalloc caches; kmemlab's Slub made
@@ -619,13 +619,25 @@ class _Boot:
                 self.temp_pages.append((pfn, o))
 
     def drop_temporary(self) -> None:
-        """The temporary objects and pages go back, in no particular order."""
+        """The temporary objects and pages go back, in no particular order and on whichever
+        CPU the freeing work (a kworker, an RCU callback) runs: a slab that was full goes onto
+        that CPU's partial list (put_cpu_partial()), a page onto that CPU's page list
+        (free_unref_page()), so every CPU ends up with some, as on a real box."""
         k = self.k
-        order = self.rng.permutation(len(self.temporary)).tolist()
-        self.free_objects([self.temporary[i] for i in order])
-        for i in self.rng.permutation(len(self.temp_pages)).tolist():
+        rng = self.rng
+        old = k.cpu
+        free = self.slub.kmem_cache_free
+        objs = self.temporary
+        cpus = rng.integers(0, k.nr_cpus, size=len(objs)).tolist()
+        for i, cpu in zip(rng.permutation(len(objs)).tolist(), cpus):
+            k.cpu = cpu
+            free(*objs[i])
+        cpus = rng.integers(0, k.nr_cpus, size=len(self.temp_pages)).tolist()
+        for i, cpu in zip(rng.permutation(len(self.temp_pages)).tolist(), cpus):
             pfn, o = self.temp_pages[i]
+            k.cpu = cpu
             k.buddy.free(pfn, o)
+        k.cpu = old
         self.temporary, self.temp_pages = [], []
 
     # -- the sequence ----------------------------------------------------------------------

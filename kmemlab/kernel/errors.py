@@ -7,7 +7,7 @@ Allocation *failures* are not exceptions at all: they return ``NULL`` / ``None``
 and log a warning, exactly like C.
 """
 
-__all__ = ["KernelError", "KernelBug", "KernelOops"]
+__all__ = ["KernelError", "KernelBug", "KernelOops", "SlabCtorError"]
 
 
 class KernelError(Exception):
@@ -29,3 +29,10 @@ class KernelBug(KernelError):
 class KernelOops(KernelError):
     """A page fault in kernel mode: an access to an address that is not mapped
     (``page_fault_oops()`` in arch/x86/mm/fault.c). The machine is unchanged."""
+
+
+class SlabCtorError(KernelError):
+    """A cache's constructor (``kmem_cache_create(..., ctor)``) raised while SLUB set up
+    a new slab. In C a constructor cannot fail; in Python it can. The constructor's own
+    exception is ``__cause__``; the message names the cache. The cache is left exactly as
+    it was and the new slab's pages go back to the page allocator."""

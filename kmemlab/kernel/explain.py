@@ -11,8 +11,9 @@ within it and the frame behind it (``find_vm_area`` + ``vmalloc_to_page``).
 
 from __future__ import annotations
 
+from . import gfp as G
 from .layout import format_size
-from .mem_map import (K_FREE, K_KERNEL, K_KMALLOC_LARGE, K_MEMMAP, K_NOMAP, K_PAGES, K_PGTABLE,
+from .mem_map import (K_FREE, K_PCP, K_KERNEL, K_KMALLOC_LARGE, K_MEMMAP, K_NOMAP, K_PAGES, K_PGTABLE,
                       K_RESERVED, K_SLAB, K_USER, K_VMALLOC, PG_head, PG_tail)
 
 __all__ = ["explain"]
@@ -66,6 +67,23 @@ def _free_block(k, pfn: int) -> str:
     return "free memory"
 
 
+def _pcp_block(k, pfn: int) -> str:
+    """Where a K_PCP frame sits: which CPU's per_cpu_pages of which zone, which list."""
+    buddy = k.buddy
+    z = buddy.zone_of(pfn)
+    for cpu, pcp in enumerate(z.per_cpu_pageset):
+        for pindex, lst in enumerate(pcp.lists):
+            order = buddy.pindex_to_order(pindex)
+            head = pfn & ~((1 << order) - 1)
+            if head in lst:
+                pos = len(lst) - 1 - lst.index(head)
+                return (f"free memory on CPU {cpu}'s per-cpu page list (pcp) of zone {z.name}: an "
+                        f"order-{order} block at pfn {head:#x}, {G.MIGRATETYPE_NAMES[pindex % 3] if order <= 3 else 'THP'} "
+                        f"list, {pos} from its head; not in free_area (and not in /proc/buddyinfo) "
+                        "until free_pcppages_bulk() or drain_all_pages() gives it back")
+    return "free memory on a per-cpu page list"
+
+
 def _block_head(mm, pfn: int) -> int:
     head = pfn
     while head > 0 and mm.flags[head] & PG_tail:
@@ -88,6 +106,8 @@ def _frame(k, pfn: int, addr: int | None) -> list[str]:
              f"node {int(mm.node[pfn])}"]
     if kind == K_FREE:
         lines.append(_free_block(k, pfn))
+    elif kind == K_PCP:
+        lines.append(_pcp_block(k, pfn))
     elif kind == K_SLAB:
         lines += _slab_object(k, pfn, addr) if addr is not None else ["a slab page"]
     elif kind == K_KMALLOC_LARGE:

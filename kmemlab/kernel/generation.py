@@ -77,6 +77,20 @@ BASE: dict[str, Any] = {
     "cpuset_on_failure_line": False,  # ",cpuset=/,mems_allowed=0" appended (5.0+)
     "order_warn_site": "mm/page_alloc.c:2998",   # the WARN_ON_ONCE of an order too large
     "warn_symbol_parens": True,       # "WARNING: ... at file:line func+0x../0x..()" (4.x)
+    # per-CPU page lists (mm/page_alloc.c, include/linux/mmzone.h; see kernel/pcp.py)
+    "pcp_high_order": False,          # the lists hold orders 1-3 and the THP order too
+    "pcp_thp_lists": 1,               # NR_PCP_THP: one THP list, later movable + the others
+    "pcp_batch_max_kb": 512,          # zone_batchsize(): "~0.1% of the zone or" this much
+    "pcp_tuning": "fixed",            # how high/batch are set and used: fixed, split_high, auto
+    "pcp_drain_pageblock_mt": False,  # free_pcppages_bulk() frees to the pageblock's type now
+    "rmqueue_pcplist": False,         # rmqueue() -> rmqueue_pcplist() -> __rmqueue_pcplist()
+    "page_del_and_expand": False,     # __rmqueue_smallest() -> page_del_and_expand() -> expand()
+    # a bad __free_pages() (free_page_is_bad(), bad_page(), mm/debug.c dump_page())
+    "slab_page_type": False,          # PageSlab is a page type in _mapcount, not PG_slab
+    "slab_page_frozen": False,        # slab pages are frozen: refcount 0 while in use
+    "dump_page_line": "page:{page:016x} count:{refcount} mapcount:0 mapping:          (null) index:0x0",
+    "dump_page_bad_flags": True,      # bad_page() adds "bad because of flags:"
+    "put_page_testzero_site": "include/linux/mm.h:367",   # its VM_BUG_ON_PAGE(refcount == 0)
     # GFP (include/linux/gfp.h, include/trace/events/mmflags.h)
     "gfp_layout": "4.5",
     "gfp_atomic_bit": 0x80000,        # ___GFP_ATOMIC in GFP_ATOMIC (0: no such bit)
@@ -98,6 +112,19 @@ BASE: dict[str, Any] = {
     "freeptr_mid_object": False,
     "slab_track_stackdepot": False,
     "new_slab_objects": True,
+    "slab_usersize": False,           # kmem_cache_create_usercopy(): caches carry a usercopy region
+    "slab_bug_mask_fixup": False,     # new_slab() fixes GFP_SLAB_BUG_MASK bits (else BUG())
+    "kmalloc_large_fix_flags": False, # kmalloc_large() fixes them too
+    "kfree_nonslab_check": "bug",     # kfree() of a non-slab, non-compound page: "bug", "none", "warn"
+    "slab_cpu_partial_slabs": False,  # CPU partial lists sized in slabs (cpu_partial_slabs), not pobjects
+    "slab_cpu_partial_objects": (2, 6, 13, 30),   # set_cpu_partial(): size >= PAGE_SIZE, >= 1024, >= 256, else
+    "slab_cpu_partial_frozen": True,  # CPU partial slabs are frozen
+    "kmalloc_redzone": False,         # the bytes after kmalloc's orig_size are checked ("kmalloc Redzone")
+    "krealloc_orig_size": False,      # __do_krealloc() uses orig_size and re-poisons the red zone
+    "kmalloc_create_96_192_first": False,  # create_kmalloc_caches(): kmalloc-96/-192 before kmalloc-8
+    "slab_alloc_try_thisnode": False, # ___slab_alloc(): a node request tries that node alone first
+    "random_kmalloc_caches": False,   # CONFIG_RANDOM_KMALLOC_CACHES exists
+    "kmem_cache_destroy_unlinks": False,  # a failed destroy still unlinks the cache
     "slab_alloc_node_split": False,   # __slab_alloc_node() below slab_alloc_node()
     "kmem_cache_alloc_node_step": False,  # kmalloc_trace()/__do_kmalloc_node() -> __kmem_cache_alloc_node()
     # vmalloc (mm/vmalloc.c, mm/util.c)
@@ -163,11 +190,25 @@ BASE: dict[str, Any] = {
     "boot_freeptr_offset": False,     # kmem_cache_args: free pointer inside an RCU object
     "boot_cred_kmem_cache_macro": False,   # KMEM_CACHE(cred): the cache is "cred", not "cred_jar"
     "boot_vma_rcu": False,            # vm_area_struct: SLAB_TYPESAFE_BY_RCU, cache-line aligned
-    "slab_usersize": False,           # kmem_cache_create_usercopy(): /sys/kernel/slab/*/usersize
     "slab_sheaves": False,            # per-CPU sheaves: /sys/kernel/slab/*/sheaf_capacity
     "lowmem_reserve_ratio_all_zones": False,   # one lowmem_reserve_ratio entry per zone type
     "pcp_fraction_sysctl": "percpu_pagelist_fraction",
     "box_symbol_offsets": False,      # %pS offsets of boot call sites read on a real kernel
+    "zoneinfo_per_node": False,       # a "per-node stats" block, node_unreclaimable (node LRU)
+    "zoneinfo_all_zones": False,      # unpopulated zones too (up to "protection")
+    "zoneinfo_pcp_high_min_max": False,   # pagesets print high_min and high_max
+    # the vmstat counters zoneinfo prints (mm/vmstat.c vmstat_text[], x86_64 distribution
+    # config: NUMA, ZSMALLOC, SWAP, NUMA_BALANCING, IOMMU_SUPPORT; no UNACCEPTED_MEMORY)
+    "zoneinfo_zone_stats": (
+        "nr_free_pages", "nr_alloc_batch", "nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
+        "nr_active_file", "nr_unevictable", "nr_mlock", "nr_anon_pages", "nr_mapped", "nr_file_pages",
+        "nr_dirty", "nr_writeback", "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_page_table_pages",
+        "nr_kernel_stack", "nr_unstable", "nr_bounce", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
+        "nr_writeback_temp", "nr_isolated_anon", "nr_isolated_file", "nr_shmem", "nr_dirtied", "nr_written",
+        "nr_pages_scanned", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave", "numa_local",
+        "numa_other", "workingset_refault", "workingset_activate", "workingset_nodereclaim",
+        "nr_anon_transparent_hugepages", "nr_free_cma"),
+    "zoneinfo_node_stats": (),
     # the memory-allocation-profiling rename (see NOPROF)
     "noprof": False,
     # functions this generation inlines on top of INLINED (4.x: alloc_pages() was inline)
@@ -194,6 +235,9 @@ BASE: dict[str, Any] = {
         # __free_pages() of a block the per-cpu lists do not take (4.5: order > 0)
         "free_pages_chain": ("__free_pages", "__free_pages_ok", "free_one_page"),
         "free_slab_pages_chain": ("__free_pages", "__free_pages_ok", "free_one_page"),
+        # ... and of one they take (4.5: order 0), down to the function that adds it to the list
+        "free_pages_pcp_chain": ("__free_pages", "free_hot_cold_page"),
+        "free_slab_pages_pcp_chain": ("__free_pages", "free_hot_cold_page"),
         "kmalloc_cache_chain": ("kmem_cache_alloc_trace", "slab_alloc"),
         "kmalloc_cache_node_chain": ("kmem_cache_alloc_node_trace",),
         "kmalloc_large_chain": ("kmalloc_large", "kmalloc_order_trace", "kmalloc_order", "alloc_kmem_pages"),
@@ -205,6 +249,16 @@ BASE: dict[str, Any] = {
         "__do_kmalloc_node_large_chain": ("kmalloc_large_node", "alloc_kmem_pages_node"),
         "kvmalloc_kmalloc_chain": ("__kmalloc_node",),
         "kmem_cache_alloc_chain": ("kmem_cache_alloc", "slab_alloc"),
+        # kfree() of a slab object, and kmem_cache_free(), down to the free fast path
+        # (4.5: slab_free() is the fast path itself)
+        "kfree_slab_chain": ("slab_free",),
+        "slab_free_chain": ("slab_free",),
+        # what krealloc() allocates with (kmalloc_track_caller())
+        "kmalloc_track_caller_chain": ("__kmalloc_track_caller",),
+        # the function whose name the cache-creation failure message prints (__func__)
+        "kmem_cache_create": "kmem_cache_create",
+        # a CPU partial list going to the node partial lists
+        "__put_partials": "unfreeze_partials",
         "kfree_large": "__free_kmem_pages",
         "free_debug_processing": "free_debug_processing",
         "__alloc_pages_bulk": "__alloc_pages_bulk",
@@ -215,11 +269,78 @@ BASE: dict[str, Any] = {
     },
 }
 
+def _with(names: tuple, after: str, *new: str) -> tuple:
+    """``names`` with ``new`` inserted after ``after`` (a counter added to an enum)."""
+    i = names.index(after) + 1
+    return names[:i] + new + names[i:]
+
+
+#: mm/vmstat.c vmstat_text[]: the zone and node counters zoneinfo prints, 5.10.13's lists
+#: (Rtoax/linux-5.10.13), then what later releases add or drop
+_ZONE_STATS_5_10 = (
+    "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
+    "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock",
+    "nr_page_table_pages", "nr_bounce", "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss",
+    "numa_foreign", "numa_interleave", "numa_local", "numa_other")
+_NODE_STATS_5_10 = (
+    "nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+    "nr_slab_reclaimable", "nr_slab_unreclaimable", "nr_isolated_anon", "nr_isolated_file",
+    "workingset_nodes", "workingset_refault_anon", "workingset_refault_file", "workingset_activate_anon",
+    "workingset_activate_file", "workingset_restore_anon", "workingset_restore_file",
+    "workingset_nodereclaim", "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback",
+    "nr_writeback_temp", "nr_shmem", "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages",
+    "nr_file_pmdmapped", "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim",
+    "nr_dirtied", "nr_written", "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired",
+    "nr_foll_pin_released", "nr_kernel_stack")
+_ZONE_STATS_6_6 = tuple(n for n in _ZONE_STATS_5_10 if n != "nr_page_table_pages")
+_ZONE_STATS_6_18 = _with(tuple(n for n in _ZONE_STATS_6_6 if n != "nr_bounce"), "nr_free_pages", "nr_free_pages_blocks")
+_NODE_STATS_6_6 = _with(_NODE_STATS_5_10, "nr_written", "nr_throttled_written") + (
+    "nr_page_table_pages", "nr_sec_page_table_pages", "nr_swapcached", "pgpromote_success", "pgpromote_candidate")
+_NODE_STATS_6_8 = _NODE_STATS_6_6 + ("pgdemote_kswapd", "pgdemote_direct", "pgdemote_khugepaged")
+_NODE_STATS_6_12 = _with(_NODE_STATS_6_8, "nr_sec_page_table_pages", "nr_iommu_pages")
+_NODE_STATS_6_18 = _with(_with(tuple(n for n in _NODE_STATS_6_12 if n != "nr_writeback_temp"),
+                               "pgpromote_candidate", "pgpromote_candidate_nrl"),
+                         "pgdemote_khugepaged", "pgdemote_proactive") + (
+    "nr_hugetlb", "nr_balloon_pages", "nr_kernel_file_pages")
+
 #: The table, in release order. Where a row cites "4.5:", "6.6:" ... with a line number,
 #: the code was read in a tree of that release (Makefile checked; 6.12 and 6.18 lines are
 #: of 6.12.19 and 6.18.35).
 CHANGES: tuple[Change, ...] = (
     # --- 4.x ---------------------------------------------------------------------------
+    Change("4.6", "dump_page_line",
+           "page:{page:016x} refcount:{refcount} mapcount:0 mapping:          (null) index:0x0",
+           "dump_page() prints refcount: (page->_count renamed _refcount)",
+           "0139aa7b7fa1 'mm: rename _count, field of the struct page, to _refcount' (≈ 4.6); 4.5: mm/debug.c"),
+    Change("4.8", "zoneinfo_per_node", True,
+           "zoneinfo: the node's first populated zone opens with 'per-node stats'; the LRU and most "
+           "counters move there; 'node_unreclaimable:' replaces 'all_unreclaimable:'",
+           "75ef71840539 'mm, vmstat: add infrastructure for per-node vmstats' (node-based LRU, ≈ 4.8)"),
+    Change("4.8", "zoneinfo_zone_stats", _ZONE_STATS_5_10,
+           "the per-zone counters zoneinfo prints (5.10's list)",
+           "5.10.13: mm/vmstat.c vmstat_text[] (Rtoax/linux-5.10.13); ≈ for 4.8 - 5.9 and 5.11 - 6.5 (not read)"),
+    Change("4.8", "zoneinfo_node_stats", _NODE_STATS_5_10,
+           "the per-node counters zoneinfo prints (5.10's list)",
+           "5.10.13: mm/vmstat.c vmstat_text[] (Rtoax/linux-5.10.13); ≈ for 4.8 - 5.9 and 5.11 - 6.5 (not read)"),
+    Change("4.12", "rmqueue_pcplist", True,
+           "rmqueue() takes order-0 pages through rmqueue_pcplist() -> __rmqueue_pcplist() (before, "
+           "buffered_rmqueue() itself)", "066b23935578 'mm, page_alloc: split buffered_rmqueue()' (≈ 4.12); "
+           "4.5: mm/page_alloc.c:2210"),
+    Change("4.12", "zoneinfo_all_zones", True,
+           "zoneinfo lists every zone, an unpopulated one up to its 'protection' line (which moves "
+           "before the counters)", "'mm, vmstat: print non-populated zones in zoneinfo' (≈ 4.12); "
+           "5.10.13: mm/vmstat.c zoneinfo_show()"),
+    Change("4.15", "names", {"free_pages_pcp_chain": ("__free_pages", "free_unref_page", "free_unref_page_commit"),
+                             "free_slab_pages_pcp_chain": ("__free_pages", "free_unref_page",
+                                                           "free_unref_page_commit")},
+           "free_hot_cold_page() renamed free_unref_page() (no more cold pages); the list work in "
+           "free_unref_page_commit()", "2d4894b5d2ae 'mm: remove cold parameter from free_hot_cold_page*' (≈ 4.15)"),
+    Change("4.15", "dump_page_line",
+           "page:{page:016x} refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0",
+           "%p prints a NULL mapping as zeros", "ad67b74d2469 'printk: hash addresses printed with %p' (≈ 4.15)"),
+    Change("4.19", "pcp_batch_max_kb", 1024, "zone_batchsize() caps the batch at 1 MiB (was 512 KiB)",
+           "d8a759b57035 'mm, page_alloc: double zone's batchsize' (≈ 4.19); 4.5: mm/page_alloc.c:4566; "
+           "5.10.13: zone_batchsize()"),
     Change("4.6", "mode_pGg", True,
            "allocation-failure reports decode the mask: mode:%#x(%pGg) (4.5 prints mode:0x%x)",
            "4.5: mm/page_alloc.c:2693 has no %pGg; 'mm, printk: introduce new format string for flags'"),
@@ -279,10 +400,6 @@ CHANGES: tuple[Change, ...] = (
            "CONFIG_VMAP_STACK: each task's 16 KiB stack is a vmalloc area with a guard page (x86-64); "
            "freed stacks are cached, two per CPU", "ba14a194a434 'fork: Add generic vmalloced stack support' (≈); "
            "4.5: kernel/fork.c alloc_thread_stack_node() -> alloc_kmem_pages_node(THREAD_SIZE_ORDER)"),
-    Change("4.16", "slab_usersize", True,
-           "kmem_cache_create_usercopy(): caches whitelist a usercopy region (kmalloc caches the whole "
-           "object); /sys/kernel/slab/*/usersize", "8eb8284b4129 'usercopy: Prepare for usercopy whitelisting' (≈); "
-           "4.5: mm/slub.c slab_attrs[] has no usersize"),
     Change("4.18", "lowmem_reserve_ratio_all_zones", True,
            "sysctl_lowmem_reserve_ratio[] has MAX_NR_ZONES entries (was MAX_NR_ZONES - 1): "
            "/proc/sys/vm/lowmem_reserve_ratio gains the last zone's 0",
@@ -304,6 +421,18 @@ CHANGES: tuple[Change, ...] = (
     Change("5.14", "pcp_fraction_sysctl", "percpu_pagelist_high_fraction",
            "vm.percpu_pagelist_fraction replaced by vm.percpu_pagelist_high_fraction",
            "74f44822097c 'mm/page_alloc: introduce vm.percpu_pagelist_high_fraction' (≈)"),
+    Change("5.8", "dump_page_bad_flags", False, "bad_page() no longer prints 'bad because of flags:'",
+           "'mm, page_alloc: ... bad_flags' cleanup (≈ 5.8: 5.7-rc1 reports still print it); 6.6: "
+           "mm/page_alloc.c bad_page()"),
+    Change("5.14", "pcp_high_order", True,
+           "the pcp lists hold orders 1-3 (PAGE_ALLOC_COSTLY_ORDER) and the THP order too, one list per "
+           "order and migratetype", "44042b449872 'mm/page_alloc: allow high-order pages to be stored on "
+           "the per-cpu lists' (≈ 5.14); 6.6: include/linux/mmzone.h:671"),
+    Change("5.14", "pcp_tuning", "split_high",
+           "pcp->high is the zone's low watermark split over the node's CPUs (zone_highsize()); "
+           "consecutive frees give back more (free_factor, nr_pcp_free())",
+           "'mm/page_alloc: disassociate the pcp->high from pcp->batch', 'mm/page_alloc: scale the number "
+           "of pages that are batch freed' (≈ 5.14); 6.6: mm/page_alloc.c:5258, :2320"),
     Change("5.0", "gfp_layout", "5.0",
            "the GFP bits reshuffled to today's values: GFP_KERNEL prints 0xcc0", "include/linux/gfp.h of 5.0"),
     Change("5.0", "gfp_atomic_bit", 0x200, "___GFP_ATOMIC is bit 0x200", "include/linux/gfp.h of 5.0"),
@@ -314,8 +443,9 @@ CHANGES: tuple[Change, ...] = (
            "mm/slab_common.c kmalloc_info[]; 4.5: slab_common.c:883-897"),
     Change("5.0", "names", {"vfree_chain": ("vfree", "__vfree", "__vunmap")}, "vfree() -> __vfree() -> __vunmap()",
            "mm/vmalloc.c"),
-    Change("5.0", "zoneinfo_boost", True, "zoneinfo prints 'boost' (watermark boosting)",
-           "1c30844d2dfe 'mm: reclaim small amounts of memory when an external fragmentation event occurs'"),
+    Change("5.14", "zoneinfo_boost", True, "zoneinfo prints 'boost' (watermark boosting, which 5.0 added)",
+           "the print came after 'cma' (lore patch 'mm/vmstat: ... boost' against a zoneinfo with cma); "
+           "not in 5.10.13's zoneinfo_show_print() (Rtoax/linux-5.10.13 mm/vmstat.c); 6.6: mm/vmstat.c (≈ 5.14)"),
     Change("5.2", "vmallocinfo_purge_after", True,
            "/proc/vmallocinfo lists lazily freed areas after the busy ones (show_purge_info())",
            "mm/vmalloc.c s_show()"),
@@ -357,9 +487,13 @@ CHANGES: tuple[Change, ...] = (
                              "free_pages_chain": ("__free_pages", "free_the_page", "__free_pages_ok",
                                                   "free_one_page"),
                              "free_slab_pages_chain": ("__free_pages", "free_the_page", "__free_pages_ok",
-                                                       "free_one_page")},
+                                                       "free_one_page"),
+                             "free_pages_pcp_chain": ("__free_pages", "free_the_page", "free_unref_page",
+                                                      "free_unref_page_commit"),
+                             "free_slab_pages_pcp_chain": ("__free_pages", "free_the_page", "free_unref_page",
+                                                           "free_unref_page_commit")},
            "__alloc_pages_nodemask() -> __alloc_pages(), alloc_pages_current() -> alloc_pages(); "
-           "free_the_page() between __free_pages() and __free_pages_ok()",
+           "free_the_page() between __free_pages() and __free_pages_ok() / free_unref_page()",
            "'mm/page_alloc: combine __alloc_pages and __alloc_pages_nodemask', 'mm/mempolicy: rename "
            "alloc_pages_current to alloc_pages' (≈ 5.13)"),
     Change("5.13", "inlined_extra", frozenset(), "alloc_pages() is a real function (in mm/mempolicy.c)",
@@ -386,8 +520,9 @@ CHANGES: tuple[Change, ...] = (
     Change("5.17", "free_large_kmalloc_warn_site", "mm/slab_common.c:994",
            "free_large_kmalloc(): WARN_ON_ONCE(order == 0), then 'object pointer: 0x%p'",
            "(≈: 6.6's line; not read for 5.17 - 6.1)"),
-    Change("5.15", "names", {"kfree_large": "free_nonslab_page"},
-           "kfree() of a large block: free_nonslab_page()", "d0fe47c64152 'slub: add back check for free nonslab objects' (≈)"),
+    Change("5.16", "names", {"kfree_large": "free_nonslab_page"},
+           "kfree() of a large block: free_nonslab_page()",
+           "d0fe47c64152 'slub: add back check for free nonslab objects' (in the 5.16 merge next to b47291ef02b0)"),
     Change("5.12", "kmem_free_name", True, "kmem_cache_free events carry name=",
            "'mm, tracing: record slab name for kmem_cache_free()' (≈ 5.12); 6.6: kmem.h:132"),
     Change("5.9", "kmem_call_site_symbolic", True, "kmem events print call_site=%pS (symbol+off/size), not %lx",
@@ -410,12 +545,140 @@ CHANGES: tuple[Change, ...] = (
            "__GFP_NOFAIL dropped from the kmalloc attempt", "mm/util.c kvmalloc_node(); 6.6: util.c:585"),
     Change("5.18", "zoneinfo_promo", True, "zoneinfo prints the 'promo' watermark (WMARK_PROMO)",
            "c574bbe91703 'NUMA balancing: optimize page placement for memory tiering system' (≈)"),
-    Change("5.18", "zoneinfo_cma", True, "zoneinfo prints 'cma' (zone_cma_pages())", "mm/vmstat.c (≈)"),
+    Change("5.13", "zoneinfo_cma", True, "zoneinfo prints 'cma' (zone_cma_pages())",
+           "not in 5.10.13's zoneinfo_show_print(), before 'boost' was added (≈ 5.12/5.13); 6.6: mm/vmstat.c"),
     Change("5.18", "kmem_accounted", True, "kmalloc/kmem_cache_alloc events carry accounted=",
            "'mm/tracing: add accounted entry into output of allocation tracepoints' (≈ 5.18)"),
     Change("5.19", "meminfo_zswap", True, "Zswap:, Zswapped: in /proc/meminfo (CONFIG_ZSWAP)",
            "f6498b776d28 'mm: zswap: add basic meminfo and vmstat coverage'"),
+    # --- SLUB: CPU partial lists, usercopy, flag fix-ups, kfree() of a non-slab page -----
+    Change("4.7", "names", {"kfree_slab_chain": ("slab_free", "do_slab_free"),
+                            "slab_free_chain": ("slab_free", "do_slab_free")},
+           "slab_free() wraps do_slab_free(), which holds the fast path",
+           "4.5: mm/slub.c:2760 slab_free() is the fast path, no do_slab_free(); present in 4.8 (≈ 4.7)"),
+    Change("4.8", "slab_bug_mask_fixup", True,
+           "new_slab() clears __GFP_HIGHMEM/__GFP_DMA32 with 'Unexpected gfp: ... Fix your code!' instead of BUG()",
+           "72baeef0c271 'slab: do not panic on invalid gfp_mask' (≈ 4.8; dump_stack() added ≈ 4.10); "
+           "4.5: mm/slub.c:1495 pr_emerg + BUG()"),
+    Change("4.16", "slab_usersize", True,
+           "caches carry a usercopy region; kmalloc caches' is the whole object, which makes them unmergeable; "
+           "/sys/kernel/slab/*/usersize shows it",
+           "8eb8284b4129 'usercopy: Prepare for usercopy whitelisting' (4.16); 6.18: mm/slab_common.c slab_unmergeable(); "
+           "4.5: mm/slub.c slab_attrs[] has no usersize"),
+    Change("4.16", "names", {"kmem_cache_create": "kmem_cache_create_usercopy"},
+           "cache creation fails in kmem_cache_create_usercopy()", "6.6: mm/slab_common.c:356 (__func__)"),
+    Change("5.9", "kmalloc_large_fix_flags", True, "kmalloc_large() fixes GFP_SLAB_BUG_MASK bits too",
+           "'mm: slab: check GFP_SLAB_BUG_MASK before alloc_pages in kmalloc_order' (June 2020, ≈ 5.9); "
+           "6.6: mm/slab_common.c:1163"),
+    Change("5.14", "kfree_nonslab_check", "none",
+           "kfree() of a non-slab page checks PageCompound only under CONFIG_DEBUG_VM (VM_BUG_ON_PAGE)",
+           "f227f0faf63b 'slub: fix unreclaimable slab stat for bulk free' (as d0fe47c64152's log says, ≈ 5.14)"),
+    Change("5.15", "names", {"__put_partials": "__unfreeze_partials"},
+           "unfreeze_partials() split: __unfreeze_partials() does the work",
+           "the PREEMPT_RT SLUB series (≈ 5.15); 6.6: mm/slub.c:2600"),
+    Change("5.16", "kfree_nonslab_check", "warn",
+           "kfree() of an order-0 non-slab page WARNs and frees it", "d0fe47c64152 'slub: add back check for free nonslab objects'"),
+    Change("5.16", "slab_cpu_partial_slabs", True,
+           "CPU partial lists are limited in slabs (cpu_partial_slabs = cpu_partial * 2 / objects per slab)",
+           "b47291ef02b0 'mm, slub: change percpu partial accounting from objects to pages'"),
+    Change("5.16", "slab_cpu_partial_objects", (6, 24, 52, 120),
+           "default cpu_partial quadrupled (doubled for objects of a page or more)",
+           "23e98ad1ce89 'mm/slub: increase default cpu partial list sizes'; real 6.18 /sys/kernel/slab/*/cpu_partial"),
+    Change("6.1", "names", {"kfree_slab_chain": ("__kmem_cache_free", "slab_free", "do_slab_free"),
+                            "kmalloc_track_caller_chain": ("__kmalloc_node_track_caller", "__do_kmalloc_node")},
+           "kfree() (mm/slab_common.c) calls SLUB's __kmem_cache_free(); kmalloc_track_caller() goes "
+           "__kmalloc_node_track_caller() -> __do_kmalloc_node()",
+           "the common-kmalloc rework (≈ 6.1); 6.6: mm/slab_common.c:1075, :1043"),
+    Change("6.2", "kmalloc_redzone", True,
+           "kmalloc objects' bytes after orig_size are checked as 'kmalloc Redzone'; ksize() switches that off; "
+           "kzalloc() zeroes orig_size bytes only",
+           "946fa0dbf2d8 'mm/slub: extend redzone check to extra allocated kmalloc space than requested' "
+           "(slab/for-6.2/kmalloc_redzone)"),
+    Change("6.6", "random_kmalloc_caches", True,
+           "CONFIG_RANDOM_KMALLOC_CACHES: 15 copies kmalloc-rnd-NN-* of the normal kmalloc caches, chosen by "
+           "hash_64(caller ^ random_kmalloc_seed)", "3c6152940584 'Randomized slab caches for kmalloc()'; "
+           "6.6: include/linux/slab.h:349, :400"),
+    Change("6.8", "slab_cpu_partial_frozen", False,
+           "only the CPU slab is frozen: CPU partial slabs are not (and not on the node list either)",
+           "'slub: Delay freezing of partial slabs' (Chengming Zhou, 6.8); 6.8: mm/slub.c:2886 __put_partials()"),
+    Change("6.8", "names", {"__put_partials": "__put_partials",
+                            "kfree_slab_chain": ("slab_free", "do_slab_free")},
+           "__unfreeze_partials() becomes __put_partials(); kfree() lives in mm/slub.c and calls slab_free()",
+           "6.8: mm/slub.c:2886, :4389"),
+    Change("6.10", "slab_alloc_try_thisnode", True,
+           "a node request first tries that node only (GFP_NOWAIT | __GFP_THISNODE), then any node",
+           "absent in 6.8, 6.12.19: mm/slub.c:3677 try_thisnode (≈ 6.10)"),
+    Change("6.12", "kmalloc_create_96_192_first", True,
+           "create_kmalloc_caches() makes kmalloc-96 and kmalloc-192 before kmalloc-8 of each type",
+           "6.8: after kmalloc-64/-128; 6.12.19: mm/slab_common.c create_kmalloc_caches(); real 6.18 /proc/slabinfo"),
+    Change("6.12", "kmem_cache_destroy_unlinks", True,
+           "kmem_cache_destroy() with objects left WARNs, then unlinks the cache anyway (it leaks)",
+           "6.12.19: mm/slab_common.c kmem_cache_destroy() list_del() before `if (err) return` (6.8: kept, ≈)"),
+    Change("6.12", "names", {"kmem_cache_create": "__kmem_cache_create_args"},
+           "kmem_cache_create() is a macro over __kmem_cache_create_args()", "6.12.19: mm/slab_common.c:269"),
+    Change("6.13", "krealloc_orig_size", True,
+           "krealloc() keeps the object while the new size fits object_size, records it as orig_size and "
+           "re-poisons the kmalloc red zone behind it",
+           "'mm/slub: Improve redzone check and zeroing for krealloc()' (Feng Tang, v3 Oct 2024, ≈ 6.13); "
+           "6.12.19: slab_common.c:1203 still ksize(); 6.18.35: mm/slub.c:6994 __do_krealloc()"),
+    Change("6.18", "names", {"krealloc": "=krealloc_node_align_noprof"},
+           "krealloc() takes an alignment and a node: krealloc_node_align_noprof()",
+           "6.18.35: mm/slub.c:7117; real 6.18 kallsyms"),
     # --- 6.x ---------------------------------------------------------------------------
+    Change("6.1", "dump_page_line",
+           "page:{page:016x} refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}",
+           "dump_page() adds the pfn", "(≈: 5.x); 6.6: mm/debug.c:98"),
+    Change("6.6", "zoneinfo_zone_stats", _ZONE_STATS_6_6,
+           "the per-zone counters zoneinfo prints (page tables and kernel stacks are node counters)",
+           "6.6: mm/vmstat.c vmstat_text[]"),
+    Change("6.6", "zoneinfo_node_stats", _NODE_STATS_6_6,
+           "the per-node counters zoneinfo prints", "6.6: mm/vmstat.c vmstat_text[]"),
+    Change("6.7", "pcp_tuning", "auto",
+           "pcp->high is tuned between high_min (low watermark split) and high_max (1/8 of the zone split): "
+           "it grows while a CPU refills or frees in a row, shrinks while the zone is below its high "
+           "watermark (ZONE_BELOW_HIGH); refills double (alloc_factor)",
+           "'mm: tune PCP high automatically', 'mm, page_alloc: scale the number of pages that are batch "
+           "allocated' (Ying Huang, ≈ 6.7); 6.8/6.18: mm/page_alloc.c nr_pcp_alloc(), nr_pcp_high()"),
+    Change("6.7", "zoneinfo_pcp_high_min_max", True, "zoneinfo pagesets print high_min and high_max",
+           "'mm: add framework for PCP high auto-tuning' (≈ 6.7); 6.18: mm/vmstat.c:1831; real 6.18 zoneinfo"),
+    Change("6.8", "zoneinfo_node_stats", _NODE_STATS_6_8,
+           "pgdemote_* node counters", "6.8: mm/vmstat.c vmstat_text[]"),
+    Change("6.10", "pcp_thp_lists", 2, "two THP pcp lists: movable, and unmovable/reclaimable",
+           "'mm: page_alloc: allow THP pcp lists for unmovable' (≈ 6.10); 6.8: include/linux/mmzone.h:657 "
+           "NR_PCP_THP 1; 6.12.19: :661 NR_PCP_THP 2"),
+    Change("6.10", "pcp_drain_pageblock_mt", True,
+           "free_pcppages_bulk() frees to the pageblock's migratetype (no cached pcppage migratetype)",
+           "'mm: page_alloc: remove pcppage migratetype caching' (≈ 6.10); 6.8: mm/page_alloc.c:1225; "
+           "6.18: :1530"),
+    Change("6.10", "page_del_and_expand", True, "__rmqueue_smallest() -> page_del_and_expand() -> expand()",
+           "'mm: page_alloc: consolidate free page accounting' (≈ 6.10); 6.12.19: mm/page_alloc.c:1423"),
+    Change("6.10", "slab_page_type", True,
+           "slab pages are marked by a page type in _mapcount, not PG_slab: __free_pages() of one reports "
+           "'nonzero mapcount'", "46df8e73a4a3 'mm: free up PG_slab' (≈ 6.10); 6.8: page-flags.h:112 PG_slab; "
+           "6.12.19: mm/page_alloc.c:888 page_bad_reason()"),
+    Change("6.12", "zoneinfo_node_stats", _NODE_STATS_6_12,
+           "nr_iommu_pages", "6.12.19: mm/vmstat.c vmstat_text[]"),
+    Change("6.12", "dump_page_line",
+           "page: refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}",
+           "dump_page() no longer prints the struct page's address", "6.12.19: mm/debug.c:78; 6.8: mm/debug.c:98"),
+    Change("6.14", "slab_page_frozen", True,
+           "slab pages are frozen (refcount 0): __free_pages() of one trips put_page_testzero()'s "
+           "VM_BUG_ON_PAGE(page_ref_count(page) == 0)",
+           "the frozen-pages series, 'slab: allocate frozen pages' (≈ 6.14); 6.18: mm/slub.c alloc_slab_page()"),
+    Change("6.18", "zoneinfo_zone_stats", _ZONE_STATS_6_18,
+           "nr_free_pages_blocks (free pages in pageblock-sized blocks); nr_bounce gone",
+           "6.18.35: mm/vmstat.c vmstat_text[]; real 6.18 /proc/zoneinfo (both ≈ 6.16/6.17)"),
+    Change("6.18", "zoneinfo_node_stats", _NODE_STATS_6_18,
+           "nr_writeback_temp gone; pgpromote_candidate_nrl, pgdemote_proactive, nr_hugetlb, "
+           "nr_balloon_pages, nr_kernel_file_pages", "6.18.35: mm/vmstat.c vmstat_text[]; real 6.18 /proc/zoneinfo"),
+    Change("6.6", "put_page_testzero_site", "include/linux/mm.h:1095", "put_page_testzero()'s VM_BUG_ON_PAGE",
+           "6.6: include/linux/mm.h:1095"),
+    Change("6.8", "put_page_testzero_site", "include/linux/mm.h:1115", "put_page_testzero()'s VM_BUG_ON_PAGE",
+           "6.8: include/linux/mm.h:1115"),
+    Change("6.12", "put_page_testzero_site", "include/linux/mm.h:1140", "put_page_testzero()'s VM_BUG_ON_PAGE",
+           "6.12.19: include/linux/mm.h:1140"),
+    Change("6.18", "put_page_testzero_site", "include/linux/mm.h:1101", "put_page_testzero()'s VM_BUG_ON_PAGE",
+           "6.18.35: include/linux/mm.h:1101"),
     Change("6.0", "names", {"kvmalloc_chain": ()}, "kvmalloc_node() calls __vmalloc_node_range() itself",
            "mm/util.c kvmalloc_node()"),
     Change("6.0", "meminfo_secpagetables", True, "SecPageTables: in /proc/meminfo",
@@ -509,6 +772,9 @@ CHANGES: tuple[Change, ...] = (
                                                   "free_one_page"),
                              "free_slab_pages_chain": ("__free_pages", "free_unref_page", "__free_pages_ok",
                                                        "free_one_page"),
+                             "free_pages_pcp_chain": ("__free_pages", "free_unref_page", "free_unref_page_commit"),
+                             "free_slab_pages_pcp_chain": ("__free_pages", "free_unref_page",
+                                                           "free_unref_page_commit"),
                              "__alloc_pages_bulk": "alloc_pages_bulk"},
            "free_the_page() folded into free_unref_page(); __alloc_pages_bulk() a macro over alloc_pages_bulk_noprof()",
            "5b8d75913a0e 'mm: combine free_the_page() and free_unref_page()' (≈ 6.10); 6.12: gfp.h:217"),
@@ -585,7 +851,11 @@ CHANGES: tuple[Change, ...] = (
     Change("6.15", "names", {"free_pages_chain": ("__free_pages", "___free_pages", "__free_frozen_pages",
                                                   "__free_pages_ok", "free_one_page", "split_large_buddy"),
                              "free_slab_pages_chain": ("free_frozen_pages", "__free_frozen_pages",
-                                                       "__free_pages_ok", "free_one_page", "split_large_buddy")},
+                                                       "__free_pages_ok", "free_one_page", "split_large_buddy"),
+                             "free_pages_pcp_chain": ("__free_pages", "___free_pages", "__free_frozen_pages",
+                                                      "free_frozen_page_commit"),
+                             "free_slab_pages_pcp_chain": ("free_frozen_pages", "__free_frozen_pages",
+                                                           "free_frozen_page_commit")},
            "__free_pages() -> ___free_pages() -> __free_frozen_pages(); slab pages and large kmalloc blocks "
            "go back through free_frozen_pages()",
            "8c57b687e833 'mm, bpf: Introduce free_pages_nolock()' (≈ 6.15); 6.18: page_alloc.c:5311, :2934, "
@@ -642,6 +912,7 @@ NOPROF = frozenset({
     "alloc_pages_bulk_array_mempolicy", "__alloc_pages_bulk", "get_free_pages", "__get_free_pages",
     "get_zeroed_page",
     "kmalloc", "kmalloc_node", "__kmalloc", "__kmalloc_node", "kmalloc_trace", "kmalloc_node_trace",
+    "__kmalloc_node_track_caller",
     "__kmalloc_cache", "__kmalloc_cache_node", "kmalloc_large", "kmalloc_large_node", "__kmalloc_large",
     "__kmalloc_large_node", "kmem_cache_alloc", "kmem_cache_alloc_node", "kzalloc", "kcalloc",
     "kmalloc_array", "krealloc", "kvmalloc_node", "__kvmalloc_node", "kvmalloc", "kvzalloc",
@@ -655,10 +926,10 @@ INLINED = frozenset({
     "kmalloc", "kmalloc_node", "kmalloc_noprof", "kmalloc_node_noprof", "kzalloc", "kzalloc_noprof",
     "kmalloc_index", "kmalloc_type", "kmalloc_slab", "__do_kmalloc_node", "slab_alloc", "slab_alloc_node", "__slab_alloc_node",
     "__slab_alloc", "get_partial", "new_slab", "alloc_slab_page", "get_freelist", "slab_free",
-    "do_slab_free", "memset", "alloc_debug_processing", "kmalloc_large", "discard_slab", "add_partial",
+    "do_slab_free", "memset", "alloc_debug_processing", "shuffle_freelist", "kmalloc_large", "discard_slab", "add_partial",
     "alloc_page", "alloc_pages_node", "alloc_pages_node_noprof", "__alloc_pages_node", "rmqueue",
-    "rmqueue_buddy", "__rmqueue", "__rmqueue_smallest", "__rmqueue_fallback", "expand", "__rmqueue_claim",
-    "__rmqueue_steal",
+    "rmqueue_buddy", "__rmqueue", "__rmqueue_smallest", "__rmqueue_fallback", "__rmqueue_claim",
+    "__rmqueue_steal", "rmqueue_pcplist", "rmqueue_bulk", "page_del_and_expand",
     "zone_watermark_fast", "free_the_page",
     "vm_area_alloc_pages", "__vmalloc_area_node", "vmap_pages_p4d_range", "vmap_pages_pud_range",
     "vmap_pages_pmd_range", "vmap_pages_pte_range", "free_unmap_vmap_area", "vmap_p4d_range",
@@ -786,6 +1057,8 @@ def _fmt(value: Any, attr: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (tuple, frozenset)):
+        if not all(isinstance(v, str) for v in value):
+            return "(" + ", ".join(f"`{v}`" for v in value) + ")"
         return " → ".join(f"`{v.lstrip('=')}`" for v in value) or "(none)"
     if isinstance(value, int):
         return f"`{value:#x}`" if attr.startswith("gfp_") else f"`{value}`"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mem_map import K_FREE, K_NOMAP
+from .mem_map import K_FREE, K_NOMAP, K_PCP
 
 __all__ = ["check_invariants"]
 
@@ -43,6 +43,35 @@ def check_buddy(k) -> None:
             _fail(f"zone {z.name}: {listed} blocks on free lists but {len(z._head)} in the head index")
         if total != z.nr_free_pages:
             _fail(f"zone {z.name}: NR_FREE_PAGES={z.nr_free_pages} but free lists hold {total} pages")
+    # the per-cpu lists: each entry heads a block of its list's order, in its zone, on no
+    # other list; pcp->count is what they hold; their frames (and only they) are K_PCP
+    pcp_cov = np.zeros(mm.max_pfn, np.int16)
+    pcp_pages = 0
+    for z in k.zones:
+        if z.populated() != bool(z.per_cpu_pageset):
+            _fail(f"zone {z.name}: populated={z.populated()} but {len(z.per_cpu_pageset)} per_cpu_pages")
+        for cpu, pcp in enumerate(z.per_cpu_pageset):
+            held = 0
+            for pindex, lst in enumerate(pcp.lists):
+                order = buddy.pindex_to_order(pindex)
+                n = 1 << order
+                for pfn in lst:
+                    if pfn & (n - 1) or not (z.zone_start_pfn <= pfn and pfn + n <= z.zone_end_pfn):
+                        _fail(f"cpu {cpu} zone {z.name}: pcp list {pindex} holds pfn {pfn:#x}, not an "
+                              f"order-{order} block of the zone")
+                    pcp_cov[pfn:pfn + n] += 1
+                    held += n
+            if held != pcp.count:
+                _fail(f"cpu {cpu} zone {z.name}: pcp->count={pcp.count} but its lists hold {held} pages")
+            pcp_pages += held
+    if np.any(pcp_cov > 1):
+        _fail(f"frame {int(np.argmax(pcp_cov > 1)):#x} is on two per-cpu lists (or twice on one)")
+    if np.any((pcp_cov > 0) & (covered > 0)):
+        _fail(f"frame {int(np.argmax((pcp_cov > 0) & (covered > 0))):#x} is on a per-cpu list and in a free block")
+    if not np.array_equal(pcp_cov == 1, mm.kind == K_PCP):
+        bad = int(np.argmax((pcp_cov == 1) != (mm.kind == K_PCP)))
+        _fail(f"frame {bad:#x}: mem_map kind={mm.kind_name(bad)} but the per-cpu lists say "
+              f"{'pcp' if pcp_cov[bad] else 'not pcp'}")
     free_kind = mm.kind == K_FREE
     if np.any(covered > 1):
         _fail(f"frame {int(np.argmax(covered > 1)):#x} is in two free blocks")
@@ -59,19 +88,20 @@ def check_buddy(k) -> None:
         np.add.at(alloc_cov, idx, 1)
     if np.any(alloc_cov > 1):
         _fail(f"frame {int(np.argmax(alloc_cov > 1)):#x} is in two allocated blocks")
-    if np.any((alloc_cov == 1) & (free_kind | (mm.kind == K_NOMAP))):
-        bad = int(np.argmax((alloc_cov == 1) & (free_kind | (mm.kind == K_NOMAP))))
+    not_alloc = free_kind | (mm.kind == K_NOMAP) | (pcp_cov > 0)
+    if np.any((alloc_cov == 1) & not_alloc):
+        bad = int(np.argmax((alloc_cov == 1) & not_alloc))
         _fail(f"frame {bad:#x} is inside an allocated block but marked {mm.kind_name(bad)}")
     from .mem_map import K_KERNEL, K_MEMMAP, K_RESERVED
     boot = (mm.kind == K_RESERVED) | (mm.kind == K_KERNEL) | (mm.kind == K_MEMMAP) | (mm.kind == K_NOMAP)
-    orphan = ~boot & ~free_kind & (alloc_cov == 0)
+    orphan = ~boot & ~free_kind & (pcp_cov == 0) & (alloc_cov == 0)
     if np.any(orphan):
         bad = int(np.argmax(orphan))
         _fail(f"frame {bad:#x} is marked {mm.kind_name(bad)} but no allocated block covers it (leak)")
     managed = sum(z.managed_pages for z in k.zones)
-    used = int(np.count_nonzero(alloc_cov)) + sum(z.nr_free_pages for z in k.zones)
+    used = int(np.count_nonzero(alloc_cov)) + sum(z.nr_free_pages for z in k.zones) + pcp_pages
     if used != managed:
-        _fail(f"free + allocated pages = {used} but the zones manage {managed}")
+        _fail(f"free + per-cpu + allocated pages = {used} but the zones manage {managed}")
 
 
 def check_invariants(k) -> None:

@@ -58,7 +58,21 @@ class Text(str):
 
 
 class KernelState:
-    """All of one machine's simulated state. Subsystems reach each other through it."""
+    """All of one machine's simulated state. Subsystems reach each other through it.
+
+    Every field is declared here; ``_boot()`` fills in the subsystems."""
+
+    # set by _boot(): the memory map and the subsystems
+    zones: list
+    mem_map: MemMap
+    memory: PhysMemory
+    max_low_pfn: int
+    ram_ranges: list
+    buddy: BuddyAllocator
+    vmalloc_start: int
+    pgtable: object
+    slub: object
+    vmalloc: object
 
     def __init__(self, profile: Profile, mem: int, cpus: int, nodes: int, seed: int,
                  gen: Generation, slub_debug: str, bus: Bus, boot_mode: str = "init"):
@@ -83,8 +97,15 @@ class KernelState:
         self._warned_once: set[str] = set()
         self.tracer = None            # a trace.Tracer while `with m.trace()` runs
         self.freelist_random = False  # CONFIG_SLAB_FREELIST_RANDOM (Machine(freelist_random=True))
+        self.slab_nomerge = False     # the slab_nomerge boot parameter (Machine(slab_nomerge=True))
+        self.random_kmalloc_caches = False  # CONFIG_RANDOM_KMALLOC_CACHES (Machine(random_kmalloc_caches=True))
+        self.slub_cpu_partial = True  # CONFIG_SLUB_CPU_PARTIAL, on in every distribution kernel
         self.invariant_checks = []    # each subsystem's check, run by check_invariants()
-        self.zone_types = [name for name, _ in profile.zones]
+        # enum zone_type: the profile's zones, then ZONE_MOVABLE and (64-bit) ZONE_DEVICE, which
+        # a kernel always has and kmemlab never populates (zoneinfo lists them)
+        self.zone_types = [name for name, _ in profile.zones] + ["Movable"] + (["Device"] if profile.bits == 64 else [])
+        self.pcp = True               # per-cpu page lists (Machine(pcp=False): zone_pcp_disable())
+        self.transparent_hugepage = "madvise"   # the boot parameter (distributions' default)
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
         self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
                        "nr_page_table_pages": 0, "nr_vmalloc": 0, "nr_kernel_stack_kb": 0}
@@ -175,16 +196,26 @@ class Machine(VmallocAPI):
     split evenly), ``seed`` (all randomness), ``kernel`` (which generation's names and
     messages to follow), ``slub_debug`` (as the boot parameter, e.g. "FZPU"),
     ``freelist_random`` (CONFIG_SLAB_FREELIST_RANDOM: new slabs hand out objects in a
-    shuffled order, drawn from ``seed``), ``boot``: ``"init"`` (the default) boots into the
-    state a small system has once init runs — slab caches full of objects, kernel threads
-    with their stacks, per-CPU areas, ioremap()s, user processes, free lists in a mixed
-    order (:mod:`kmemlab.kernel.boot`); ``"bare"`` stops once the allocators are up, with
-    every other page free and in order (for lessons that count pages from a clean start).
+    shuffled order, drawn from ``seed``), ``slab_nomerge`` (the boot parameter: every
+    ``kmem_cache_create()`` gets a cache of its own instead of sharing a compatible one),
+    ``random_kmalloc_caches`` (CONFIG_RANDOM_KMALLOC_CACHES, 6.6+: 15 more copies of the
+    kmalloc caches, ``kmalloc-rnd-01-64`` ..., each call site sticking to one), ``pcp``
+    (False: every per-CPU page list disabled as ``zone_pcp_disable()`` leaves it, so each
+    page goes straight to the buddy lists and back, for lessons on the buddy lists alone),
+    ``transparent_hugepage`` (the boot parameter: "always" or "madvise" start khugepaged,
+    which raises ``min_free_kbytes`` on x86_64; "never" keeps ``calculate_min_free_kbytes()``'s
+    value), ``boot``: ``"init"`` (the default) boots into the state a small system has once
+    init runs — slab caches full of objects, kernel threads with their stacks, per-CPU areas,
+    ioremap()s, user processes, free and per-CPU lists in a mixed order
+    (:mod:`kmemlab.kernel.boot`); ``"bare"`` stops once the allocators are up, with every
+    other page free and in order (for lessons that count pages from a clean start).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
                  seed: int = 0, kernel: str = DEFAULT_KERNEL, slub_debug: str = "",
-                 freelist_random: bool = False, boot: str = "init"):
+                 freelist_random: bool = False, slab_nomerge: bool = False,
+                 random_kmalloc_caches: bool = False, pcp: bool = True,
+                 transparent_hugepage: str = "madvise", boot: str = "init"):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -209,17 +240,29 @@ class Machine(VmallocAPI):
                              f"got {kernel!r}")
         if not isinstance(slub_debug, str):
             raise TypeError(f"slub_debug must be a string like 'FZPU', got {type(slub_debug).__name__}")
-        if not isinstance(freelist_random, bool):
-            raise TypeError(f"freelist_random must be True or False, got {freelist_random!r}")
+        self._id = next(_machine_ids)
+        self._bus = Bus()
+        for opt, value in (("freelist_random", freelist_random), ("slab_nomerge", slab_nomerge),
+                           ("random_kmalloc_caches", random_kmalloc_caches), ("pcp", pcp)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{opt} must be True or False, got {value!r}")
+        if transparent_hugepage not in ("always", "madvise", "never"):
+            raise ValueError(f"transparent_hugepage must be 'always', 'madvise' or 'never' (the boot "
+                             f"parameter), got {transparent_hugepage!r}")
         from .boot import BOOT_MODES
         if not isinstance(boot, str) or boot not in BOOT_MODES:
             raise ValueError(f"boot must be one of {', '.join(repr(b) for b in BOOT_MODES)} "
                              f"(\"init\": a booted system, the default; \"bare\": a pristine one), got {boot!r}")
-        self._id = next(_machine_ids)
-        self._bus = Bus()
-        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, get_generation(kernel), slub_debug, self._bus,
-                              boot)
+        gen = get_generation(kernel)
+        if random_kmalloc_caches and not gen.random_kmalloc_caches:
+            raise ValueError(f"random_kmalloc_caches (CONFIG_RANDOM_KMALLOC_CACHES) exists from Linux 6.6 on; "
+                             f"kernel={kernel!r} has none")
+        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, gen, slub_debug, self._bus, boot)
         self._k.freelist_random = freelist_random
+        self._k.slab_nomerge = slab_nomerge
+        self._k.random_kmalloc_caches = random_kmalloc_caches
+        self._k.pcp = pcp
+        self._k.transparent_hugepage = transparent_hugepage
         _boot(self._k)
         self.proc = ProcFS(self)
 
@@ -351,7 +394,8 @@ class Machine(VmallocAPI):
         return dash._repr_mimebundle_(include, exclude)
 
     def _free_pages(self) -> int:
-        return sum(z.nr_free_pages for z in self._k.zones)
+        """Free pages: the buddy lists and the per-cpu lists (MemFree leaves the latter out)."""
+        return sum(z.nr_free_pages + z.nr_pcp_pages for z in self._k.zones)
 
     # -- the page allocator ------------------------------------------------------------
 
@@ -368,11 +412,13 @@ class Machine(VmallocAPI):
 
         Returns the first frame's :class:`Page`, or ``None`` when the allocation fails
         (logged in :meth:`dmesg` unless ``__GFP_NOWARN``)."""
-        gfp = G.check_gfp(gfp)
-        order = self._order(order)
+        # the hot path: km.GFP_KERNEL by identity and a plain int order need no checks
+        gfp = _GFP_KERNEL_INT if gfp is _GFP_KERNEL else G.check_gfp(gfp)
+        if type(order) is not int or order < 0:
+            order = self._order(order)
         k = self._k
         # a trace shows the CONFIG_NUMA path: alloc_pages_current(), alloc_pages_mpol(), ...
-        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, entry="alloc_pages_chain")
+        pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, True, "alloc_pages_chain")
         k.clock.ns += 300
         return None if pfn < 0 else Page(k.mem_map, pfn)
 
@@ -409,8 +455,11 @@ class Machine(VmallocAPI):
 
         Freeing a block that is not allocated, or with another order than it was
         allocated with, raises :class:`KernelBug` and changes nothing."""
-        order = self._order(order)
-        if isinstance(page, Page):
+        if type(order) is not int or order < 0:
+            order = self._order(order)
+        if type(page) is Page and page._mm is self._k.mem_map:     # the hot path
+            pfn = page.pfn
+        elif isinstance(page, Page):
             self._check_page(page)
             pfn = page.pfn
         elif page is None:
@@ -422,10 +471,23 @@ class Machine(VmallocAPI):
                 return
             pfn = self._direct_map_pfn(addr, "free_pages")
         k = self._k
-        k.buddy.check_free(pfn, order)
+        k.buddy.check_free(pfn, order)   # free_page_is_bad(): raises, changing nothing
         k.buddy.free(pfn, order)
         k.clock.ns += 300
 
+
+    def drain_all_pages(self, zone=None) -> int:
+        """``drain_all_pages(zone)``: every CPU's per-cpu page lists (of ``zone``, a zone
+        object or name, or of all zones) back to the buddy lists, where they merge; they
+        show in ``/proc/buddyinfo`` again. Returns how many pages moved."""
+        k = self._k
+        if zone is not None:
+            if isinstance(zone, str):
+                zone = self.zone(zone)
+            elif not isinstance(zone, Zone) or zone not in k.zones:
+                raise TypeError(f"drain_all_pages() takes a zone of this machine, a zone name or None, "
+                                f"got {zone!r}")
+        return k.buddy.drain_all_pages(zone)       # free_pcppages_bulk() tells the views
 
     def _check_page(self, page: Page) -> None:
         if page._mm is not self._k.mem_map:
@@ -481,13 +543,26 @@ class Machine(VmallocAPI):
         return self.kmalloc_array(n, size, G.check_gfp(gfp) | G.F_ZERO)
 
     def krealloc(self, p, new_size, gfp=G.GFP_KERNEL) -> Address:
-        """``krealloc(p, new_size, flags)``: the same object while ``ksize(p)`` fits,
-        else a new one with the contents copied (and ``p`` freed); ``NULL`` on failure
-        (``p`` untouched); new_size 0 frees ``p`` and returns ``ZERO_SIZE_PTR``."""
-        p = int(as_int(p, "pointer"))
+        """``krealloc(p, new_size, flags)``: the same object while the new size fits, else
+        a new one with the contents copied (and ``p`` freed); ``NULL`` on failure (``p``
+        untouched); new_size 0 frees ``p`` and returns ``ZERO_SIZE_PTR``. A ``p`` that
+        kfree() would refuse raises :class:`KernelBug` before anything is allocated."""
+        p = self._pointer(p)
         new_size = self._size(new_size, "new_size")
         gfp = G.check_gfp(gfp)
         return Address(self._k.slub.krealloc(p, new_size, gfp))
+
+    def _pointer(self, p) -> int:
+        """A ``void *`` argument as the machine word it is: a negative int is the same
+        bits as unsigned (``(void *)-1`` is ``0xffffffffffffffff``, an ``ERR_PTR()``);
+        anything that does not fit a pointer is a ValueError."""
+        v = as_int(p, "pointer")
+        bits = self._k.profile.bits
+        if v < 0 and v >= -(1 << bits):
+            v += 1 << bits
+        if not 0 <= v < 1 << bits:
+            raise ValueError(f"a pointer on this {bits}-bit machine is 0 .. 2**{bits}-1, got {v:#x}")
+        return v
 
     def memdup_user(self, data) -> Address:
         """``memdup_user(src, len)`` (mm/util.c): copy ``data`` (bytes standing for the user
@@ -536,16 +611,24 @@ class Machine(VmallocAPI):
             raise TypeError(f"{fn}() takes the bytes to copy (the user buffer), got {type(data).__name__}") from None
 
     def kfree(self, p) -> None:
-        """``kfree(p)``: ``NULL`` and ``ZERO_SIZE_PTR`` are ignored. Freeing what was not
-        kmalloc'ed, or (with ``slub_debug``) freeing twice, raises :class:`KernelBug`.
-        Without debugging a double free corrupts the freelist silently, as in the kernel:
-        later allocations hand the same object out twice."""
+        """``kfree(p)``: ``NULL`` and ``ZERO_SIZE_PTR`` (addresses up to 16,
+        ``ZERO_OR_NULL_PTR()``) are ignored; anything else is looked up, so ``kfree(-1)``
+        or an ``ERR_PTR()`` is the bad pointer it is in C. Freeing what was not kmalloc'ed,
+        or (with ``slub_debug``) freeing twice, raises :class:`KernelBug`. Without debugging
+        a double free corrupts the freelist silently, as in the kernel: later allocations
+        hand the same object out twice."""
         # plain int inside the model: Address arithmetic is slow (it re-validates)
-        self._k.slub.kfree(int(p) if type(p) is Address or type(p) is int else as_int(p, "pointer"))
+        t = type(p)
+        if t is Address:
+            self._k.slub.kfree(int(p))
+        elif t is int and 0 <= p < 0x10000000000000000:
+            self._k.slub.kfree(p if p < 1 << self._k.profile.bits else self._pointer(p))
+        else:
+            self._k.slub.kfree(self._pointer(p))
 
     def ksize(self, p) -> int:
         """``ksize(p)``: how many bytes the object really has (128 for kmalloc(100))."""
-        return self._k.slub.ksize(int(as_int(p, "pointer")))
+        return self._k.slub.ksize(self._pointer(p))
 
     def kmalloc_slab(self, size, gfp=G.GFP_KERNEL):
         """``kmalloc_slab(size, flags)``: the cache kmalloc would use, or None above
@@ -560,7 +643,11 @@ class Machine(VmallocAPI):
         if not isinstance(cache, KmemCache):
             raise TypeError(f"expected a kmem_cache from kmem_cache_create() or kmalloc_slab(), "
                             f"got {type(cache).__name__}")
-        s = self._k.slub.caches_by_id.get(cache.id)
+        slub = self._k.slub
+        s = slub.caches_by_id.get(cache.id)
+        if s is None:
+            # 6.12+: a destroy that found objects unlinked the cache, but its struct lives on
+            s = next((d for d in slub.detached_caches if d.id == cache.id), None)
         if s is None or s.name != cache.name:
             raise ValueError(f"kmem_cache {cache.name!r} does not exist on this machine "
                              "(destroyed, or made before restore())")
@@ -605,8 +692,12 @@ class Machine(VmallocAPI):
         self._k.slub.kmem_cache_free(s, int(as_int(p, "pointer")))
 
     def kmem_cache_destroy(self, cache) -> None:
-        """``kmem_cache_destroy(cache)``: with objects still allocated the kernel
-        complains in dmesg and keeps the cache."""
+        """``kmem_cache_destroy(cache)``: drops one reference (a cache merged into another
+        only loses its alias). The last one frees the cache; with objects still allocated
+        the kernel WARNs in dmesg and the cache is leaked for good (its refcount is 0, a
+        second destroy does nothing; 6.12+ also takes it off /proc/slabinfo and
+        /sys/kernel/slab). A kmalloc cache raises :class:`KernelBug`, the machine unchanged:
+        the kernel would not check it and leave ``kmalloc_caches[]`` dangling."""
         if cache is None:
             return
         self._k.slub.kmem_cache_destroy(self._cache(cache))
@@ -828,10 +919,14 @@ class Machine(VmallocAPI):
         k = self._k
         t = Trace(names, k.gen, k.seed.to_bytes(8, "little") + b"kmemlab-%p", k.nr_cpus)
         k.tracer = Tracer(k, t)
+        k.slub.set_tracing(True)          # the slow paths' frames (slab_common.traced)
         try:
             yield t
         finally:
             k.tracer = None
+            k.slub.set_tracing(False)
+            if self._k is not k:          # restored inside the block: the copy has them too
+                self._k.slub.set_tracing(False)
 
     def snapshot(self) -> Snapshot:
         """An exact copy of the whole simulated state (not of the subscribers)."""
@@ -898,33 +993,40 @@ def _boot(k: KernelState) -> None:
     zones = []
     for nid in range(k.nr_nodes):
         nlo, nhi = node_bounds[nid], node_bounds[nid + 1]
+        # the node spans from its first to its last RAM frame (get_pfn_range_for_nid())
+        nram = [(max(a >> ps, nlo), min(b >> ps, nhi)) for a, b in ranges if max(a >> ps, nlo) < min(b >> ps, nhi)]
+        node_start, node_end = (nram[0][0], nram[-1][1]) if nram else (nlo, nlo)
         lo = 0
         for zidx, (name, zend) in enumerate(zone_limits):
-            s, e = max(lo, nlo), min(zend, nhi)
-            # a zone spans from its first to its last RAM frame (zone_spanned_pages_in_node)
-            rs = [(max(a >> ps, s), min(b >> ps, e)) for a, b in ranges if max(a >> ps, s) < min(b >> ps, e)]
-            if rs:
-                s, e = rs[0][0], rs[-1][1]
-            else:
-                s = e = max(s, 0)
+            # zone_spanned_pages_in_node(): the zone's pfn range clamped to the node's, so
+            # DMA32 of a machine with RAM above 4 GiB spans the PCI hole below 4 GiB too
+            s, e = max(lo, node_start), min(zend, node_end)
+            if s >= e:
+                s = e = 0                  # calculate_node_totalpages(): an empty zone starts at 0
             z = Zone(nid, zidx, name, s, e, prof.max_order, len(zones))
-            z.present_pages = sum(b - a for a, b in rs)
+            z.present_pages = sum(max(0, min(b >> ps, e) - max(a >> ps, s)) for a, b in ranges)
             zones.append(z)
             zone_names.append(name)
             lo = zend
+        for zidx in range(len(zone_limits), len(k.zone_types)):     # Movable, Device: empty
+            zones.append(Zone(nid, zidx, k.zone_types[zidx], 0, 0, prof.max_order, len(zones)))
+            zone_names.append(k.zone_types[zidx])
     k.zones = zones
     mm = MemMap(max_pfn, ps, zone_names)
     k.mem_map = mm
     k.memory = PhysMemory(ps)
 
-    # every RAM frame starts memblock-reserved; frames outside RAM stay K_NOMAP
+    # every RAM frame starts memblock-reserved; frames outside RAM stay K_NOMAP (and in no
+    # zone: a hole has no struct page, so pfn_to_online_page() finds none)
     for s, e in ranges:
         mm.kind[s >> ps:e >> ps] = K_RESERVED
         mm.flags[s >> ps:e >> ps] = PG_reserved
     for z in zones:
-        if z.spanned_pages:
-            mm.zone[z.zone_start_pfn:z.zone_end_pfn] = z.id
-            mm.node[z.zone_start_pfn:z.zone_end_pfn] = z.node
+        for a, b in ranges:
+            s, e = max(a >> ps, z.zone_start_pfn), min(b >> ps, z.zone_end_pfn)
+            if s < e:
+                mm.zone[s:e] = z.id
+                mm.node[s:e] = z.node
 
     # memblock reservations that stay: the first MiB, the kernel image, mem_map
     kstart = prof.kernel_phys >> ps
@@ -947,7 +1049,7 @@ def _boot(k: KernelState) -> None:
         node_tops[-1] = top - memmap_pages
         keep, early_lines = memblock_reserve(k, node_tops, lowmem_pages)
 
-    buddy = BuddyAllocator(k)
+    buddy = BuddyAllocator(k, pcp=k.pcp)
     k.buddy = buddy
     first_free = 0x100000 >> ps
     free_mask = (mm.kind == K_RESERVED)
@@ -1021,6 +1123,8 @@ def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend, early_lines=())
         log.printk("notice", f"{(k.max_low_pfn << ps) >> 20}MB LOWMEM available.")
     log.info("Zone ranges:")
     for idx, name in enumerate(k.zone_types):
+        if name == "Movable":          # free_area_init(): ZONE_MOVABLE has its own line below
+            continue
         zs = [z for z in k.zones if z.zone_idx == idx and z.spanned_pages]
         if zs:
             lo = min(z.zone_start_pfn for z in zs) << ps

@@ -4,7 +4,8 @@ The kernel keeps a ``struct page`` (64 bytes on x86_64) for every frame. kmemlab
 the fields a lesson needs as parallel numpy arrays indexed by pfn, so a 16 GiB machine
 (4 M frames) boots in milliseconds and a view can colour every frame from one array:
 
-- ``kind``  what holds the frame (free, reserved, kernel image, slab, vmalloc, ...);
+- ``kind``  what holds the frame (free, on a per-cpu list, reserved, kernel image, slab,
+  vmalloc, ...);
   kmemlab's own summary of ``page->flags`` + ``page_type`` + the owner, for pictures;
 - ``order`` the order of the *allocated* block a frame heads (-1 elsewhere); the order
   of a *free* block lives with the buddy allocator (``page_private`` of a PageBuddy head);
@@ -21,7 +22,7 @@ import numpy as np
 
 __all__ = ["MemMap", "KIND_NAMES", "PG_NAMES",
            "K_NOMAP", "K_FREE", "K_RESERVED", "K_KERNEL", "K_MEMMAP", "K_PAGES", "K_SLAB",
-           "K_KMALLOC_LARGE", "K_VMALLOC", "K_PGTABLE", "K_USER",
+           "K_KMALLOC_LARGE", "K_VMALLOC", "K_PGTABLE", "K_USER", "K_PCP",
            "PG_reserved", "PG_slab", "PG_head", "PG_tail"]
 
 # Frame owners. Their numbers index the palette of the views, so append, never reorder.
@@ -36,8 +37,9 @@ K_KMALLOC_LARGE = 7  # kmalloc() above KMALLOC_MAX_CACHE_SIZE: a compound page
 K_VMALLOC = 8        # a page mapped into a vmalloc area
 K_PGTABLE = 9        # a page-table page
 K_USER = 10          # a user (movable) page
+K_PCP = 11           # free, on a CPU's per-cpu page list (not in the buddy free lists)
 KIND_NAMES = ["nomap", "free", "reserved", "kernel", "mem_map", "pages", "slab",
-              "kmalloc_large", "vmalloc", "pagetable", "user"]
+              "kmalloc_large", "vmalloc", "pagetable", "user", "pcp"]
 
 # Page flags kmemlab tracks, named as in include/linux/page-flags.h (bit numbers are ours).
 PG_reserved = 1 << 0

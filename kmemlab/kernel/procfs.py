@@ -6,7 +6,8 @@
   kernel with CONFIG_HIGHMEM on i386, CONFIG_TRANSPARENT_HUGEPAGE and
   CONFIG_MEMORY_FAILURE, without ZSWAP/CMA), then ``hugetlb_report_meminfo()`` and
   x86's ``arch_report_meminfo()``;
-- ``zoneinfo``: the watermark part of ``zoneinfo_show_print()``.
+- ``zoneinfo``: mm/vmstat.c ``zoneinfo_show_print()``, every zone with its counters and
+  per-CPU pagesets, as each generation prints it.
 
 Fields for things kmemlab does not model (page cache, swap, file-backed user memory)
 are printed as 0, so the layout is the real one.
@@ -107,26 +108,121 @@ class ProcFS:
         return self._text("".join(out))
 
     def zoneinfo(self) -> Text:
-        """The head of each zone's ``/proc/zoneinfo`` block: free pages, watermarks,
-        spanned/present/managed and the lowmem reserve ("protection"); ``boost`` (5.0+),
-        ``promo`` (5.18+) and ``cma`` (5.18+) as the generation prints them."""
-        gen = self._k.gen
+        """``/proc/zoneinfo`` (mm/vmstat.c ``zoneinfo_show_print()``) for every zone of every
+        node, as the generation prints it: the node's counters ahead of its first populated
+        zone (4.8+), free pages and watermarks (boost 5.14+, promo 5.18+), spanned / present /
+        managed, cma, the lowmem reserve ("protection", one entry per zone type), the zone's
+        counters, every online CPU's ``per_cpu_pages`` (count, high, batch; 6.7+ high_min and
+        high_max) with its vm stats threshold, then node_unreclaimable and start_pfn. Zones
+        that are not populated (Movable, Device) stop after "protection" (4.12+; 4.5 left
+        them out). Counters kmemlab does not model (LRU, page cache, swap) print 0."""
+        k = self._k
+        gen = k.gen
         out = []
-        for z in self._k.zones:
-            out.append(f"Node {z.node}, zone {z.name:>8}\n")
-            out.append(f"  pages free     {z.nr_free_pages}\n"
-                       + ("        boost    0\n" if gen.zoneinfo_boost else "")
-                       + f"        min      {z.watermark[0]}\n"
-                       f"        low      {z.watermark[1]}\n"
-                       f"        high     {z.watermark[2]}\n"
-                       + (f"        promo    {z.watermark[3]}\n" if gen.zoneinfo_promo else "")
-                       + f"        spanned  {z.spanned_pages}\n"
-                       f"        present  {z.present_pages}\n"
-                       f"        managed  {z.managed_pages}\n"
-                       + ("        cma      0\n" if gen.zoneinfo_cma else "")
-                       + f"        protection: ({', '.join(str(r) for r in z.lowmem_reserve)})\n")
-            out.append(f"  start_pfn:           {z.zone_start_pfn}\n")
+        per_node = gen.zoneinfo_per_node
+        ind = "      " if per_node else "    "
+        for nid in range(k.nr_nodes):
+            zones = [z for z in k.zones if z.node == nid]
+            first = next((z for z in zones if z.populated()), None)
+            for z in zones:
+                if not z.populated() and not gen.zoneinfo_all_zones:
+                    continue
+                out.append(f"Node {nid}, zone {z.name:>8}")
+                if per_node and z is first:
+                    vals = self._node_counters(nid)
+                    out.append("\n  per-node stats")
+                    out += [f"\n      {n:<12} {vals.get(n, 0)}" for n in gen.zoneinfo_node_stats]
+                wm = z.watermark
+                out.append(f"\n  pages free     {z.nr_free_pages}"
+                           + (f"\n        boost    0" if gen.zoneinfo_boost else "")
+                           + f"\n        min      {wm[0]}\n        low      {wm[1]}\n        high     {wm[2]}"
+                           + (f"\n        promo    {wm[3]}" if gen.zoneinfo_promo else "")
+                           + ("\n        scanned  0" if not per_node else "")
+                           + f"\n        spanned  {z.spanned_pages}\n        present  {z.present_pages}"
+                           + f"\n        managed  {z.managed_pages}"
+                           + ("\n        cma      0" if gen.zoneinfo_cma else ""))
+                protection = f"\n        protection: ({', '.join(str(r) for r in z.lowmem_reserve)})"
+                if gen.zoneinfo_all_zones:
+                    out.append(protection)
+                    if not z.populated():
+                        out.append("\n")
+                        continue
+                vals = self._zone_counters(z)
+                out += [f"\n{ind}{n:<12} {vals.get(n, 0)}" for n in gen.zoneinfo_zone_stats]
+                if not gen.zoneinfo_all_zones:
+                    out.append(protection)
+                out.append("\n  pagesets")
+                for cpu, pcp in enumerate(z.per_cpu_pageset):
+                    if gen.zoneinfo_pcp_high_min_max:
+                        out.append(f"\n    cpu: {cpu}\n              count:    {pcp.count}"
+                                   f"\n              high:     {pcp.high}\n              batch:    {pcp.batch}"
+                                   f"\n              high_min: {pcp.high_min}\n              high_max: {pcp.high_max}")
+                    else:
+                        out.append(f"\n    cpu: {cpu}\n              count: {pcp.count}"
+                                   f"\n              high:  {pcp.high}\n              batch: {pcp.batch}")
+                    out.append(f"\n  vm stats threshold: {pcp.stat_threshold}")
+                if per_node:
+                    out.append(f"\n  node_unreclaimable:  0\n  start_pfn:           {z.zone_start_pfn}\n")
+                else:
+                    # calculate_zone_inactive_ratio(): int_sqrt(10 * GiB of the zone), at least 1
+                    gb = z.managed_pages >> (30 - k.profile.page_shift)
+                    ratio = max(1, int((10 * gb) ** 0.5)) if gb else 1
+                    out.append(f"\n  all_unreclaimable: 0\n  start_pfn:         {z.zone_start_pfn}"
+                               f"\n  inactive_ratio:    {ratio}\n")
         return self._text("".join(out))
+
+    def _slab_pages_by(self, key) -> dict:
+        """Slab pages per ``key(pfn)`` (a node, a zone id): (reclaimable, unreclaimable)."""
+        k = self._k
+        slub = getattr(k, "slub", None)
+        out: dict = {}
+        if slub is None:
+            return out
+        from .slub import SLAB_RECLAIM_ACCOUNT
+        for slab in slub.slabs.values():
+            r, u = out.get(key(slab.pfn), (0, 0))
+            n = 1 << slab.order
+            out[key(slab.pfn)] = (r + n, u) if slab.cache.flags & SLAB_RECLAIM_ACCOUNT else (r, u + n)
+        return out
+
+    def _node_counters(self, nid: int) -> dict:
+        """The node counters kmemlab keeps (pages; nr_kernel_stack in kB, as the kernel's)."""
+        k = self._k
+        vs = k.vmstat
+        if k.nr_nodes == 1:
+            r, u, pt, stack = (vs["nr_slab_reclaimable"], vs["nr_slab_unreclaimable"],
+                               vs["nr_page_table_pages"], vs["nr_kernel_stack_kb"])
+        else:        # per node from the pages themselves; kernel stacks are counted on node 0
+            from .mem_map import K_PGTABLE
+            mm = k.mem_map
+            r, u = self._slab_pages_by(lambda pfn: int(mm.node[pfn])).get(nid, (0, 0))
+            pt = int(np.count_nonzero((mm.kind == K_PGTABLE) & (mm.node == nid)))
+            stack = vs["nr_kernel_stack_kb"] if nid == 0 else 0
+        return {"nr_slab_reclaimable": r, "nr_slab_unreclaimable": u, "nr_page_table_pages": pt,
+                "nr_kernel_stack": stack}
+
+    def _zone_counters(self, z) -> dict:
+        """The zone counters kmemlab keeps: free pages (and, 6.16+, those in free blocks of a
+        pageblock or more), the numa_* events, and on 4.5 (before the node counters) the
+        slab, page-table and kernel-stack pages of the zone."""
+        k = self._k
+        from .buddy import NUMA_STAT_NAMES
+        pbo = k.buddy.pageblock_order
+        blocks = sum(len(fl) << o for o in range(pbo, k.profile.max_order) for fl in z._lists[o])
+        vals = {"nr_free_pages": z.nr_free_pages, "nr_free_pages_blocks": blocks,
+                **dict(zip(NUMA_STAT_NAMES, z.vm_numa_event))}
+        if not k.gen.zoneinfo_per_node:
+            from .mem_map import K_PGTABLE
+            mm = k.mem_map
+            r, u = self._slab_pages_by(lambda pfn: int(mm.zone[pfn])).get(z.id, (0, 0))
+            lo, hi = z.zone_start_pfn, z.zone_end_pfn
+            first = next(y for y in k.zones if y.node == z.node and y.populated())
+            vals.update({"nr_slab_reclaimable": r, "nr_slab_unreclaimable": u,
+                         "nr_page_table_pages": int(np.count_nonzero(mm.kind[lo:hi] == K_PGTABLE)),
+                         # NR_KERNEL_STACK counts THREAD_SIZE (16 KiB) stacks
+                         "nr_kernel_stack": k.vmstat["nr_kernel_stack_kb"] // 16 if z is first else 0,
+                         "nr_alloc_batch": z.watermark[2] - z.watermark[1]})
+        return vals
 
     def slabinfo(self) -> Text:
         """``/proc/slabinfo`` (mm/slab_common.c ``slab_show()`` + SLUB's ``get_slabinfo()``):
@@ -223,8 +319,9 @@ def check_proc_files(k) -> None:
 
     - MemFree = the free blocks of /proc/buddyinfo (pages on per-CPU lists are in neither);
     - MemTotal = the zones' managed pages;
-    - Slab = the pages of every slab in /proc/slabinfo (num_slabs x pagesperslab), plus, from
-      5.9 on, large kmalloc blocks (NR_SLAB_UNRECLAIMABLE_B, no slabinfo line);
+    - Slab = the pages of every slab in /proc/slabinfo (num_slabs x pagesperslab), plus
+      those of leaked destroyed caches (6.12+: off slab_caches) and, from 5.9 on, large
+      kmalloc blocks (NR_SLAB_UNRECLAIMABLE_B, no slabinfo line);
     - VmallocUsed (5.3+) = the pages=N of the vmalloc areas in /proc/vmallocinfo;
     - KernelStack = one THREAD_SIZE per task of a booted machine;
     - Percpu = the per-CPU allocator's populated pages;
@@ -247,6 +344,9 @@ def check_proc_files(k) -> None:
     for line in proc.slabinfo().splitlines()[2:]:
         f = line.split()
         slab_kb += int(f[14]) * int(f[5]) * kb
+    # a cache kmem_cache_destroy() had to leak (live objects; 6.12+ unlinks it from
+    # slab_caches) is in no slabinfo line, but its slabs still count in NR_SLAB_*
+    slab_kb += sum(1 << sl.order for s in k.slub.detached_caches for sl in k.slub.slabs_of(s)) * kb
     if k.gen.kmalloc_large_accounted:
         mm = k.mem_map
         heads = np.flatnonzero((mm.kind == K_KMALLOC_LARGE) & (mm.order >= 0))

@@ -18,34 +18,29 @@ CONFIG_SLUB_STATS, CONFIG_FAILSLAB and CONFIG_KFENCE off):
   non-zero count.
 
 The attributes that read SLUB's bookkeeping (``partial``, ``cpu_slabs``, ``objects``,
-``total_objects``, ...) follow the model's per-node and per-CPU lists; ``cpu_partial`` and
-``slabs_cpu_partial`` read the per-CPU partial slabs where the model keeps them. Not
+``total_objects``, ``slabs_cpu_partial``, ...) are SLUB's own show functions
+(:meth:`kmemlab.kernel.slub.Slub.show_slab_objects`, ``slabs_cpu_partial_show``); this
+module only lays them out as files. Not
 modelled: the 4.x ``reserved``, ``alloc_calls`` and ``free_calls`` files, writing any
 attribute (``shrink``, ``validate``, ``min_partial`` ... are read-only here).
 """
 
 from __future__ import annotations
 
-from . import slub as S
+from . import slab_common as S
 from .vfs import Dir, File, Link
 
 __all__ = ["register_slab_sysfs", "ATTRIBUTES", "slab_unmergeable", "create_unique_id",
            "sysfs_name"]
 
-#: SLAB_NEVER_MERGE (mm/slab_common.c) as far as the model has these flags
-_NEVER_MERGE = (S.SLAB_RED_ZONE | S.SLAB_POISON | S.SLAB_STORE_USER | S.SLAB_TYPESAFE_BY_RCU
-                | S.SLAB_NO_MERGE)
 #: flags whose letters create_unique_id() writes, in its order
 _ID_FLAGS = ((S.SLAB_CACHE_DMA, "d"), (S.SLAB_RECLAIM_ACCOUNT, "a"),
              (S.SLAB_CONSISTENCY_CHECKS, "F"), (S.SLAB_ACCOUNT, "A"))
 
 
 def slab_unmergeable(k, s) -> bool:
-    """mm/slab_common.c ``slab_unmergeable()``: slab_nomerge, a never-merge flag, a
-    constructor, a usercopy region (CONFIG_HARDENED_USERCOPY), per-CPU sheaves (6.18), or
-    a boot cache (refcount -1)."""
-    return bool(getattr(k.slub, "slab_nomerge", False) or s.flags & _NEVER_MERGE or s.ctor is not None
-                or s.usersize or s.sheaf_capacity or s.refcount < 0)
+    """mm/slab_common.c ``slab_unmergeable()`` (:meth:`SlabCommon.slab_unmergeable`)."""
+    return k.slub.slab_unmergeable(s)
 
 
 def create_unique_id(s) -> str:
@@ -61,45 +56,9 @@ def sysfs_name(k, s) -> str:
 
 # -- the attribute files ------------------------------------------------------------------
 
-def _per_node(k, total: int, nodes: list[int]) -> str:
-    """show_slab_objects()' line: the total, then " N%d=%lu" for each node with a count."""
-    return f"{total}" + "".join(f" N{n}={c}" for n, c in enumerate(nodes) if c) + "\n"
-
-
-def _node_counts(k, s, fn) -> str:
-    nodes = [fn(n) for n in s.node]
-    return _per_node(k, sum(nodes), nodes)
-
-
-def _partial_free(n) -> int:
-    return sum(sl.objects - sl.inuse for sl in n.partial.values())
-
-
-def _cpu_slabs(k, s) -> str:
-    """SO_CPU: one per CPU that has a cpu slab, plus the slabs on its per-CPU partial list."""
-    nodes = [0] * len(s.node)
-    for c in s.cpu_slab:
-        if c.slab is not None:
-            nodes[c.slab.node] += 1
-        for sl in _cpu_partial_slabs(c):
-            nodes[sl.node] += 1
-    return _per_node(k, sum(nodes), nodes)
-
-
-def _cpu_partial_slabs(c) -> list:
-    """The slabs on a CPU's partial list (CONFIG_SLUB_CPU_PARTIAL), head first."""
-    return list(getattr(c, "partial", None) or ())
-
-
-def _slabs_cpu_partial(k, s) -> str:
-    """``slabs_cpu_partial``: "objects(slabs)" in all, then " C<cpu>=objects(slabs)" for
-    each CPU with partial slabs; objects are estimated as half of each slab, as the
-    kernel's slub_set_cpu_partial() comment says."""
-    per_cpu = [len(_cpu_partial_slabs(c)) for c in s.cpu_slab]
-    slabs = sum(per_cpu)
-    out = f"{slabs * s.objects // 2}({slabs})"
-    out += "".join(f" C{cpu}={n * s.objects // 2}({n})" for cpu, n in enumerate(per_cpu) if n)
-    return out + "\n"
+def _objects(what: str):
+    """An attribute printed by mm/slub.c ``show_slab_objects()`` (:meth:`Slub.show_slab_objects`)."""
+    return lambda k, s: k.slub.show_slab_objects(s, what)
 
 
 def _flag(bit):
@@ -122,21 +81,21 @@ ATTRIBUTES = {
     "order": lambda k, s: f"{s.order}\n",
     "sheaf_capacity": lambda k, s: f"{s.sheaf_capacity}\n",
     "min_partial": lambda k, s: f"{s.min_partial}\n",
-    "cpu_partial": lambda k, s: f"{getattr(s, 'cpu_partial', 0)}\n",
-    "objects_partial": lambda k, s: _node_counts(k, s, lambda n: sum(sl.inuse for sl in n.partial.values())),
-    "partial": lambda k, s: _node_counts(k, s, lambda n: n.nr_partial),
-    "cpu_slabs": _cpu_slabs,
+    "cpu_partial": lambda k, s: f"{s.cpu_partial}\n",
+    "objects_partial": _objects("objects_partial"),
+    "partial": _objects("partial"),
+    "cpu_slabs": _objects("cpu_slabs"),
     "ctor": _ctor,
-    "aliases": lambda k, s: f"{0 if s.refcount < 0 else s.refcount - 1}\n",
+    "aliases": lambda k, s: f"{s.aliases}\n",
     "align": lambda k, s: f"{s.align}\n",
     "hwcache_align": _flag(S.SLAB_HWCACHE_ALIGN),
     "reclaim_account": _flag(S.SLAB_RECLAIM_ACCOUNT),
     "destroy_by_rcu": _flag(S.SLAB_TYPESAFE_BY_RCU),
     "shrink": lambda k, s: "",
-    "slabs_cpu_partial": _slabs_cpu_partial,
-    "total_objects": lambda k, s: _node_counts(k, s, lambda n: n.total_objects),
-    "objects": lambda k, s: _node_counts(k, s, lambda n: n.total_objects - _partial_free(n)),
-    "slabs": lambda k, s: _node_counts(k, s, lambda n: n.nr_slabs),
+    "slabs_cpu_partial": lambda k, s: k.slub.slabs_cpu_partial_show(s),
+    "total_objects": _objects("total_objects"),
+    "objects": _objects("objects"),
+    "slabs": _objects("slabs"),
     "sanity_checks": _flag(S.SLAB_CONSISTENCY_CHECKS),
     "trace": lambda k, s: "0\n",           # SLAB_TRACE ('T' in slub_debug) is not modelled
     "red_zone": _flag(S.SLAB_RED_ZONE),
@@ -171,7 +130,7 @@ def _entries(k) -> dict[str, object]:
         out.setdefault(d, s)
         if d != s.name:
             out.setdefault(s.name, d)
-        for alias in getattr(s, "alias_names", ()):
+        for alias in s.alias_names:
             out.setdefault(alias, d)
     return out
 

@@ -1,166 +1,97 @@
-"""SLUB: ``struct kmem_cache``, slabs, freelists and the kmalloc family.
+"""SLUB: ``struct kmem_cache``, slabs, per-CPU slabs and partial lists, freelists.
 
-Think of a cache as a shelf of egg boxes: every box (a *slab*, one or a few
-physically contiguous pages from the buddy allocator) holds the same number of
-equal-sized cups (*objects*). ``kmalloc(100)`` picks the shelf whose cups fit 100
-bytes (``kmalloc-128``) and hands out one cup; freeing puts the cup back. Large
-requests (above ``KMALLOC_MAX_CACHE_SIZE``, two pages) skip the shelves and take a
-compound block straight from the buddy allocator (``kmalloc_large``).
+Think of a cache as a shelf of egg boxes: every box (a *slab*, one or a few physically
+contiguous pages from the buddy allocator) holds the same number of equal-sized cups
+(*objects*). Each CPU keeps one open box in front of it (the *CPU slab*, whose free cups
+form its lockless freelist) and a small pile of half-full boxes beside it (the *per-CPU
+partial slabs*); the shelf behind (the *node partial list*) holds the other half-full
+boxes. ``kmalloc(100)`` (see :mod:`kmemlab.kernel.slab_common` for how the shelf is
+chosen) takes a cup from the open box; when it is empty SLUB opens a box from the CPU's
+pile, then from the shelf, and only then asks the page allocator for a new one.
 
-Modelled on mm/slub.c, mm/slab_common.c and include/linux/slab.h of v6.6:
+Modelled on mm/slub.c of the releases in :mod:`kmemlab.kernel.generation` (6.18 by
+default; differences are rows of that table):
 
-- geometry: ``calculate_sizes()`` / ``calculate_order()`` / ``calc_slab_order()``
-  (free pointer mid-object since v5.7, at offset 0 before), ``set_min_partial()``;
-- ``kmalloc_caches[type][index]`` built as ``create_kmalloc_caches()`` does, with
-  ``kmalloc_type()`` choosing normal, ``kmalloc-rcl-*`` (4.20+), ``dma-kmalloc-*``
-  and ``kmalloc-cg-*`` (5.14+); names ``kmalloc-1k`` (5.0+) or ``kmalloc-1024``;
-- the allocation paths ``slab_alloc_node()`` (per-cpu freelist fast path) and
-  ``___slab_alloc()`` (``get_freelist``, ``get_partial_node``, ``new_slab``), the free
-  paths ``do_slab_free()`` / ``__slab_free()`` (empty slabs are discarded once the node
-  keeps ``min_partial`` partial slabs), ``deactivate_slab()``, ``flush_all()``;
+- geometry: ``calculate_sizes()`` / ``calculate_order()`` / ``calc_slab_order()`` (free
+  pointer mid-object since v5.7), ``set_min_partial()``, ``set_cpu_partial()`` (6, 24, 52
+  or 120 objects by object size, kept as ``cpu_partial_slabs`` slabs since 5.16; 2, 6, 13,
+  30 objects counted as ``pobjects`` before);
+- the allocation path ``slab_alloc_node()`` (per-CPU freelist fast path) and
+  ``___slab_alloc()``: ``get_freelist()`` of the CPU slab, then the CPU partial list
+  (``slub_percpu_partial()``), ``get_partial()`` -> ``get_partial_node()`` (which also moves
+  up to half of ``cpu_partial_slabs`` more slabs onto the CPU partial list) ->
+  ``get_any_partial()``, and ``new_slab()`` -> ``allocate_slab()``;
+- the free path ``do_slab_free()`` (fast path onto the CPU freelist) and ``__slab_free()``:
+  a slab that was full goes onto this CPU's partial list (``put_cpu_partial()``, which
+  drains the list to the node, ``__put_partials()``, when it is full), an empty slab on
+  the node partial list is discarded once the node keeps ``min_partial`` slabs;
+  ``deactivate_slab()``, ``flush_all()``, ``__kmem_cache_shrink()``,
+  ``__kmem_cache_shutdown()``;
+- until 6.7 the slabs on a CPU partial list are *frozen* like the CPU slab; from 6.8
+  ("slub: delay freezing of partial slabs") only the CPU slab is;
 - freelists are threaded through the free objects in the machine's memory: the word at
-  ``object + s->offset`` of a free object holds the address of the next free object,
-  so a use-after-free write can corrupt it and a double free makes the freelist hand
-  the same object out twice, as on a real machine;
-- SLUB debugging (``slub_debug=FZPU``, see :mod:`kmemlab.kernel.slub_debug`): debug
-  caches take the v6.2+ path without per-cpu slabs (``alloc_single_from_partial`` /
-  ``free_to_partial_list``).
+  ``object + s->offset`` of a free object holds the address of the next free object, so
+  a use-after-free write can corrupt it and a double free makes the freelist hand the
+  same object out twice, as on a real machine;
+- SLUB debugging (``slub_debug=FZPU``, :mod:`kmemlab.kernel.slub_debug`): debug caches
+  take the v6.2+ path without CPU slabs (``alloc_single_from_partial()`` /
+  ``free_to_partial_list()``).
 
-Simplifications (each a real kernel configuration, except the last two):
-no per-cpu partial lists (``CONFIG_SLUB_CPU_PARTIAL=n``), no freelist pointer
-hardening (``CONFIG_SLAB_FREELIST_HARDENED=n``: the stored free pointer is the plain
-address, so a memory dump shows it), freelist randomisation only with
-``Machine(freelist_random=True)`` (``CONFIG_SLAB_FREELIST_RANDOM``), no random kmalloc
-caches (``CONFIG_RANDOM_KMALLOC_CACHES=n``); no slab merging (as booting with
-``slab_nomerge``); the ``kmem_cache`` / ``kmem_cache_node`` boot caches only on a booted
-machine (:mod:`kmemlab.kernel.boot`), not on ``boot="bare"``; the ``cache_from_obj()``
-check of ``kmem_cache_free()`` always runs.
+Simplifications (each a real kernel configuration, except the last three): no freelist
+pointer hardening (CONFIG_SLAB_FREELIST_HARDENED=n: the stored free pointer is the plain
+address, so a memory dump shows it); freelist randomisation only with
+``Machine(freelist_random=True)`` (CONFIG_SLAB_FREELIST_RANDOM); no ``kmem_cache`` /
+``kmem_cache_node`` boot caches here (the booted machine adds them); the ``cache_from_obj()``
+check of ``kmem_cache_free()`` always runs; ``get_any_partial()`` always looks at other
+nodes (the kernel skips it when ``get_cycles() % 1024`` exceeds the defrag ratio, about
+2 % of the time); a CPU partial list keeps its slabs in a Python list, head first, instead
+of a chain through ``slab->next``.
 """
 
 from __future__ import annotations
 
 import struct
-import sys
+import zlib
 from collections import OrderedDict
 
 from . import gfp as G
-from .errors import KernelBug
-from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab, PG_tail
+from .errors import KernelBug, SlabCtorError
+from .mem_map import K_KMALLOC_LARGE, K_PAGES, K_SLAB, PG_head, PG_slab
+from .slab_common import (ARCH_KMALLOC_MINALIGN, GFP_SLAB_BUG_MASK, KMALLOC_CGROUP, KMALLOC_DMA,
+                          KMALLOC_MAX_CACHE_SIZE, KMALLOC_MIN_SIZE, KMALLOC_NORMAL,
+                          KMALLOC_NOT_NORMAL_BITS, KMALLOC_RECLAIM, KMALLOC_SHIFT_HIGH,
+                          KMALLOC_SHIFT_LOW, L1_CACHE_BYTES, OBJECT_POISON, POISON_INUSE,
+                          SLAB_ACCOUNT, SLAB_CACHE_DMA, SLAB_CONSISTENCY_CHECKS, SLAB_DEBUG_FLAGS,
+                          SLAB_HWCACHE_ALIGN, SLAB_KMALLOC, SLAB_PANIC, SLAB_POISON,
+                          SLAB_RECLAIM_ACCOUNT, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU,
+                          SLAB_USER_FLAGS, SLUB_RED_INACTIVE, ZERO_SIZE_PTR, SlabCommon, _align,
+                          _caller_ip, calculate_alignment, get_order, kmalloc_index, kmalloc_size,
+                          traced)
 
 __all__ = ["Slub", "KmemCache", "Slab", "kmalloc_index", "kmalloc_size", "get_order",
            "calculate_order", "KMALLOC_MIN_SIZE", "KMALLOC_SHIFT_LOW", "KMALLOC_SHIFT_HIGH",
            "KMALLOC_MAX_CACHE_SIZE", "KMALLOC_NORMAL", "KMALLOC_RECLAIM", "KMALLOC_DMA",
            "KMALLOC_CGROUP", "SLAB_CONSISTENCY_CHECKS", "SLAB_RED_ZONE", "SLAB_POISON",
            "SLAB_KMALLOC", "SLAB_HWCACHE_ALIGN", "SLAB_CACHE_DMA", "SLAB_STORE_USER",
-           "SLAB_RECLAIM_ACCOUNT", "SLAB_TYPESAFE_BY_RCU", "SLAB_ACCOUNT", "SLAB_PANIC"]
+           "SLAB_RECLAIM_ACCOUNT", "SLAB_TYPESAFE_BY_RCU", "SLAB_ACCOUNT", "SLAB_PANIC",
+           "SLAB_USER_FLAGS", "check_slub"]
 
-# include/linux/slab.h (x86: ARCH_KMALLOC_MINALIGN = __alignof__(unsigned long long) = 8)
-KMALLOC_SHIFT_LOW = 3
-KMALLOC_MIN_SIZE = 1 << KMALLOC_SHIFT_LOW
-ARCH_KMALLOC_MINALIGN = 8
-ARCH_SLAB_MINALIGN = 8
-#: PAGE_SHIFT + 1 with 4 KiB pages: SLUB serves what fits an order-1 page
-KMALLOC_SHIFT_HIGH = 13
-KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH
 MAX_OBJS_PER_PAGE = 32767
 SLUB_MAX_ORDER = 3                # PAGE_ALLOC_COSTLY_ORDER
 SLUB_MIN_ORDER = 0
 MIN_PARTIAL, MAX_PARTIAL = 5, 10
-L1_CACHE_BYTES = 64
-
-# enum kmalloc_cache_type (v6.6, with CONFIG_ZONE_DMA and CONFIG_MEMCG_KMEM)
-KMALLOC_NORMAL, KMALLOC_RECLAIM, KMALLOC_DMA, KMALLOC_CGROUP = 0, 1, 2, 3
-_TYPE_PREFIX = {KMALLOC_NORMAL: "kmalloc-", KMALLOC_RECLAIM: "kmalloc-rcl-",
-                KMALLOC_DMA: "dma-kmalloc-", KMALLOC_CGROUP: "kmalloc-cg-"}
-
-# slab_flags_t (include/linux/slab.h, v6.6 values)
-SLAB_CONSISTENCY_CHECKS = 0x00000100
-SLAB_RED_ZONE = 0x00000400
-SLAB_POISON = 0x00000800
-SLAB_KMALLOC = 0x00001000
-SLAB_HWCACHE_ALIGN = 0x00002000
-SLAB_CACHE_DMA = 0x00004000
-SLAB_STORE_USER = 0x00010000
-SLAB_RECLAIM_ACCOUNT = 0x00020000
-SLAB_PANIC = 0x00040000
-SLAB_TYPESAFE_BY_RCU = 0x00080000
-SLAB_ACCOUNT = 0x04000000
-SLAB_NO_MERGE = 0x01000000        # 6.5+: never merge this cache (kmem_buckets)
-OBJECT_POISON = 0x80000000        # __OBJECT_POISON (mm/slub.c)
-SLAB_DEBUG_FLAGS = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER
-SLAB_USER_FLAGS = (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_HWCACHE_ALIGN
-                   | SLAB_CACHE_DMA | SLAB_STORE_USER | SLAB_RECLAIM_ACCOUNT | SLAB_PANIC
-                   | SLAB_TYPESAFE_BY_RCU | SLAB_ACCOUNT)
-
-#: mm/slab_common.c size_index[]: kmalloc cache index for sizes 1..192, by (size-1)/8
-SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2)
-#: the largest size the compile-time kmalloc_index() knows (v6.x: 2 MiB, index 21)
-_KMALLOC_INDEX_MAX = 21
-#: gfp bits that make kmalloc_type() pick a cache array other than KMALLOC_NORMAL
-_TYPE_GFP = G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT
+#: the bits of a caller's gfp a new slab's page allocation keeps (mm/internal.h
+#: GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK); s->allocflags adds the cache's own
+_SLAB_PAGE_GFP = int(G.GFP_RECLAIM_MASK) | G.F_HARDWALL | G.F_THISNODE
 #: free pointers are native words: struct's unpack_from/pack_into read and write one in
 #: place (3x cheaper than slicing + int.from_bytes on the hot paths)
 _FP_STRUCT = {8: struct.Struct("<Q"), 4: struct.Struct("<I")}
-
-
-def kmalloc_index(size: int) -> int:
-    """``kmalloc_index(size)`` (include/linux/slab.h ``__kmalloc_index``): which
-    ``kmalloc_caches[type][index]`` serves ``size`` bytes.
-
-    >>> kmalloc_index(100), kmalloc_index(96), kmalloc_index(8192)
-    (7, 1, 13)
-
-    0 for size 0 (ZERO_SIZE_PTR); 1 is kmalloc-96 and 2 is kmalloc-192; otherwise the
-    smallest ``n`` with ``size <= 2**n``. Sizes above 2 MiB are a build error in C
-    (BUILD_BUG_ON_MSG), a ValueError here.
-    """
-    if type(size) is not int:
-        if isinstance(size, bool) or not hasattr(size, "__index__"):
-            raise TypeError(f"kmalloc_index() takes an integer size, got {type(size).__name__} {size!r}")
-        size = int(size)
-    if size < 0:
-        raise ValueError(f"size must be >= 0, got {size}")
-    if size == 0:
-        return 0
-    if size <= KMALLOC_MIN_SIZE:
-        return KMALLOC_SHIFT_LOW
-    if 64 < size <= 96:
-        return 1
-    if 128 < size <= 192:
-        return 2
-    if size > 1 << _KMALLOC_INDEX_MAX:
-        raise ValueError(f"kmalloc_index({size}): sizes above {1 << _KMALLOC_INDEX_MAX} have no "
-                         "kmalloc index (the kernel refuses to build); kmalloc() sends them to "
-                         "kmalloc_large()")
-    return (size - 1).bit_length()
-
-
-def kmalloc_size(index: int) -> int:
-    """``kmalloc_info[index].size``: the object size of a kmalloc cache index."""
-    return 96 if index == 1 else 192 if index == 2 else 1 << index
-
-
-def kmalloc_cache_name(kind: int, index: int, gen) -> str:
-    """kmalloc_info[] names: "kmalloc-1k" since v5.0 (INIT_KMALLOC_INFO), "kmalloc-1024" before."""
-    size = kmalloc_size(index)
-    if gen.kmalloc_kilo_names and size >= 1024:
-        s = f"{size >> 10}k"
-    else:
-        s = str(size)
-    return _TYPE_PREFIX[kind] + s
-
-
-def get_order(size: int, page_shift: int = 12) -> int:
-    """``get_order(size)``: the smallest order whose block holds ``size`` bytes."""
-    return max(0, ((size - 1) >> page_shift).bit_length()) if size > 0 else 0
+_NOT_NORMAL = KMALLOC_NOT_NORMAL_BITS
+_F_ZERO = G.F_ZERO
 
 
 def _fls(x: int) -> int:
     return x.bit_length()
-
-
-def _align(x: int, a: int) -> int:
-    return (x + a - 1) & ~(a - 1)
 
 
 def calc_slab_order(size: int, min_objects: int, max_order: int, fract_leftover: int,
@@ -211,10 +142,14 @@ class Slab:
     """``struct slab``: one slab of a cache (its pages come from the buddy allocator).
 
     ``inuse`` follows the kernel: while the slab is a CPU's slab (``frozen``) all its
-    objects count as in use, the free ones being on that CPU's lockless freelist."""
+    objects count as in use, the free ones being on that CPU's lockless freelist.
+    ``on_list`` says which list holds it: ``"partial"`` (the node's), ``"cpu_partial"``
+    (a CPU's partial list), ``"full"`` (debug caches only) or None (a CPU slab, or full).
+    ``slabs`` / ``pobjects`` are what ``put_cpu_partial()`` wrote when the slab went onto
+    a CPU partial list: the list's length and (before 5.16) its free objects, then."""
 
     __slots__ = ("id", "cache", "pfn", "order", "addr", "objects", "inuse", "freelist",
-                 "frozen", "node", "on_list")
+                 "frozen", "node", "on_list", "slabs", "pobjects")
 
     def __init__(self, sid, cache, pfn, order, addr, objects, node):
         self.id = sid
@@ -225,29 +160,33 @@ class Slab:
         self.objects = objects
         self.inuse = 0
         self.freelist = 0         # first free object, 0 = NULL
-        self.frozen = False       # a CPU's slab
+        self.frozen = False       # a CPU's slab (and, before 6.8, a CPU partial slab)
         self.node = node
-        self.on_list = None       # None, "partial" or "full" (full only with SLAB_STORE_USER)
+        self.on_list = None
+        self.slabs = 0
+        self.pobjects = 0
 
     @property
     def slab_cache(self) -> "KmemCache":
-        """``slab->slab_cache``: the cache this slab belongs to (the kernel's name for
-        ``cache``)."""
+        """``slab->slab_cache``: the kernel's name for ``cache``."""
         return self.cache
 
     def __repr__(self):
         return (f"<slab pfn={self.pfn:#x} of {self.cache.name}: objects={self.objects} "
-                f"inuse={self.inuse}{' frozen' if self.frozen else ''}>")
+                f"inuse={self.inuse}{' frozen' if self.frozen else ''}"
+                f"{' on ' + self.on_list if self.on_list else ''}>")
 
 
 class KmemCacheCpu:
-    """``struct kmem_cache_cpu``: a CPU's slab and its lockless freelist."""
+    """``struct kmem_cache_cpu``: a CPU's slab, its lockless freelist and (CONFIG_SLUB_CPU_PARTIAL)
+    its partial slabs, head first (``slub_percpu_partial(c)`` is ``partial[0]``)."""
 
-    __slots__ = ("freelist", "slab")
+    __slots__ = ("freelist", "slab", "partial")
 
     def __init__(self):
         self.freelist = 0
         self.slab: Slab | None = None
+        self.partial: list[Slab] = []
 
 
 class KmemCacheNode:
@@ -270,7 +209,9 @@ class KmemCache:
 
     ``object_size`` is what the creator asked for, ``size`` the stride of objects in a
     slab (with alignment and debug metadata), ``offset`` where a free object keeps its
-    free pointer, ``oo`` = (order, objects per slab)."""
+    free pointer, ``oo`` = (order, objects per slab). ``refcount`` - 1 caches were merged
+    into this one (``alias_names``); ``usersize`` is the usercopy region (4.16+);
+    ``cpu_partial`` / ``cpu_partial_slabs`` size the CPU partial lists."""
 
     def __init__(self, slub: "Slub", cid: int, name: str, size: int, align: int, flags: int,
                  ctor=None, useroffset: int = 0, usersize: int = 0, freeptr_offset: int | None = None,
@@ -283,10 +224,7 @@ class KmemCache:
         self.flags = flags
         self.ctor = ctor
         self.refcount = 1
-        # kmem_cache_create_usercopy(): the region copy_to/from_user may touch (4.16+)
         self.useroffset, self.usersize = useroffset, usersize
-        # struct kmem_cache_args (6.12+): where a SLAB_TYPESAFE_BY_RCU cache keeps its free
-        # pointer inside the object (use_freeptr_offset), and the per-CPU sheaf size (6.18)
         self.freeptr_offset = freeptr_offset
         self.sheaf_capacity = sheaf_capacity
         #: names of the caches merged into this one (/sys/kernel/slab shows them as links)
@@ -295,6 +233,7 @@ class KmemCache:
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
         slub.calculate_sizes(self)
+        slub.set_cpu_partial(self)
         self.random_seq = slub.init_cache_random_seq(self)
 
     @property
@@ -307,12 +246,17 @@ class KmemCache:
         """(order, objects) of the fallback slab (``s->min``)."""
         return (self.min_order, self.min_objects)
 
+    @property
+    def aliases(self) -> int:
+        """``/sys/kernel/slab/<cache>/aliases``: caches merged into this one."""
+        return 0 if self.refcount < 0 else self.refcount - 1
+
     def __repr__(self):
         return (f"<kmem_cache {self.name}: object_size={self.object_size} size={self.size} "
                 f"objects/slab={self.objects} order={self.order}>")
 
 
-class Slub:
+class Slub(SlabCommon):
     """The slab allocator of one machine (``k.slub``)."""
 
     def __init__(self, k):
@@ -329,8 +273,13 @@ class Slub:
         self.gen = k.gen
         # large kmalloc blocks count as NR_SLAB_UNRECLAIMABLE_B since ~v5.9 (read on hot paths)
         self._large_accounted = k.gen.kmalloc_large_accounted
+        self.cpu_partial_on = k.slub_cpu_partial         # CONFIG_SLUB_CPU_PARTIAL
         self.slab_caches: list[KmemCache] = []          # creation order (slab_caches, reversed)
         self.caches_by_id: dict[int, KmemCache] = {}
+        #: caches kmem_cache_destroy() unlinked with objects left (6.12+): their slabs stay
+        self.detached_caches: list[KmemCache] = []
+        #: caches the kernel itself points at (kmalloc caches, kmem_buckets)
+        self.kernel_caches: set[int] = set()
         self.slabs: dict[int, Slab] = {}                # slab id -> slab (mem_map.owner)
         self.page_slab: dict[int, Slab] = {}            # pfn -> slab, every page of every slab
         self._next_id = 1
@@ -389,6 +338,7 @@ class Slub:
             size += s.red_left_pad
         size = _align(size, s.align)
         s.size = size
+        s.fp_phys = s.offset - self.page_offset        # object address -> its free pointer's phys
         s.flags = flags
         s.debug = bool(flags & SLAB_DEBUG_FLAGS)       # kmem_cache_debug(s), read on hot paths
         s.orig_size_tracked = orig_size
@@ -401,16 +351,29 @@ class Slub:
             | (G.F_RECLAIMABLE if flags & SLAB_RECLAIM_ACCOUNT else 0)
         s.min_partial = min(MAX_PARTIAL, max(MIN_PARTIAL, (size.bit_length() - 1) // 2))
 
-    @staticmethod
-    def calculate_alignment(flags: int, align: int, size: int, ptr: int) -> int:
-        """mm/slab_common.c ``calculate_alignment()``."""
-        if flags & SLAB_HWCACHE_ALIGN:
-            ralign = L1_CACHE_BYTES
-            while size <= ralign // 2:
-                ralign //= 2
-            align = max(align, ralign)
-        align = max(align, ARCH_SLAB_MINALIGN)
-        return _align(align, ptr)
+    def kmem_cache_has_cpu_partial(self, s: KmemCache) -> bool:
+        """``kmem_cache_has_cpu_partial()``: CONFIG_SLUB_CPU_PARTIAL and not a debug cache."""
+        return self.cpu_partial_on and not s.debug
+
+    def set_cpu_partial(self, s: KmemCache) -> None:
+        """mm/slub.c ``set_cpu_partial()``: how many free objects a CPU may keep on partial
+        slabs, by object stride: 120 below 256 bytes, 52 below 1 KiB, 24 below a page, 6
+        (5.16+; before: 30, 13, 6, 2), none for debug caches; then
+        ``slub_set_cpu_partial()``."""
+        if not self.kmem_cache_has_cpu_partial(s):
+            nr = 0
+        else:
+            big, k1, b256, small = self.gen.slab_cpu_partial_objects
+            size = s.size
+            nr = big if size >= self.page_size else k1 if size >= 1024 else b256 if size >= 256 else small
+        self.slub_set_cpu_partial(s, nr)
+
+    def slub_set_cpu_partial(self, s: KmemCache, nr_objects: int) -> None:
+        """``slub_set_cpu_partial()``: ``cpu_partial`` objects, kept as
+        ``cpu_partial_slabs = DIV_ROUND_UP(nr_objects * 2, oo_objects(s->oo))`` slabs
+        ("we assume that the slabs will be half-full", 5.16+)."""
+        s.cpu_partial = nr_objects
+        s.cpu_partial_slabs = -(-nr_objects * 2 // s.objects) if s.objects > 0 else 0
 
     def init_cache_random_seq(self, s: KmemCache):
         """``init_cache_random_seq()`` -> ``cache_random_seq_create()`` ->
@@ -455,100 +418,19 @@ class Slub:
         return 0
 
     def create_cache(self, name: str, size: int, align: int, flags: int, ctor=None, **args) -> KmemCache:
+        """``create_cache()`` -> ``do_kmem_cache_create()``: a new ``struct kmem_cache`` on
+        ``slab_caches``."""
         s = KmemCache(self, self._new_id(), name, size, align, flags, ctor, **args)
         self.slab_caches.append(s)
         self.caches_by_id[s.id] = s
         return s
-
-    def create_kmalloc_caches(self) -> None:
-        """mm/slab_common.c ``create_kmalloc_caches()``: for each type, kmalloc-8 ..
-        kmalloc-8k, with kmalloc-96 after kmalloc-64 and kmalloc-192 after kmalloc-128."""
-        gen = self.gen
-        types = [KMALLOC_NORMAL]
-        if gen.kmalloc_rcl_caches:
-            types.append(KMALLOC_RECLAIM)
-        if self.k.profile.has_zone("DMA"):
-            types.append(KMALLOC_DMA)
-        if gen.kmalloc_cg_caches:
-            types.append(KMALLOC_CGROUP)
-        self.kmalloc_types = types
-        self.kmalloc_caches: list[list[KmemCache | None]] = [[None] * (KMALLOC_SHIFT_HIGH + 1)
-                                                             for _ in range(4)]
-        type_flags = {KMALLOC_NORMAL: 0, KMALLOC_RECLAIM: SLAB_RECLAIM_ACCOUNT,
-                      KMALLOC_DMA: SLAB_CACHE_DMA, KMALLOC_CGROUP: SLAB_ACCOUNT}
-        for t in types:
-            for i in range(KMALLOC_SHIFT_LOW, KMALLOC_SHIFT_HIGH + 1):
-                self._new_kmalloc_cache(i, t, type_flags[t])
-                if i == 6:
-                    self._new_kmalloc_cache(1, t, type_flags[t])
-                if i == 7:
-                    self._new_kmalloc_cache(2, t, type_flags[t])
-        self.kmalloc_max_cache_size = KMALLOC_MAX_CACHE_SIZE if self.page_size == 4096 else 2 * self.page_size
-        # kmalloc_index() of every size, done once: what the compiler folds for a
-        # constant-size kmalloc(); kmalloc()'s hot path reads the normal cache from here
-        normal = self.kmalloc_caches[KMALLOC_NORMAL]
-        self.kmalloc_by_size = [None] + [
-            normal[SIZE_INDEX[(n - 1) >> 3] if n <= 192 else (n - 1).bit_length()]
-            for n in range(1, KMALLOC_MAX_CACHE_SIZE + 1)]
-        # kmalloc_type(): unused types fall back to the normal caches (the kernel aliases them)
-        for t in range(4):
-            if t not in types:
-                self.kmalloc_caches[t] = self.kmalloc_caches[KMALLOC_NORMAL]
-        self.user_buckets = self.msg_buckets = None
-        if gen.kmem_buckets:
-            # 6.11+ create_kmalloc_caches(): kmem_buckets_cache = "kmalloc_buckets", holding
-            # one kmem_buckets (an array of KMALLOC_SHIFT_HIGH + 1 cache pointers) per set;
-            # then mm/util.c init_user_buckets() and ipc/msgutil.c init_msg_buckets()
-            self.kmem_buckets_cache = self.kmem_cache_create(
-                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.ptr, 0, SLAB_NO_MERGE)
-            # mm/util.c: (0, INT_MAX): all of it; ipc/msgutil.c: from sizeof(struct msg_msg) on
-            self.user_buckets = self.kmem_buckets_create("memdup_user", 0, 0, 0x7fffffff)
-            self.msg_buckets = self.kmem_buckets_create("msg_msg", SLAB_ACCOUNT, 48, 4096 - 48)
-
-    def kmem_buckets_create(self, name: str, flags: int, useroffset: int = 0, usersize: int = 0) -> list:
-        """``kmem_buckets_create()`` (mm/slab_common.c, 6.11+): a private copy of the kmalloc
-        size classes, caches ``<name>-8`` .. ``<name>-8k`` created with align 0 (so aligned
-        to ARCH_SLAB_MINALIGN, not like the kmalloc caches), SLAB_NO_MERGE, each with the
-        part of [useroffset, useroffset + usersize) that fits it as its usercopy region.
-        Returns the array, indexed like ``kmalloc_caches[KMALLOC_NORMAL]``."""
-        self.slab_alloc(self.kmem_buckets_cache, G.F_ZERO | int(G.GFP_KERNEL), -1)
-        b: list = [None] * (KMALLOC_SHIFT_HIGH + 1)
-        for idx, c in enumerate(self.kmalloc_caches[KMALLOC_NORMAL]):
-            if c is None:
-                continue
-            short = c.name.split("-", 1)[1]
-            size = c.object_size
-            uoff, usize = (0, 0) if useroffset >= size else (useroffset, min(size - useroffset, usersize))
-            b[idx] = self.kmem_cache_create(f"{name}-{short}", size, 0, flags | SLAB_NO_MERGE,
-                                            useroffset=uoff, usersize=usize)
-        return b
-
-    def _new_kmalloc_cache(self, idx: int, t: int, flags: int) -> None:
-        """``new_kmalloc_cache()`` -> ``create_boot_cache()``: power-of-two sizes are
-        aligned to their size (v5.4+); from v6.11 every size to the largest power of two
-        dividing it (``kmalloc-96``: 32, ``kmalloc-192``: 64); before, 96 and 192 to
-        ARCH_KMALLOC_MINALIGN."""
-        gen = self.gen
-        size = kmalloc_size(idx)
-        name = kmalloc_cache_name(t, idx, gen)
-        flags |= SLAB_KMALLOC if gen.slab_kmalloc_flag else 0
-        flags |= self._debug_flags_for(name)
-        align = ARCH_KMALLOC_MINALIGN
-        if gen.kmalloc_align_pow2_divisor:
-            align = max(align, size & -size)            # __ffs(size)
-        elif size & (size - 1) == 0 and gen.kmalloc_pow2_align:
-            align = max(align, size)
-        align = self.calculate_alignment(flags, align, size, self.ptr)
-        # create_kmalloc_cache(): the whole object may be copied to/from user space
-        usersize = size if gen.slab_usersize else 0
-        self.kmalloc_caches[t][idx] = self.create_cache(name, size, align, flags, usersize=usersize)
 
     # -- memory helpers (the free pointer lives in the object) ------------------------
 
     def get_freepointer(self, s: KmemCache, obj: int) -> int:
         """``get_freepointer()``: the word at ``obj + s->offset`` (a frame never written
         reads as zeros)."""
-        phys = obj + s.offset - self.page_offset
+        phys = obj + s.fp_phys
         page = self.pages.get(phys >> self.page_shift)
         if page is None:
             return 0
@@ -556,7 +438,7 @@ class Slub:
 
     def set_freepointer(self, s: KmemCache, obj: int, fp: int) -> None:
         """``set_freepointer()``: store ``fp`` at ``obj + s->offset``."""
-        phys = obj + s.offset - self.page_offset
+        phys = obj + s.fp_phys
         pfn = phys >> self.page_shift
         page = self.pages.get(pfn)
         if page is None:
@@ -593,48 +475,72 @@ class Slub:
 
     # -- slabs -----------------------------------------------------------------------
 
+    @traced("new_slab", detail=lambda self, s, gfp, node: s.name)
+    def new_slab(self, s: KmemCache, gfp: int, node: int) -> Slab | None:
+        """``new_slab()``: the zone bits a slab cannot use are fixed up
+        (``kmalloc_fix_flags()``), then ``allocate_slab()`` with the caller's reclaim and
+        constraint bits only."""
+        if gfp & GFP_SLAB_BUG_MASK:
+            gfp = self.kmalloc_fix_flags(gfp)
+        return self.allocate_slab(s, gfp & _SLAB_PAGE_GFP, node)
+
+    @traced("alloc_slab_page", detail=lambda self, s, gfp, node, order, sid, note: f"order={order}{note}")
+    def alloc_slab_page(self, s: KmemCache, gfp: int, node: int, order: int, sid: int, note: str) -> int:
+        """``alloc_slab_page()``: the pages of a slab from the page allocator (frozen
+        pages, ``alloc_frozen_pages()``, on 6.14+). Returns the pfn or -1."""
+        return self.k.buddy.alloc(gfp, order, K_SLAB, sid, node, warn=bool(note), entry="alloc_slab_page_chain")
+
+    @traced("allocate_slab", done=lambda self, slab, s, gfp, node: (
+        f"{slab.objects} objects linked in "
+        + ("shuffled order" if s.random_seq is not None and slab.objects >= 2 else "address order"))
+        if slab is not None else "no pages")
     def allocate_slab(self, s: KmemCache, gfp: int, node: int) -> Slab | None:
-        """``allocate_slab()``: try s->oo quietly, then fall back to s->min."""
+        """``allocate_slab()``: try s->oo quietly, then s->min with the caller's flags (even
+        when s->min is the same order: "try same order and flag as the original
+        allocation", so warn_alloc() reports unless the caller said NOWARN); then link the
+        objects (``shuffle_freelist()`` or address order) and run the constructor on each.
+
+        A constructor that raises (Python can, C cannot) gets everything undone: the memory
+        of the new pages, the random state, the pages themselves; it surfaces as
+        :class:`SlabCtorError` naming the cache. Simplified: if taking the pages refilled
+        the CPU's page list from the buddy lists (``rmqueue_bulk()``), the refilled pages
+        stay on that list (free, as after any refill)."""
         k = self.k
-        flags = (gfp & ~G.F_ZERO) | s.allocflags
+        flags = gfp | s.allocflags
         alloc_gfp = (flags | G.F_NOWARN | G.F_NORETRY) & ~G.F_NOFAIL
         order = s.order
         if alloc_gfp & G.F_DIRECT_RECLAIM and order > s.min_order:
             alloc_gfp = (alloc_gfp | G.F_NOMEMALLOC) & ~(G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM)
         sid = self._next_id
-        tr = k.tracer
-        entry = "alloc_slab_page_chain"     # 6.14+: frozen pages, __alloc_frozen_pages_noprof()
-        if tr is not None:     # new_slab() -> allocate_slab() -> alloc_slab_page()
-            tr.enter("new_slab", s.name)
-            tr.enter("allocate_slab")
-            tr.enter("alloc_slab_page", f"order={order}")
-        pfn = k.buddy.alloc(alloc_gfp, order, K_SLAB, sid, node, warn=False, entry=entry)
+        # a Python constructor may raise: what taking the pages changes is put back then
+        before = k.buddy.pcp_checkpoint() if s.ctor is not None else None
+        pfn = self.alloc_slab_page(s, alloc_gfp, node, order, sid, "")
         objects = s.objects
         if pfn < 0:
-            # mm/slub.c: retry with s->min and the caller's own flags, even when s->min is
-            # the same order ("try same order and flag as the original allocation"), so
-            # the page allocator's warn_alloc() report appears unless the caller said NOWARN
             order = s.min_order
             objects = s.min_objects
-            if tr is not None:
-                tr.leave(None)
-                tr.enter("alloc_slab_page", f"order={order} (s->min fallback, caller's gfp)")
-            pfn = k.buddy.alloc(flags, order, K_SLAB, sid, node, entry=entry)
-        if tr is not None:
-            tr.leave(pfn if pfn >= 0 else None)
-        if pfn < 0:
-            if tr is not None:
-                tr.leave(None)
-                tr.leave(None)
-            return None
+            pfn = self.alloc_slab_page(s, flags, node, order, sid, " (s->min fallback, caller's gfp)")
+            if pfn < 0:
+                return None
+        nr = 1 << order
+        addr = self.page_offset + (pfn << self.page_shift)
+        undo = self._ctor_undo_record(s, pfn, nr, before) if s.ctor is not None else None
+        try:
+            freelist = self._link_objects(s, addr, objects)
+        except Exception as exc:
+            self._ctor_undo(s, pfn, order, undo)
+            raise SlabCtorError(
+                f"the constructor of kmem_cache {s.name!r} raised {type(exc).__name__}: {exc}; SLUB was "
+                f"setting up a new slab at pfn {pfn:#x}. The cache is as it was and the slab's pages "
+                "went back to the page allocator") from exc
+        # the slab exists: account it (account_slab(), inc_slabs_node())
         self._next_id = sid + 1
         mm = k.mem_map
-        nr = 1 << order
         fmv = mm.flags_mv
         for p in range(pfn, pfn + nr):
             fmv[p] |= PG_slab
-        slab = Slab(sid, s, pfn, order, self.page_offset + (pfn << self.page_shift), objects,
-                    int(mm.node[pfn]))
+        slab = Slab(sid, s, pfn, order, addr, objects, int(mm.node[pfn]))
+        slab.freelist = freelist
         self.slabs[sid] = slab
         ps = self.page_slab
         for p in range(pfn, pfn + nr):
@@ -644,76 +550,92 @@ class Slub:
         n.total_objects += objects
         key = "nr_slab_reclaimable" if s.flags & SLAB_RECLAIM_ACCOUNT else "nr_slab_unreclaimable"
         k.vmstat[key] += nr
-        if s.flags & SLAB_POISON:
-            self.fill(slab.addr, 0x5a, self.page_size << order)     # POISON_INUSE
-        # link the objects in address order (or shuffle_freelist()'s order): each free
-        # pointer names the next object
-        size = s.size
-        start = slab.addr + s.red_left_pad
-        debug = s.debug
-        if s.random_seq is not None and objects >= 2:
-            order_ = self.shuffle_freelist(s, objects)
-            if tr is not None:
-                tr.leaf("shuffle_freelist", f"start at random_seq[{order_[1]}]")
-            order_ = order_[0]
-        else:
-            order_ = range(objects)
-        if not debug and objects >= 16 and isinstance(order_, range):
-            # the same free pointers, stored with one numpy store per page (a booted
-            # machine links tens of thousands of objects)
-            if s.ctor is not None:
-                for i in order_:
-                    s.ctor(start + i * size)
-            self._link_in_order(s, slab, start, objects)
-        else:
-            prev = 0
-            for i in order_:
-                obj = start + i * size
-                if debug:
-                    self.dbg.init_object(s, obj, 0xbb)              # SLUB_RED_INACTIVE
-                if s.ctor is not None:
-                    s.ctor(obj)
-                if prev:
-                    self.set_freepointer(s, prev, obj)
-                else:
-                    slab.freelist = obj
-                prev = obj
-            self.set_freepointer(s, prev, 0)
-        if tr is not None:
-            tr.stack[-1].detail = (f"{objects} objects linked in "
-                                   + ("shuffled order" if s.random_seq is not None and objects >= 2
-                                      else "address order"))
-            tr.leave(slab.addr)
-            tr.leave(slab.addr)
         return slab
 
-    def _link_in_order(self, s: KmemCache, slab: Slab, start: int, objects: int) -> None:
-        """set_freepointer() of object i to object i + 1 (the last to NULL) for all objects
-        of a new slab, with the page looked up once per page rather than once per object
-        (a booted machine links tens of thousands of objects)."""
+    def _link_objects(self, s: KmemCache, slab_addr: int, objects: int) -> int:
+        """The objects of a new slab: POISON_INUSE over the pages (SLAB_POISON), then each
+        object is set up (``init_object()`` with SLUB_RED_INACTIVE, the constructor) and
+        linked, in address order or ``shuffle_freelist()``'s. Returns the freelist head."""
+        if s.flags & SLAB_POISON:
+            self.fill(slab_addr, POISON_INUSE, self.page_size << get_order(objects * s.size, self.page_shift))
+        size = s.size
+        start = slab_addr + s.red_left_pad
+        if s.random_seq is not None and objects >= 2:
+            order_, first = self.shuffle_freelist(s, objects)
+            tr = self.k.tracer
+            if tr is not None:
+                tr.leaf("shuffle_freelist", f"start at random_seq[{first}]")
+        else:
+            order_ = range(objects)
+        debug = s.debug
+        ctor = s.ctor
+        if not debug and isinstance(order_, range) and objects >= 16:
+            if ctor is not None:
+                for i in order_:
+                    ctor(start + i * size)
+            return self._link_in_order(s, start, objects)
+        prev = head = 0
+        for i in order_:
+            obj = start + i * size
+            if debug:
+                self.dbg.init_object(s, obj, SLUB_RED_INACTIVE)
+            if ctor is not None:
+                ctor(obj)
+            if prev:
+                self.set_freepointer(s, prev, obj)
+            else:
+                head = obj
+            prev = obj
+        self.set_freepointer(s, prev, 0)
+        return head
+
+    def _link_in_order(self, s: KmemCache, start: int, objects: int) -> int:
+        """The address-order case of :meth:`_link_objects`: the same free pointers (object i
+        to object i + 1, the last to NULL), with the page of simulated memory looked up once
+        per page rather than once per object (a booted machine links tens of thousands)."""
         pages = self.pages
         fp_set = self._fp_set
         shift, mask, size = self.page_shift, self.page_mask, s.size
-        phys = start + s.offset - self.page_offset
+        phys = start + s.fp_phys
         cur, page = -1, None
-        for i in range(objects):
+        for i in range(1, objects):
             pfn = phys >> shift
             if pfn != cur:
                 cur = pfn
                 page = pages.get(pfn)
                 if page is None:
                     page = pages[pfn] = bytearray(self.page_size)
-            fp_set(page, phys & mask, start + (i + 1) * size if i + 1 < objects else 0)
+            fp_set(page, phys & mask, start + i * size)
             phys += size
-        slab.freelist = start
+        page = pages.get(phys >> shift)
+        if page is not None:                    # the last one's NULL (a page never written reads 0)
+            fp_set(page, phys & mask, 0)
+        return start
 
+    def _ctor_undo_record(self, s: KmemCache, pfn: int, nr: int, pcp: list):
+        pages = self.pages
+        mem = {p: (bytes(pages[p]) if p in pages else None) for p in range(pfn, pfn + nr)}
+        rng = self.k.rng.bit_generator.state if s.random_seq is not None else None
+        return mem, rng, self.k.clock.ns, pcp
+
+    def _ctor_undo(self, s: KmemCache, pfn: int, order: int, undo) -> None:
+        mem, rng, ns, pcp = undo
+        pages = self.pages
+        for p, data in mem.items():
+            if data is None:
+                pages.pop(p, None)
+            else:
+                pages[p][:] = data
+        if rng is not None:
+            self.k.rng.bit_generator.state = rng
+        self.k.buddy.free(pfn, order, "free_slab_pages_chain")
+        self.k.buddy.pcp_rollback(pcp)
+        self.k.clock.ns = ns
+
+    @traced(("discard_slab", "free_slab"), detail=lambda self, s, slab: f"{s.name}: slab pfn={slab.pfn:#x} is empty")
     def discard_slab(self, s: KmemCache, slab: Slab) -> None:
         """``discard_slab()`` -> ``free_slab()``: the pages go back to the buddy allocator."""
         k = self.k
-        tr = k.tracer
-        if tr is not None:
-            tr.enter("discard_slab", f"{s.name}: slab pfn={slab.pfn:#x} is empty")
-            tr.enter("free_slab")
         n = s.node[slab.node]
         n.nr_slabs -= 1
         n.total_objects -= slab.objects
@@ -724,121 +646,105 @@ class Slub:
         ps = self.page_slab
         for p in range(slab.pfn, slab.pfn + nr):
             del ps[p]
+        slab.on_list = None
         k.buddy.free(slab.pfn, slab.order, "free_slab_pages_chain")
-        if tr is not None:
-            tr.leave()
-            tr.leave()
 
-    def _add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool) -> None:
+    def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool) -> None:
+        """``add_partial()``: DEACTIVATE_TO_HEAD, or the tail."""
         n.partial[slab.id] = slab
         if not tail:
             n.partial.move_to_end(slab.id, last=False)
         slab.on_list = "partial"
 
-    def _remove_partial(self, n: KmemCacheNode, slab: Slab) -> None:
+    def remove_partial(self, n: KmemCacheNode, slab: Slab) -> None:
         del n.partial[slab.id]
         slab.on_list = None
 
-    def _add_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
+    def add_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
+        """``add_full()``: only SLAB_STORE_USER caches keep full slabs on a list."""
         if s.flags & SLAB_STORE_USER:
             n.full[slab.id] = slab
             slab.on_list = "full"
 
-    def _remove_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
+    def remove_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
         if slab.on_list == "full":
             del n.full[slab.id]
             slab.on_list = None
 
     # -- allocation ------------------------------------------------------------------
 
-    def slab_alloc(self, s: KmemCache, gfp: int, node: int = -1, orig_size: int = 0) -> int:
-        """``slab_alloc_node()``: pop the CPU's freelist, else ``___slab_alloc()``.
-        Returns the object's address or 0."""
-        k = self.k
-        if s.debug:
-            obj = self.dbg.alloc(s, gfp, node, orig_size or s.object_size)
+    def slab_alloc_node(self, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
+        """``slab_alloc_node()`` (6.1+: ``__slab_alloc_node()`` inside): pop the CPU's
+        lockless freelist (the object's free pointer becomes the new head), else
+        ``__slab_alloc()``; __GFP_ZERO clears the object (6.2+ debug kmalloc caches: only
+        the requested ``orig_size`` bytes). Returns the object's address or 0.
+
+        This is the fast path: kmalloc(), kmem_cache_alloc() and every other allocation
+        come through here, traced or not. A debug cache never has a CPU freelist, so it
+        always takes the slow path."""
+        c = s.cpu_slab[self.k.cpu]
+        obj = c.freelist
+        if obj and (node < 0 or c.slab.node == node):
+            phys = obj + s.fp_phys
+            page = self.pages.get(phys >> self.page_shift)
+            c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
         else:
-            c = s.cpu_slab[k.cpu]
-            obj = c.freelist
-            if obj and (node < 0 or c.slab.node == node):
-                c.freelist = self.get_freepointer(s, obj)
-            else:
-                obj = self._slab_alloc_slow(s, c, gfp, node)
-                if not obj:
-                    return 0
-        if gfp & G.F_ZERO:
-            self.fill(obj, 0, orig_size if s.debug and s.orig_size_tracked else s.object_size)
+            obj = self.__slab_alloc(s, gfp, node, c, orig_size)
+            if not obj:
+                return 0
+        if gfp & _F_ZERO:
+            self.memset(obj, orig_size if s.orig_size_tracked and self.gen.kmalloc_redzone else s.object_size)
         return obj
 
-    def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, n: int) -> list[int]:
-        """``kmem_cache_alloc_bulk()`` -> ``__kmem_cache_alloc_bulk()``: ``n`` objects, popped
-        from this CPU's freelist and refilled by ``___slab_alloc()`` when it runs dry; [] when
-        one cannot be had (those taken go back, as the kernel's error path frees them).
-        Neither traced nor announced to subscribers: boot fills caches with it."""
-        if s.debug or gfp & G.F_ZERO:
-            objs = [self.slab_alloc(s, gfp) for _ in range(n)]
-        else:
-            c = s.cpu_slab[self.k.cpu]
-            get_fp = self.get_freepointer
-            objs = []
-            append = objs.append
-            for _ in range(n):
-                obj = c.freelist
-                if obj:
-                    c.freelist = get_fp(s, obj)
-                else:
-                    obj = self._slab_alloc_slow(s, c, gfp, -1)
-                append(obj)
-                if not obj:
-                    break
-        if objs and not objs[-1]:
-            objs.pop()
-            for obj in objs:
-                slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-                self.slab_free(s, slab, obj)
-            return []
-        return objs
+    @traced("memset", detail=lambda self, obj, n: f"__GFP_ZERO: {n} bytes")
+    def memset(self, obj: int, n: int) -> None:
+        """slab_post_alloc_hook()'s ``memset(p, 0, size)`` for __GFP_ZERO."""
+        self.fill(obj, 0, n)
 
-    def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, gfp: int, node: int) -> int:
-        """``___slab_alloc()`` without per-cpu partial slabs."""
-        tr = self.k.tracer
+    @traced("__slab_alloc")
+    def __slab_alloc(self, s: KmemCache, gfp: int, node: int, c: KmemCacheCpu, orig_size: int) -> int:
+        """``__slab_alloc()``: ``___slab_alloc()`` with preemption off."""
+        return self.___slab_alloc(s, gfp, node, c, orig_size)
+
+    @traced("___slab_alloc", detail=lambda self, s, gfp, node, c, orig_size: (
+        "debug cache: no cpu slab" if s.debug else "c->freelist empty" if not c.freelist
+        else f"cpu slab not on node {node}"))
+    def ___slab_alloc(self, s: KmemCache, gfp: int, node: int, c: KmemCacheCpu, orig_size: int) -> int:
+        """``___slab_alloc()``: refill from the CPU slab (objects freed by other CPUs, via
+        ``get_freelist()``), else deactivate a CPU slab on the wrong node; then the CPU's
+        partial slabs, then ``get_partial()``, then ``new_slab()``."""
+        if s.debug:
+            return self.dbg.alloc(s, gfp, node, orig_size)
         slab = c.slab
         if slab is not None:
             if node >= 0 and slab.node != node:
-                if tr is not None:
-                    tr.leaf("deactivate_slab", f"cpu slab is on node {slab.node}, not {node}")
-                self.deactivate_slab(s, slab, c.freelist)
+                fl = c.freelist
                 c.slab = None
                 c.freelist = 0
+                self.deactivate_slab(s, slab, fl, f"cpu slab is on node {slab.node}, not {node}")
             else:
-                # get_freelist(): take the objects remote CPUs freed into slab->freelist
-                freelist = slab.freelist
-                slab.freelist = 0
-                slab.inuse = slab.objects
-                if tr is not None:
-                    tr.leaf("get_freelist", "objects freed by other CPUs onto the cpu slab" if freelist
-                            else "cpu slab is full: unfreeze it", freelist)
+                freelist = self.get_freelist(s, slab, "objects freed by other CPUs onto the cpu slab")
                 if freelist:
                     c.freelist = self.get_freepointer(s, freelist)
                     return freelist
-                slab.frozen = False                  # full: on no list
-                c.slab = None
-        nid = self.k.numa_node_id() if node < 0 else node
-        # 4.x: get_partial() and new_slab() are called from new_slab_objects()
-        v4 = tr is not None and self.gen.new_slab_objects
-        if v4:
-            tr.enter("new_slab_objects")
-        slab = self.get_partial(s, nid, node < 0)
+                c.slab = None                       # full: unfrozen, on no list
+        # new_slab: the CPU's partial slabs (CONFIG_SLUB_CPU_PARTIAL)
+        while c.partial:
+            slab = c.partial.pop(0)
+            slab.on_list = None
+            if node < 0 or slab.node == node:
+                c.slab = slab
+                freelist = self.get_freelist(s, slab, f"cpu partial slab pfn={slab.pfn:#x} becomes the cpu slab")
+                c.freelist = self.get_freepointer(s, freelist)
+                return freelist
+            if self.gen.slab_cpu_partial_frozen:    # <= 6.7: `goto redo` -> deactivate_slab()
+                self.deactivate_slab(s, slab, 0, f"cpu partial slab is on node {slab.node}, not {node}")
+            else:
+                self.__put_partials(s, [slab])
+        slab = self.new_slab_objects(s, gfp, node)
         if slab is None:
-            slab = self.allocate_slab(s, gfp, node)
-            if slab is None:
-                if v4:
-                    tr.leave(None)
-                self.slab_out_of_memory(s, gfp, nid)
-                return 0
-        if v4:
-            tr.leave(slab.freelist)
-        freelist = slab.freelist
+            return 0
+        freelist = slab.freelist                    # freeze_slab(), or a new slab's freelist
         slab.freelist = 0
         slab.inuse = slab.objects
         slab.frozen = True
@@ -846,27 +752,98 @@ class Slub:
         c.freelist = self.get_freepointer(s, freelist)
         return freelist
 
-    def get_partial(self, s: KmemCache, nid: int, any_node: bool) -> Slab | None:
-        """``get_partial()``: the head of this node's partial list, else (no node
-        requested) another node's (``get_any_partial``)."""
-        nodes = [nid] + ([i for i in range(len(s.node)) if i != nid] if any_node else [])
-        tr = self.k.tracer
-        for i in nodes:
-            n = s.node[i]
-            if n.partial:
-                slab = next(iter(n.partial.values()))
-                self._remove_partial(n, slab)
-                if tr is not None:
-                    tr.leaf("get_partial", f"node {i}: slab pfn={slab.pfn:#x} with "
-                                           f"{slab.objects - slab.inuse} free objects", slab.freelist)
+    @traced("new_slab_objects", when=lambda self: self.gen.new_slab_objects)
+    def new_slab_objects(self, s: KmemCache, gfp: int, node: int) -> Slab | None:
+        """A slab with free objects for the CPU: ``get_partial()``, else ``new_slab()``
+        (4.x: the function ``new_slab_objects()``; 6.x: inside ``___slab_alloc()``). For
+        a node request without __GFP_THISNODE, 6.10+ first tries that node alone, with
+        GFP_NOWAIT | __GFP_THISNODE for the page, then the caller's flags."""
+        try_thisnode = node >= 0 and not gfp & G.F_THISNODE and self.gen.slab_alloc_try_thisnode
+        while True:
+            pflags = gfp
+            if try_thisnode:
+                pflags = (G.GFP_NOWAIT if self.gen.gfp_nowait_nowarn else G.GFP_NOWAIT_OLD) | G.F_THISNODE
+            slab = self.get_partial(s, node, pflags)
+            if slab is not None:
                 return slab
-        if tr is not None:
-            tr.leaf("get_partial", f"no partial slab on node {nid}", None)
+            slab = self.new_slab(s, pflags, node)
+            if slab is not None:
+                return slab
+            if try_thisnode:
+                try_thisnode = False
+                continue
+            self.slab_out_of_memory(s, gfp, self.k.numa_node_id() if node < 0 else node)
+            return None
+
+    @traced("get_freelist", done=lambda self, fl, s, slab, why: why if fl else "cpu slab is full: unfreeze it")
+    def get_freelist(self, s: KmemCache, slab: Slab, why: str) -> int:
+        """``get_freelist()``: take the slab's freelist for the CPU; the slab stays frozen
+        while it has objects (``new.frozen = freelist != NULL``)."""
+        freelist = slab.freelist
+        slab.freelist = 0
+        slab.inuse = slab.objects
+        slab.frozen = bool(freelist)
+        return freelist
+
+    @traced("get_partial", done=lambda self, slab, s, node, gfp: (
+        f"slab pfn={slab.pfn:#x} with {slab.objects - slab.inuse} free objects" if slab is not None
+        else f"no partial slab on node {self.k.numa_node_id() if node < 0 else node}"))
+    def get_partial(self, s: KmemCache, node: int, gfp: int) -> Slab | None:
+        """``get_partial()``: this node's partial list (``numa_mem_id()`` for
+        NUMA_NO_NODE), then, unless __GFP_THISNODE pins a node, ``get_any_partial()``."""
+        search = self.k.numa_node_id() if node < 0 else node
+        slab = self.get_partial_node(s, search, gfp)
+        if slab is not None or (node >= 0 and gfp & G.F_THISNODE):
+            return slab
+        return self.get_any_partial(s, search, gfp)
+
+    def get_any_partial(self, s: KmemCache, nid: int, gfp: int) -> Slab | None:
+        """``get_any_partial()``: other nodes in zonelist order, those that keep more than
+        ``min_partial`` partial slabs."""
+        for i in range(len(s.node)):
+            other = (nid + i) % len(s.node)
+            if other != nid and s.node[other].nr_partial > s.min_partial:
+                slab = self.get_partial_node(s, other, gfp)
+                if slab is not None:
+                    return slab
         return None
 
-    def deactivate_slab(self, s: KmemCache, slab: Slab, freelist: int) -> None:
-        """``deactivate_slab()``: splice the CPU's freelist back onto the slab, then put
-        the slab on the partial list, leave it full, or discard it if it is empty."""
+    @traced("get_partial_node", done=lambda self, slab, s, nid, gfp: f"node {nid}: " + (
+                f"slab pfn={slab.pfn:#x}, {len(s.cpu_slab[self.k.cpu].partial)} more onto the cpu partial list"
+                if slab is not None else "no partial slab"))
+    def get_partial_node(self, s: KmemCache, nid: int, gfp: int) -> Slab | None:
+        """``get_partial_node()``: take the first partial slab for the CPU; with CPU
+        partial lists, move more slabs onto this CPU's partial list until more than
+        ``cpu_partial_slabs / 2`` are there (before 5.16: until the free objects taken
+        exceed ``cpu_partial / 2``)."""
+        n = s.node[nid]
+        if not n.partial:
+            return None
+        by_slabs = self.gen.slab_cpu_partial_slabs
+        has_partial = self.kmem_cache_has_cpu_partial(s)
+        first = None
+        taken = available = 0
+        for slab in list(n.partial.values()):
+            self.remove_partial(n, slab)
+            available += slab.objects - slab.inuse
+            if first is None:
+                first = slab
+                if not has_partial or (by_slabs and s.cpu_partial_slabs == 0):
+                    break
+            else:
+                self.put_cpu_partial(s, slab, False)
+                taken += 1
+                if by_slabs and taken > s.cpu_partial_slabs // 2:
+                    break
+            if not by_slabs and available > s.cpu_partial // 2:
+                break
+        return first
+
+    @traced("deactivate_slab", detail=lambda self, s, slab, freelist, why: why)
+    def deactivate_slab(self, s: KmemCache, slab: Slab, freelist: int, why: str = "") -> None:
+        """``deactivate_slab()``: splice the CPU's freelist back onto the slab, unfreeze
+        it, then put it on the partial list (the tail when other CPUs freed into it),
+        leave it full, or discard it if it is empty and the node has enough partials."""
         free_delta = 0
         tail = 0
         p = freelist
@@ -886,18 +863,74 @@ class Slub:
         if slab.inuse <= 0 and n.nr_partial >= s.min_partial:
             self.discard_slab(s, slab)
         elif slab.freelist:
-            self._add_partial(n, slab, to_tail)
+            self.add_partial(n, slab, to_tail)
         else:
-            self._add_full(s, n, slab)
+            self.add_full(s, n, slab)
+
+    @traced("put_cpu_partial", detail=lambda self, s, slab, drain: (
+        f"slab pfn={slab.pfn:#x} onto cpu {self.k.cpu}'s partial list"
+        + (f" ({len(s.cpu_slab[self.k.cpu].partial)} of {s.cpu_partial_slabs} slabs there)"
+           if self.gen.slab_cpu_partial_slabs else "")))
+    def put_cpu_partial(self, s: KmemCache, slab: Slab, drain: bool) -> None:
+        """``put_cpu_partial()``: push ``slab`` on this CPU's partial list. With ``drain``
+        (a free), a full list (``cpu_partial_slabs`` slabs, 5.16+; more than
+        ``cpu_partial`` free objects before) first goes to the node lists
+        (``__put_partials()``). The slabs are frozen until 6.7."""
+        c = s.cpu_slab[self.k.cpu]
+        old = c.partial
+        to_put = None
+        if self.gen.slab_cpu_partial_slabs:
+            if old and drain and len(old) >= s.cpu_partial_slabs:
+                to_put, old = old, []
+            slab.pobjects = 0
+        else:
+            pobjects = old[0].pobjects if old else 0
+            if old and drain and pobjects > s.cpu_partial:
+                to_put, old, pobjects = old, [], 0
+            slab.pobjects = pobjects + slab.objects - slab.inuse
+        slab.slabs = len(old) + 1
+        slab.on_list = "cpu_partial"
+        slab.frozen = self.gen.slab_cpu_partial_frozen
+        c.partial = [slab] + old
+        if to_put:
+            self.__put_partials(s, to_put)
+        if not self.gen.slab_cpu_partial_slabs and not s.cpu_partial:
+            self.__put_partials(s, c.partial)       # 4.x: cpu_partial 0 empties it at once
+            c.partial = []
+
+    @traced("__put_partials", detail=lambda self, s, slabs: f"{len(slabs)} slabs to the node partial lists")
+    def __put_partials(self, s: KmemCache, slabs: list) -> None:
+        """``__put_partials()`` (``__unfreeze_partials()`` before 6.8): each slab of a CPU
+        partial list goes to the tail of its node's partial list, or is discarded when it
+        is empty and the node keeps ``min_partial`` partial slabs."""
+        discard = []
+        for slab in slabs:
+            slab.frozen = False
+            slab.on_list = None
+            n = s.node[slab.node]
+            if not slab.inuse and n.nr_partial >= s.min_partial:
+                discard.append(slab)
+            else:
+                self.add_partial(n, slab, True)
+        for slab in discard:
+            self.discard_slab(s, slab)
+
+    def put_partials_cpu(self, s: KmemCache, c: KmemCacheCpu) -> None:
+        """``put_partials_cpu()``: empty one CPU's partial list onto the node lists."""
+        if c.partial:
+            slabs, c.partial = c.partial, []
+            self.__put_partials(s, slabs)
 
     def flush_all(self, s: KmemCache) -> None:
-        """``flush_all()``: deactivate every CPU's slab of the cache."""
+        """``flush_all()`` -> ``__flush_cpu_slab()`` on every CPU: deactivate the CPU slab,
+        then put the CPU partial slabs back (``put_partials_cpu()``)."""
         for c in s.cpu_slab:
             if c.slab is not None:
                 slab, fl = c.slab, c.freelist
                 c.slab = None
                 c.freelist = 0
-                self.deactivate_slab(s, slab, fl)
+                self.deactivate_slab(s, slab, fl, "flush_all()")
+            self.put_partials_cpu(s, c)
 
     def slab_out_of_memory(self, s: KmemCache, gfp: int, nid: int) -> None:
         """``slab_out_of_memory()``: the "SLUB: Unable to allocate memory" report."""
@@ -914,172 +947,106 @@ class Slub:
 
     # -- freeing ---------------------------------------------------------------------
 
-    def slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
-        """``do_slab_free()``: push onto the CPU's freelist if the object's slab is the
-        CPU slab, else ``__slab_free()``."""
+    def do_slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
+        """``do_slab_free()`` (4.5: the fast path inside ``slab_free()``): push onto the
+        CPU's freelist if the object's slab is this CPU's slab (the old head is stored in
+        the object at ``s->offset``), else ``__slab_free()``. ``fn``: the caller's name
+        for reports. The fast path of every free, traced or not."""
         c = s.cpu_slab[self.k.cpu]
         if c.slab is slab:
-            self.set_freepointer(s, obj, c.freelist)
+            phys = obj + s.fp_phys
+            page = self.pages.get(phys >> self.page_shift)
+            if page is None:
+                self.set_freepointer(s, obj, c.freelist)
+            else:
+                self._fp_set(page, phys & self.page_mask, c.freelist)
             c.freelist = obj
-            return
-        self.__slab_free(s, slab, obj)
+        else:
+            self.__slab_free(s, slab, obj, fn)
 
-    def __slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
-        """``__slab_free()``: push on the slab's own freelist; a full slab goes to the
-        partial list, an empty one is discarded once the node has ``min_partial``."""
-        tr = self.k.tracer
+    @traced("__slab_free", detail=lambda self, s, slab, obj, fn: (
+        f"slab pfn={slab.pfn:#x} inuse={slab.inuse}"
+        + (" (another CPU's slab)" if slab.frozen and slab.on_list is None else
+           " (on a cpu partial list)" if slab.on_list == "cpu_partial" else "")))
+    def __slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
+        """``__slab_free()``: push on the slab's own freelist. A frozen slab (another CPU's
+        slab; before 6.8 also a CPU partial slab) needs nothing more. A slab that was full
+        goes onto this CPU's partial list (``put_cpu_partial()``; without CPU partial
+        lists, the node's); an empty slab on the node partial list is discarded once the
+        node keeps ``min_partial``; a slab on a CPU partial list stays where it is."""
+        if s.debug:
+            return self.free_to_partial_list(s, slab, obj, fn)
         prior = slab.freelist
-        if tr is not None:
-            tr.enter("__slab_free", f"slab pfn={slab.pfn:#x} inuse={slab.inuse}"
-                                    + (" (another CPU's slab)" if slab.frozen else ""))
         self.set_freepointer(s, obj, prior)
         slab.freelist = obj
         slab.inuse -= 1
-        if not slab.frozen:               # else another CPU's slab: it sees it later
-            n = s.node[slab.node]
-            if slab.inuse == 0 and n.nr_partial >= s.min_partial:
-                if prior:
-                    self._remove_partial(n, slab)
-                else:
-                    self._remove_full(s, n, slab)
-                self.discard_slab(s, slab)
-            elif not prior:
-                self._remove_full(s, n, slab)
-                self._add_partial(n, slab, True)
-                if tr is not None:
-                    tr.leaf("add_partial", "was full: now on the node's partial list (tail)")
-        if tr is not None:
-            tr.leave()
+        if slab.frozen:
+            return                                  # FREE_FROZEN
+        has_partial = self.kmem_cache_has_cpu_partial(s)
+        if has_partial and not prior:
+            self.put_cpu_partial(s, slab, True)     # CPU_PARTIAL_FREE
+            return
+        if prior and slab.on_list != "partial":
+            return                                  # 6.8+: on a CPU partial list, not the node's
+        n = s.node[slab.node]
+        if slab.inuse == 0 and n.nr_partial >= s.min_partial:
+            if prior:
+                self.remove_partial(n, slab)
+            else:
+                self.remove_full(s, n, slab)
+            self.discard_slab(s, slab)
+        elif not prior:
+            self.remove_full(s, n, slab)
+            self.add_partial(n, slab, True)
+
+    @traced("free_debug_processing")
+    def free_to_partial_list(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
+        """``free_to_partial_list()`` (v6.2+; before, ``free_debug_processing()`` inside
+        ``__slab_free()``): a debug cache's free, checked (:mod:`kmemlab.kernel.slub_debug`)."""
+        self.dbg.free(s, slab, obj, fn)
 
     # -- kmalloc ---------------------------------------------------------------------
 
-    def kmalloc_type(self, gfp: int) -> int:
-        """``kmalloc_type()``: DMA beats reclaimable beats accounted (v6.x)."""
-        if not gfp & (G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT):
-            return KMALLOC_NORMAL
-        if gfp & G.F_DMA:
-            return KMALLOC_DMA
-        if gfp & G.F_RECLAIMABLE:
-            return KMALLOC_RECLAIM
-        return KMALLOC_CGROUP
-
-    def kmalloc_slab(self, size: int, gfp: int) -> KmemCache | None:
-        """``kmalloc_slab()``: the cache for ``size`` (None above KMALLOC_MAX_CACHE_SIZE)."""
-        if size <= 192:
-            idx = SIZE_INDEX[(size - 1) >> 3] if size else 0
-        elif size <= self.kmalloc_max_cache_size:
-            idx = (size - 1).bit_length()
-        else:
-            return None
-        if not gfp & (G.F_DMA | G.F_RECLAIMABLE | G.F_ACCOUNT):
-            return self.kmalloc_caches[KMALLOC_NORMAL][idx]
-        return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
-
     def kmalloc(self, size: int, gfp: int, node: int = -1) -> int:
-        """``kmalloc()`` / ``kmalloc_node()``: an object of at least ``size`` bytes; 0 on
+        """``kmalloc()`` / ``kmalloc_node()`` with a constant size (what a notebook's
+        ``m.kmalloc(100)`` stands for): an object of at least ``size`` bytes; 0 on
         failure, ZERO_SIZE_PTR (16) for size 0. ``size`` and ``gfp`` are validated ints.
 
-        This is the hot path, kept lean: the cache comes from a per-size table (what
-        ``kmalloc_index()`` computes at compile time for a constant size), then the
-        ``slab_alloc_node()`` fast path pops ``c->freelist`` of this CPU's slab: the
-        object's free pointer (the word at ``object + s->offset``) becomes the new head.
-        Anything else (empty CPU freelist, node request, __GFP_ZERO, a debug cache, an
-        active trace) takes the general path."""
+        The inline kmalloc() of include/linux/slab.h picks the cache at compile time
+        (``kmalloc_index()``: here a per-size table), then ``slab_alloc_node()``; above
+        KMALLOC_MAX_CACHE_SIZE ``kmalloc_large()``. While a trace runs the same functions
+        run inside the frames of the generation's call chain (:meth:`_kmalloc_frames`)."""
         k = self.k
-        if k.tracer is not None:
-            return self._kmalloc_traced(k.tracer, size, gfp, node)
-        if size <= KMALLOC_MAX_CACHE_SIZE and not gfp & _TYPE_GFP:
-            s = self.kmalloc_by_size[size]
+        tr = k.tracer
+        if tr is not None:
+            return self._kmalloc_frames(tr, size, gfp, node)
+        by_size = self.kmalloc_by_size
+        if size <= KMALLOC_MAX_CACHE_SIZE and not gfp & _NOT_NORMAL and by_size is not None:
+            s = by_size[size]
             if s is None:
-                return 16                                   # ZERO_SIZE_PTR
+                return ZERO_SIZE_PTR
         else:
-            s = self._kmalloc_cache(size, gfp)
+            if size > self.kmalloc_max_cache_size:
+                return self.kmalloc_large(size, gfp, node)
+            s = self.kmalloc_slab(size, gfp, _caller_ip() if self.kmalloc_random is not None else 0)
             if s is None:
-                return 16 if not size else self.kmalloc_large(size, gfp, node)
-        c = s.cpu_slab[k.cpu]
-        obj = c.freelist
-        if obj and node < 0 and not gfp & G.F_ZERO and not s.debug:
-            # slab_alloc_node() fast path, inlined: pop the CPU's lockless freelist
-            phys = obj + s.offset - self.page_offset
-            page = self.pages.get(phys >> self.page_shift)
-            c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
-        else:
-            obj = self.slab_alloc(s, gfp, node, size)
+                return ZERO_SIZE_PTR
+        obj = self.slab_alloc_node(s, gfp, node, size)
         k.clock.ns += 120
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
             k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
         return obj
 
-    def _kmalloc_cache(self, size: int, gfp: int) -> KmemCache | None:
-        """kmalloc_caches[kmalloc_type(gfp)][kmalloc_index(size)], None for size 0 and
-        above kmalloc_max_cache_size (those are ZERO_SIZE_PTR / kmalloc_large)."""
-        if not size or size > self.kmalloc_max_cache_size:
-            return None
-        idx = SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()
-        return self.kmalloc_caches[self.kmalloc_type(gfp)][idx]
-
-    def kmalloc_variable(self, size: int, gfp: int, node: int = -1, chain: str = "__kmalloc_node_chain",
-                         buckets: list | None = None) -> int:
-        """``kmalloc_node()`` with a size only known at run time, as kernel code such as
-        vmalloc's page array or kvmalloc calls it: the inline helper falls through to
-        ``__kmalloc_node()`` (6.1+ ``__do_kmalloc_node()``) -> ``kmalloc_slab()``. The same
-        object as :meth:`kmalloc`; only the traced path differs (names from
-        ``k.gen.chain("__kmalloc_node_chain")`` and ``"__kmalloc_node_large_chain"``).
-        ``buckets`` (6.11+ ``kmem_buckets``): take the object from that set of caches
-        instead of ``kmalloc_caches[kmalloc_type(flags)]``, as ``kmalloc_slab(size, b, ...)``
-        does."""
-        tr = self.k.tracer
-        if buckets is not None and 0 < size <= self.kmalloc_max_cache_size:
-            s = buckets[SIZE_INDEX[(size - 1) >> 3] if size <= 192 else (size - 1).bit_length()]
-            if tr is None:
-                return self._alloc_counted(s, gfp, node, size, "kmalloc")
-            site = tr.call_site(1 if self.gen.inlined(self.gen.chain(chain)[0]) else 0)
-            obj = tr.through(self.gen.chain(chain), lambda: self._traced_bucket_alloc(tr, s, gfp, node, size),
-                             f"size={size} gfp={G.format_gfp(gfp, self.gen)} node={node}")
-            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
-            return obj
-        if tr is None or not size:
-            return self.kmalloc(size, gfp, node)
-        gen = self.gen
-        depth = len(tr.stack)
-        # __do_kmalloc_node(.., caller): _RET_IP_ of the real function that called it (when the
-        # chain starts inline, as in 6.14+ kvmalloc, that is one function further out)
-        site = tr.call_site(1 if gen.inlined(gen.chain(chain)[0]) else 0)
-        detail = f"size={size} gfp={G.format_gfp(gfp, gen)} node={node}"
-        try:
-            if size > KMALLOC_MAX_CACHE_SIZE:
-                entry = gen.chain(chain)
-                names = entry + gen.chain("__do_kmalloc_node_large_chain")
-                order = get_order(size, self.page_shift)
-                for i, n in enumerate(names):
-                    tr.enter(n, detail if i == 0 else
-                             (f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else ""))
-                    if i == len(entry) - 1:
-                        inner = tr.call_site()  # __kmalloc_large_node_noprof's _RET_IP_
-                obj = self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
-                                         else "__alloc_pages_chain")
-                if gen.kmalloc_large_double_event:
-                    self._trace_alloc(tr, "kmalloc", inner, obj, size, self.page_size << order, gfp, node)
-                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
-            else:
-                names = gen.chain(chain)
-                tr.enter(names[0], detail)
-                for n in names[1:]:
-                    tr.enter(n)
-                s = self._kmalloc_cache(size, gfp)
-                tr.leaf("kmalloc_slab", f"size={size}", s.name)
-                if gen.kmem_cache_alloc_node_step:
-                    names += ("__kmem_cache_alloc_node",)
-                    tr.enter("__kmem_cache_alloc_node", s.name)
-                obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
-                self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
-            for _ in names:
-                tr.leave(obj)
-            return obj
-        except BaseException:
-            tr.unwind(depth)
-            raise
+    def _allocated(self, obj: int, s: KmemCache, size: int, event: str) -> int:
+        """What every kmalloc-like entry does once slab_alloc_node() returned: the clock
+        and the change event."""
+        k = self.k
+        k.clock.ns += 120
+        if obj and k.bus.subscribers:
+            slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
+            k.bus.changed(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
+        return obj
 
     def _trace_alloc(self, tr, event: str, site: str, obj: int, req: int, alloc: int, gfp: int,
                      node: int, s: KmemCache | None = None) -> None:
@@ -1093,145 +1060,137 @@ class Slub:
         tr.kmem(event, call_site=site, ptr=obj, bytes_req=req, bytes_alloc=alloc, gfp_flags=gfp,
                 node=node, accounted=accounted, name=s.name if s is not None else "")
 
-    def _cache_ref(self, gfp: int, idx: int, s: KmemCache) -> str:
-        """How the kernel's source names the cache kmalloc picked: ``kmalloc_caches[index]``
-        (and ``kmalloc_dma_caches[]``) before 4.20, ``kmalloc_caches[type][index]`` since."""
-        if self.gen.kmalloc_caches_by_type:
-            t = ("KMALLOC_NORMAL", "KMALLOC_RECLAIM", "KMALLOC_DMA", "KMALLOC_CGROUP")[self.kmalloc_type(gfp)]
-            return f"kmalloc_caches[{t}][{idx}] = {s.name}"
-        return f"{'kmalloc_dma_caches' if gfp & G.F_DMA else 'kmalloc_caches'}[{idx}] = {s.name}"
+    def _slab_alloc_node_frames(self, tr, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
+        """``slab_alloc_node()`` (6.1+: -> ``__slab_alloc_node()``) as a trace shows it: a
+        CPU freelist hit has no callees, a miss shows ``__slab_alloc`` -> ``___slab_alloc``."""
+        names = ("slab_alloc_node", "__slab_alloc_node") if self.gen.slab_alloc_node_split else ("slab_alloc_node",)
 
-    def _alloc_counted(self, s: KmemCache, gfp: int, node: int, size: int, event: str) -> int:
-        """slab_alloc_node() from ``s`` plus the clock and the change event: what every
-        kmalloc-like entry point does once it has chosen its cache."""
-        return self._allocated(self.slab_alloc(s, gfp, node, size), s, size, event)
+        def body():
+            c = s.cpu_slab[self.k.cpu]
+            obj = self.slab_alloc_node(s, gfp, node, orig_size)
+            frame = tr.stack[-1]
+            if obj and not any(x.func == "__slab_alloc" for x in frame.children):
+                frame.detail = f"c->freelist hit: object {obj:#x}, next {c.freelist:#x} (fast path)"
+            return obj
+        return tr.through(names, body, s.name)
 
-    def _allocated(self, obj: int, s: KmemCache, size: int, event: str) -> int:
-        k = self.k
-        k.clock.ns += 120
-        if obj and k.bus.subscribers:
-            slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-            k.bus.changed(event, slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
-        return obj
+    def _kmalloc_frames(self, tr, size: int, gfp: int, node: int) -> int:
+        """kmalloc() while a trace runs: the calls of the generation's inline kmalloc()
+        around the same functions the untraced path runs.
 
-    def _traced_bucket_alloc(self, tr, s: KmemCache, gfp: int, node: int, size: int) -> int:
-        tr.leaf("kmalloc_slab", f"size={size} (kmem_buckets)", s.name)
-        return self._allocated(self._slab_alloc_node_traced(tr, s, gfp, node, size), s, size, "kmalloc")
-
-    def _kmalloc_traced(self, tr, size: int, gfp: int, node: int) -> int:
-        """kmalloc() while a trace runs: the same work as :meth:`kmalloc`, recorded with
-        the kernel's function names of the machine's generation.
-
-        Which form is modelled: a notebook passes a Python int, which in C would
-        usually be a compile-time constant, so kmalloc() takes the inline
-        constant-size path of include/linux/slab.h (the seed article's code):
         ``kmalloc`` -> ``kmalloc_index`` -> ``k.gen.chain("kmalloc_cache_chain")`` (4.5:
         ``kmem_cache_alloc_trace`` -> ``slab_alloc``; 6.1: ``kmalloc_trace`` ->
-        ``__kmem_cache_alloc_node``; 6.11+: ``__kmalloc_cache_noprof``) -> ``slab_alloc_node``
-        (6.1+: -> ``__slab_alloc_node``). Above KMALLOC_MAX_CACHE_SIZE:
-        ``k.gen.chain("kmalloc_large_chain")`` (4.5: ``kmalloc_large`` ->
-        ``kmalloc_order_trace`` -> ``kmalloc_order`` -> ``alloc_kmem_pages``). Before v4.20 a
-        __GFP_DMA request left the inline path for ``__kmalloc`` -> ``kmalloc_slab`` ->
-        ``slab_alloc``; from 6.1 kmalloc(0) goes ``__kmalloc`` -> ``kmalloc_slab``.
-
-        The fast path ends in ``slab_alloc_node`` (6.1+: ``__slab_alloc_node``) with no
-        callees; the slow path shows ``__slab_alloc`` -> ``___slab_alloc`` and what that
-        did (``get_freelist``, ``get_partial``, ``new_slab`` -> ``allocate_slab`` ->
-        ``alloc_slab_page`` -> the page allocator)."""
+        ``__kmem_cache_alloc_node``; 6.11+: ``__kmalloc_cache_noprof``) -> ``slab_alloc_node``.
+        Above KMALLOC_MAX_CACHE_SIZE: ``k.gen.chain("kmalloc_large_chain")``. Before v4.20
+        a __GFP_DMA request left the inline path for ``__kmalloc`` -> ``kmalloc_slab`` ->
+        ``slab_alloc``; from 6.1 kmalloc(0) goes ``__kmalloc`` -> ``kmalloc_slab``."""
         gen = self.gen
-        depth = len(tr.stack)
-        site = tr.call_site()
         name = gen.name("kmalloc" if node < 0 else "kmalloc_node")
-        tr.enter(name, f"size={size} gfp={G.format_gfp(gfp, gen)}"
-                       + (f" node={node}" if node >= 0 else ""))
-        try:
+        detail = f"size={size} gfp={G.format_gfp(gfp, gen)}" + (f" node={node}" if node >= 0 else "")
+        site = tr.call_site()                   # trace_kmalloc()'s _RET_IP_
+
+        def path():
             if size > self.kmalloc_max_cache_size:
                 names = gen.chain("kmalloc_large_chain" if node < 0 else "kmalloc_large_node_chain")
                 order = get_order(size, self.page_shift)
-                for i, n in enumerate(names):
-                    tr.enter(n, f"order={order} (gfp |= __GFP_COMP)" if i == len(names) - 1 else "")
-                obj = self.kmalloc_large(size, gfp, node)
-                for _ in names:
-                    tr.leave(obj)
+                obj = self._chain_with_last_detail(tr, names, f"order={order} (gfp |= __GFP_COMP)",
+                                                   lambda: self.kmalloc_large(size, gfp, node))
                 self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
-                return tr.leave(obj)
+                return obj
             if not size:
                 if gen.kmalloc_zero_via_kmalloc:
                     # 6.1+ kmalloc(): `if (__builtin_constant_p(size) && size)`, so size 0
                     # goes to __kmalloc(), whose kmalloc_slab() returns ZERO_SIZE_PTR
-                    names = gen.chain("__kmalloc_chain")
-                    for n in names:
-                        tr.enter(n)
-                    tr.leaf("kmalloc_slab", "size=0", "ZERO_SIZE_PTR")
-                    for _ in names:
-                        tr.leave(16)
-                else:
-                    tr.leaf("kmalloc_index", "size=0", 0)   # `if (!index) return ZERO_SIZE_PTR`
-                return tr.leave(16)
-            s = self._kmalloc_cache(size, gfp)
+                    return tr.through(gen.chain("__kmalloc_chain"),
+                                      lambda: tr.leaf("kmalloc_slab", "size=0", "ZERO_SIZE_PTR") or ZERO_SIZE_PTR)
+                tr.leaf("kmalloc_index", "size=0", 0)   # `if (!index) return ZERO_SIZE_PTR`
+                return ZERO_SIZE_PTR
+            s = self.kmalloc_slab(size, gfp, _caller_ip() if self.kmalloc_random is not None else 0)
             if not gen.kmalloc_dma_inline and gfp & G.F_DMA:
                 # v4.19 kmalloc(): `if (!(flags & GFP_DMA))` guards the inline path
-                names = gen.chain("__kmalloc_chain" if node < 0 else "__kmalloc_node_chain")
-                tr.enter(names[0])
-                tr.leaf("kmalloc_slab", f"size={size}", s.name)
-                if node < 0:
-                    names += ("slab_alloc",)
-                    tr.enter("slab_alloc")
-            else:
-                idx = kmalloc_index(size)
-                tr.leaf("kmalloc_index", f"size={size}", idx)
-                names = gen.chain("kmalloc_cache_chain" if node < 0 else "kmalloc_cache_node_chain")
-                tr.enter(names[0], self._cache_ref(gfp, idx, s))
-                for n in names[1:]:
-                    tr.enter(n)
-            obj = self._slab_alloc_node_traced(tr, s, gfp, node, size)
-            self.k.clock.ns += 120
-            if obj and self.k.bus.subscribers:
-                slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
-                self.k.bus.changed("kmalloc", slab.pfn, 1 << slab.order, K_SLAB, obj, size, s.name)
-            for _ in names:
-                tr.leave(obj)
-            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
-            return tr.leave(obj)
-        except BaseException:
-            tr.unwind(depth)
-            raise
+                first = gen.chain("__kmalloc_chain" if node < 0 else "__kmalloc_node_chain")[:1]
 
-    def _slab_alloc_node_traced(self, tr, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
-        """``slab_alloc_node()`` (6.1+: with ``__slab_alloc_node()``) recorded: a CPU
-        freelist hit has no callees, a miss shows ``__slab_alloc`` -> ``___slab_alloc``."""
-        split = self.gen.slab_alloc_node_split
-        tr.enter("slab_alloc_node", s.name)
-        if split:
-            tr.enter("__slab_alloc_node")
-        c = s.cpu_slab[self.k.cpu]
-        obj = c.freelist
-        if obj and not s.debug and (node < 0 or c.slab.node == node):
-            c.freelist = self.get_freepointer(s, obj)
-            tr.stack[-1].detail = f"c->freelist hit: object {obj:#x}, next {c.freelist:#x} (fast path)"
-        else:
-            tr.enter("__slab_alloc")
-            tr.enter("___slab_alloc", "debug cache: no cpu slab" if s.debug else
-                     "c->freelist empty" if not obj else f"cpu slab not on node {node}")
-            if s.debug:
-                obj = self.dbg.alloc(s, gfp, node, orig_size or s.object_size)
-                tr.leaf("alloc_debug_processing", "checks, red zones, poison")
+                def slow():
+                    tr.leaf("kmalloc_slab", f"size={size}", s.name)
+                    if node < 0:
+                        return tr.through(("slab_alloc",), lambda: self._slab_alloc_node_frames(tr, s, gfp, node, size))
+                    return self._slab_alloc_node_frames(tr, s, gfp, node, size)
+                obj = tr.through(first, slow)
             else:
-                obj = self._slab_alloc_slow(s, c, gfp, node)
-            tr.leave(obj)
-            tr.leave(obj)
-        if obj and gfp & G.F_ZERO:
-            n = orig_size if s.debug and s.orig_size_tracked else s.object_size
-            tr.leaf("memset", f"__GFP_ZERO: {n} bytes")
-            self.fill(obj, 0, n)
-        if split:
-            tr.leave(obj)
-        return tr.leave(obj)
+                tr.leaf("kmalloc_index", f"size={size}", kmalloc_index(size))
+                names = gen.chain("kmalloc_cache_chain" if node < 0 else "kmalloc_cache_node_chain")
+                obj = tr.through(names, lambda: self._slab_alloc_node_frames(tr, s, gfp, node, size),
+                                 self.cache_ref(gfp, size, s))
+            self._allocated(obj, s, size, "kmalloc")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
+        return tr.through((name,), path, detail)
+
+    @staticmethod
+    def _chain_with_last_detail(tr, names, detail: str, fn):
+        """``names`` as nested calls with ``detail`` on the innermost, around ``fn()``."""
+        if len(names) == 1:
+            return tr.through(names, fn, detail)
+        return tr.through(names[:1], lambda: Slub._chain_with_last_detail(tr, names[1:], detail, fn))
+
+    def kmalloc_variable(self, size: int, gfp: int, node: int = -1, chain: str = "__kmalloc_node_chain",
+                         buckets: list | None = None) -> int:
+        """``kmalloc_node()`` with a size only known at run time, as kernel code such as
+        vmalloc's page array or kvmalloc calls it: the inline helper falls through to
+        ``__kmalloc_node()`` (6.1+ ``__do_kmalloc_node()``) -> ``kmalloc_slab()``. A trace
+        shows ``k.gen.chain(chain)`` (and ``"__do_kmalloc_node_large_chain"`` above
+        KMALLOC_MAX_CACHE_SIZE). ``buckets`` (6.11+ ``kmem_buckets``): take the object from
+        that set of caches instead of ``kmalloc_caches[kmalloc_type(flags)]``."""
+        caller = zlib.crc32(chain.encode()) << 12 if self.kmalloc_random is not None else 0
+        tr = self.k.tracer
+        if tr is None:
+            if size > self.kmalloc_max_cache_size:
+                return self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
+                                          else "__alloc_pages_chain")
+            s = self.kmalloc_slab(size, gfp, caller, buckets)
+            if s is None:
+                return ZERO_SIZE_PTR
+            return self._allocated(self.slab_alloc_node(s, gfp, node, size), s, size, "kmalloc")
+        gen = self.gen
+        # __do_kmalloc_node(.., caller): _RET_IP_ of the real function that called it (when the
+        # chain starts inline, as in 6.14+ kvmalloc, that is one function further out)
+        site = tr.call_site(1 if gen.inlined(gen.chain(chain)[0]) else 0)
+
+        def path():
+            if size > self.kmalloc_max_cache_size:
+                inner = tr.call_site()          # __kmalloc_large_node_noprof()'s _RET_IP_
+                order = get_order(size, self.page_shift)
+                obj = self._chain_with_last_detail(
+                    tr, gen.chain("__do_kmalloc_node_large_chain"), f"order={order} (gfp |= __GFP_COMP)",
+                    lambda: self.kmalloc_large(size, gfp, node, "__kmalloc_node_large_pages_chain" if node < 0
+                                               else "__alloc_pages_chain"))
+                if gen.kmalloc_large_double_event:
+                    self._trace_alloc(tr, "kmalloc", inner, obj, size, self.page_size << order, gfp, node)
+                self._trace_alloc(tr, "kmalloc", site, obj, size, self.page_size << order, gfp, node)
+                return obj
+            s = self.kmalloc_slab(size, gfp, caller, buckets)
+            tr.leaf("kmalloc_slab", f"size={size}" + (" (kmem_buckets)" if buckets is not None else ""),
+                    s.name if s is not None else "ZERO_SIZE_PTR")
+            if s is None:
+                return ZERO_SIZE_PTR
+            if gen.kmem_cache_alloc_node_step and buckets is None:
+                obj = tr.through(("__kmem_cache_alloc_node",),
+                                 lambda: self._slab_alloc_node_frames(tr, s, gfp, node, size), s.name)
+            else:
+                obj = self._slab_alloc_node_frames(tr, s, gfp, node, size)
+            self._allocated(obj, s, size, "kmalloc")
+            self._trace_alloc(tr, "kmalloc", site, obj, size, s.size, gfp, node)
+            return obj
+        return tr.through(gen.chain(chain), path, f"size={size} gfp={G.format_gfp(gfp, gen)} node={node}")
+
     def kmalloc_large(self, size: int, gfp: int, node: int = -1, entry: str = "") -> int:
-        """``__kmalloc_large_node()``: a compound block of get_order(size) pages. ``entry``:
-        the page-allocator chain a trace shows (by default: a constant-size kmalloc()'s
-        for NUMA_NO_NODE, the plain entry for a node)."""
+        """``__kmalloc_large_node()``: a compound block of get_order(size) pages (5.9+:
+        the zone bits a slab cannot use fixed up first). ``entry``: the page-allocator
+        chain a trace shows (by default: a constant-size kmalloc()'s for NUMA_NO_NODE, the
+        plain entry for a node)."""
         k = self.k
+        if gfp & GFP_SLAB_BUG_MASK and self.gen.kmalloc_large_fix_flags:
+            gfp = self.kmalloc_fix_flags(gfp)
         order = ((size - 1) >> self.page_shift).bit_length()        # get_order(size)
         if not entry:
             entry = "kmalloc_large_pages_chain" if node < 0 else "__alloc_pages_chain"
@@ -1247,148 +1206,38 @@ class Slub:
                           f"kmalloc_large order:{order}")
         return addr
 
-    def lookup(self, addr: int, fn: str):
-        """``virt_to_folio()`` for a kfree/ksize argument: (slab, None) for a slab page,
-        (None, head pfn) for another page; KernelBug for a non-direct-map address."""
-        off = addr - self.page_offset
-        if not 0 <= off < (self.k.max_low_pfn << self.page_shift):
-            raise self._bad_virt(addr, fn)
-        pfn = off >> self.page_shift
-        slab = self.page_slab.get(pfn)
-        if slab is not None:
-            return slab, pfn
-        flags = self.k.mem_map.flags_mv
-        head = pfn
-        while head > 0 and flags[head] & PG_tail:
-            head -= 1
-        return None, head
-
-    def _bad_virt(self, addr: int, fn: str) -> KernelBug:
-        k = self.k
-        text = (f"------------[ cut here ]------------\n"
-                f"kernel BUG at arch/x86/mm/physaddr.c:28!\n"
-                f"invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n"
-                f"{k.cpu_line()}\n"
-                f"RIP: 0010:__phys_addr+0x4f/0x60\n"
-                f"Call Trace:\n <TASK>\n {fn}+0x2a/0x180\n </TASK>")
-        k.log.printk("warn", text)
-        return KernelBug(f"{fn}({addr:#x}): not a direct-map address, so not from kmalloc() "
-                         "(virt_to_page() of it is meaningless)", text)
-
-    def kfree(self, addr: int) -> None:
-        """``kfree()``: NULL and ZERO_SIZE_PTR are ignored; slab objects go back to their
-        cache, other pages (kmalloc_large) back to the buddy allocator.
-
-        Hot path: ``virt_to_slab()`` is one look-up in the pfn -> slab index, then
-        ``do_slab_free()``'s fast path pushes the object on ``c->freelist`` when its slab
-        is this CPU's slab (the old head is stored in the object at ``s->offset``)."""
-        if addr <= 16:
-            tr = self.k.tracer
-            if tr is not None and tr.events is not None:    # kfree(): trace_kfree() comes first
-                tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
-            return
-        k = self.k
-        if k.tracer is not None:
-            return self._kfree_traced(k.tracer, addr)
-        pfn = (addr - self.page_offset) >> self.page_shift
-        slab = self.page_slab.get(pfn)
-        if slab is None:
-            if (0 <= pfn < self.k.max_low_pfn and not addr & self.page_mask
-                    and self.k.mem_map.kind_mv[pfn] == K_KMALLOC_LARGE):
-                self.free_large_kmalloc(pfn, addr)      # the head of a kmalloc_large block
-                return
-            slab, pfn = self.lookup(addr, "kfree")
-            if slab is None:
-                self.free_large_kmalloc(pfn, addr)
-                return
-        s = slab.cache
-        if s.debug:
-            self.dbg.free(s, slab, addr, "kfree")
-        else:
-            c = s.cpu_slab[k.cpu]
-            if c.slab is slab:
-                phys = addr + s.offset - self.page_offset
-                page = self.pages.get(phys >> self.page_shift)
-                if page is None:
-                    self.set_freepointer(s, addr, c.freelist)
-                else:
-                    self._fp_set(page, phys & self.page_mask, c.freelist)
-                c.freelist = addr
-            else:
-                self.__slab_free(s, slab, addr)
-        k.clock.ns += 100
-        if k.bus.subscribers:
-            k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
-
-    def _kfree_traced(self, tr, addr: int) -> None:
-        """kfree() while a trace runs: ``kfree`` -> ``slab_free`` -> ``do_slab_free``
-        (a leaf when the object went on ``c->freelist``; else -> ``__slab_free``, maybe ->
-        ``discard_slab`` -> ``free_slab`` -> ``__free_pages``). A large kmalloc block:
-        4.x ``kfree`` -> ``__free_pages``; 6.x ``kfree`` -> ``free_large_kmalloc``."""
-        depth = len(tr.stack)
-        if tr.events is not None:
-            tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
-        tr.enter("kfree", f"{addr:#x}")
-        try:
-            slab, pfn = self.lookup(addr, "kfree")
-            if slab is None:
-                name = self.gen.name("kfree_large")
-                if name != "__free_pages":      # 4.7-6.0 kfree() calls __free_pages() itself
-                    tr.enter(name, f"order={int(self.k.mem_map.order[pfn])}")
-                    self.free_large_kmalloc(pfn, addr)
-                    tr.leave()
-                else:
-                    self.free_large_kmalloc(pfn, addr)
-                return tr.leave()
-            self._slab_free_traced(tr, slab.cache, slab, addr, "kfree")
-            k = self.k
-            k.clock.ns += 100
-            if k.bus.subscribers:
-                s = slab.cache
-                k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
-            return tr.leave()
-        except BaseException:
-            tr.unwind(depth)
-            raise
-
-    def _slab_free_traced(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str) -> None:
-        """``slab_free()`` -> ``do_slab_free()`` recorded (v4.14 .. v6.6 share the names)."""
-        tr.enter("slab_free", s.name)
-        tr.enter("do_slab_free")
-        if s.debug:
-            # kmem_cache_debug(s): no cpu slab; __slab_free() -> free_to_partial_list()
-            # (v6.2+; before, free_debug_processing() inside __slab_free())
-            tr.enter("__slab_free")
-            tr.enter(self.gen.name("free_debug_processing"))
-            self.dbg.free(s, slab, addr, fn)
-            tr.leave()
-            tr.leave()
-        else:
-            c = s.cpu_slab[self.k.cpu]
-            if c.slab is slab:
-                self.set_freepointer(s, addr, c.freelist)
-                c.freelist = addr
-                tr.stack[-1].detail = f"object's slab is the cpu slab: pushed on c->freelist (fast path)"
-            else:
-                self.__slab_free(s, slab, addr)
-        tr.leave()
-        tr.leave()
-
-    def free_large_kmalloc(self, pfn: int, addr: int) -> None:
-        """``free_large_kmalloc()``: free the compound block holding ``addr`` (6.x WARNs
-        for an order-0 page, which kmalloc never returns, and frees it anyway)."""
+    def check_free_large(self, pfn: int, addr: int, fn: str = "kfree") -> None:
+        """What ``free_large_kmalloc()`` (``kfree()`` of a non-slab page) refuses, checked
+        before anything changes: a page the page allocator would call a bad page (free
+        already, a page-table page ...), and before 5.14 any page that is not compound
+        (``BUG_ON(!PageCompound(page))``)."""
         k = self.k
         mm = k.mem_map
         kind = mm.kind_mv[pfn]
         order = mm.order_mv[pfn]
         if (kind != K_KMALLOC_LARGE and kind != K_PAGES) or order < 0:
             k.buddy.check_free(pfn, max(order, 0))        # raises: bad page state
-            raise KernelBug(f"kfree({addr:#x}): not memory from kmalloc()")
-        if order == 0 and not mm.flags_mv[pfn] & PG_head:
+            raise KernelBug(f"{fn}({addr:#x}): not memory from kmalloc()")
+        if self.gen.kfree_nonslab_check == "bug" and not mm.flags_mv[pfn] & PG_head:
+            text = (f"------------[ cut here ]------------\nkernel BUG at mm/slub.c:3622!\n"
+                    f"invalid opcode: 0000 [#1] SMP\n{k.cpu_line()}\nRIP: 0010:kfree+0x12e/0x140")
+            k.log.printk("warn", text)
+            raise KernelBug(f"{fn}({addr:#x}): a page that is neither a slab nor a compound (kmalloc_large) "
+                            "page: BUG_ON(!PageCompound(page))", text)
+        k.buddy.check_free(pfn, order)
+
+    def free_large_kmalloc(self, pfn: int, addr: int) -> None:
+        """``free_large_kmalloc()``: free the compound block holding ``addr``. 5.16+ WARNs
+        for an order-0 page, which kmalloc never returns, and frees it anyway."""
+        k = self.k
+        mm = k.mem_map
+        self.check_free_large(pfn, addr)
+        kind = mm.kind_mv[pfn]
+        order = mm.order_mv[pfn]
+        if order == 0 and not mm.flags_mv[pfn] & PG_head and self.gen.kfree_nonslab_check == "warn":
             # free_large_kmalloc(): `if (WARN_ON_ONCE(order == 0)) pr_warn_once("object pointer: 0x%p\n")`
             k.warn_on(f"free_large_kmalloc:{pfn}", k.gen.free_large_kmalloc_warn_site,
                       k.gen.name("kfree_large"), ("kfree",), f"object pointer: {addr:#018x}")
-        k.buddy.check_free(pfn, order)
         if kind == K_KMALLOC_LARGE and self._large_accounted:
             k.vmstat["nr_slab_unreclaimable"] -= 1 << order
         k.buddy.free(pfn, order, "free_slab_pages_chain")     # 6.15+: free_frozen_pages()
@@ -1397,79 +1246,55 @@ class Slub:
             k.bus.changed("kfree", pfn, 1 << order, K_KMALLOC_LARGE, addr, self.page_size << order,
                           f"kmalloc_large order:{order}")
 
-    def ksize(self, addr: int) -> int:
-        """``ksize()``: the usable size of a kmalloc'ed object (``slab_ksize()``), or of
-        a large kmalloc block; 0 for NULL / ZERO_SIZE_PTR."""
-        if addr <= 16:
-            return 0
-        slab, pfn = self.lookup(addr, "ksize")
-        if slab is None:
-            k = self.k
-            order = int(k.mem_map.order[pfn])
-            if order < 0 or (self.page_size << order) <= KMALLOC_MAX_CACHE_SIZE:
-                # __ksize(): WARN_ON(folio_size(folio) <= KMALLOC_MAX_CACHE_SIZE)
-                k.warn_on(f"ksize:{pfn}", k.gen.ksize_warn_site, "__ksize", ("ksize",))
-                return 0
-            return self.page_size << order
-        return self.slab_ksize(slab.cache)
-
-    @staticmethod
-    def slab_ksize(s: KmemCache) -> int:
-        """mm/slab.h ``slab_ksize()``."""
-        if s.flags & (SLAB_RED_ZONE | SLAB_POISON):
-            return s.object_size
-        if s.flags & SLAB_STORE_USER:
-            return s.inuse
-        return s.size
-
-    def krealloc(self, addr: int, new_size: int, gfp: int) -> int:
-        """``krealloc()``: keep the object when ksize() still fits, else allocate, copy
-        ksize() bytes and free the old one; new_size 0 frees and returns ZERO_SIZE_PTR."""
-        if not new_size:
-            self.kfree(addr)
-            return 16
-        ks = self.ksize(addr) if addr > 16 else 0
-        if ks >= new_size:
-            if addr > 16:
-                slab, _ = self.lookup(addr, "krealloc")
-                if slab is not None and slab.cache.debug:
-                    self.dbg.resize(slab.cache, addr, new_size)
-            return addr
-        new = self.kmalloc(new_size, gfp)
-        if new and addr > 16:
-            self.copy(new, addr, ks)
-            self.kfree(addr)
-        return new
-
-    # -- user caches -------------------------------------------------------------------
+    # -- kmem_cache_alloc / kmem_cache_free ------------------------------------------
 
     def kmem_cache_alloc(self, s: KmemCache, gfp: int, node: int = -1) -> int:
         """``kmem_cache_alloc()`` -> ``slab_alloc()`` -> ``slab_alloc_node()``."""
         k = self.k
         tr = k.tracer
         if tr is None:
-            obj = self.slab_alloc(s, gfp, node)
+            obj = self.slab_alloc_node(s, gfp, node, s.object_size)
         else:
-            depth = len(tr.stack)
-            try:
-                names = k.gen.chain("kmem_cache_alloc_chain")
-                site = tr.call_site()
-                tr.enter(names[0], f"{s.name} gfp={G.format_gfp(gfp, k.gen)}")
-                for n in names[1:]:
-                    tr.enter(n)
-                obj = self._slab_alloc_node_traced(tr, s, gfp, node, s.object_size)
-                for _ in names:
-                    tr.leave(obj)
-                self._trace_alloc(tr, "kmem_cache_alloc", site, obj, s.object_size, s.size, gfp, node, s)
-            except BaseException:
-                tr.unwind(depth)
-                raise
+            site = tr.call_site()
+            obj = tr.through(self.gen.chain("kmem_cache_alloc_chain"),
+                             lambda: self._slab_alloc_node_frames(tr, s, gfp, node, s.object_size),
+                             f"{s.name} gfp={G.format_gfp(gfp, self.gen)}")
+            self._trace_alloc(tr, "kmem_cache_alloc", site, obj, s.object_size, s.size, gfp, node, s)
         k.clock.advance(100)
         if obj and k.bus.subscribers:
             slab = self.page_slab[(obj - self.page_offset) >> self.page_shift]
             k.bus.changed("kmem_cache_alloc", slab.pfn, 1 << slab.order, K_SLAB, obj,
                           s.object_size, s.name)
         return obj
+
+    def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, n: int) -> list[int]:
+        """``kmem_cache_alloc_bulk()`` -> ``__kmem_cache_alloc_bulk()`` (mm/slub.c): ``n``
+        objects popped from this CPU's freelist, ``___slab_alloc()`` refilling it when it runs
+        dry (a debug cache, which has no CPU freelist, takes that path for every object);
+        then ``slab_post_alloc_hook()`` clears them for __GFP_ZERO. ``[]`` when one cannot
+        be had: the objects already taken go back (``kmem_cache_free_bulk()``), as the
+        kernel's error path does. Like the kernel's, no kmem_cache_alloc tracepoint fires;
+        nothing is announced to views either (boot fills its caches with it)."""
+        c = s.cpu_slab[self.k.cpu]
+        get_fp = self.get_freepointer
+        objs: list[int] = []
+        append = objs.append
+        for _ in range(n):
+            obj = c.freelist
+            if obj:
+                c.freelist = get_fp(s, obj)
+            else:
+                obj = self.___slab_alloc(s, gfp, -1, c, s.object_size)
+                if not obj:
+                    for o in objs:                  # __kmem_cache_free_bulk(s, i, p)
+                        self.do_slab_free(s, self.page_slab[(o - self.page_offset) >> self.page_shift], o,
+                                          "kmem_cache_free_bulk")
+                    return []
+            append(obj)
+        if gfp & _F_ZERO:
+            for obj in objs:
+                self.fill(obj, 0, s.object_size)
+        return objs
 
     def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
         """``kmem_cache_free()``; ``cache_from_obj()`` WARNs when the object belongs to
@@ -1493,45 +1318,30 @@ class Slub:
                                  f"---[ end trace 0000000000000000 ]---")
             s = slab.cache
         tr = k.tracer
-        if tr is not None:
-            depth = len(tr.stack)
-            try:
-                if tr.events is not None:
-                    tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
-                tr.enter("kmem_cache_free", f"{s.name} {addr:#x}")
-                self._slab_free_traced(tr, s, slab, addr, "kmem_cache_free")
-                tr.leave()
-            except BaseException:
-                tr.unwind(depth)
-                raise
-        elif s.debug:
-            self.dbg.free(s, slab, addr, "kmem_cache_free")
+        if tr is None:
+            self.do_slab_free(s, slab, addr, "kmem_cache_free")
         else:
-            self.slab_free(s, slab, addr)
+            if tr.events is not None:       # kmem_cache_free(): trace_kmem_cache_free() first
+                tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
+            tr.through(("kmem_cache_free",), lambda: self._slab_free_frames(tr, s, slab, addr, "kmem_cache_free",
+                                                                            "slab_free_chain"),
+                       f"{s.name} {addr:#x}")
         k.clock.advance(100)
         if k.bus.subscribers:
             k.bus.changed("kmem_cache_free", slab.pfn, 1 << slab.order, K_SLAB, addr,
                           s.object_size, s.name)
 
-    def kmem_cache_create(self, name: str, size: int, align: int, flags: int, ctor=None, **args):
-        """``kmem_cache_create()``: a new cache, or None (logged) when the arguments fail
-        the kernel's checks. ``args``: ``useroffset``/``usersize`` as
-        ``kmem_cache_create_usercopy()`` takes them, ``freeptr_offset`` and ``sheaf_capacity``
-        as ``struct kmem_cache_args`` holds them (6.12+)."""
-        k = self.k
-        if size > 1 << (self.page_shift + k.profile.max_order - 1) or size < 1:
-            k.log.printk("err", f"kmem_cache_create({name}) integrity check failed")
-            k.log.printk("warn", f"kmem_cache_create({name}) failed with error -22")
-            return None
-        flags |= self._debug_flags_for(name)
-        align = self.calculate_alignment(flags, align, size, self.ptr)
-        s = self.create_cache(name, size, align, flags, ctor, **args)
-        if s.order < 0:
-            self.slab_caches.remove(s)
-            del self.caches_by_id[s.id]
-            k.log.printk("warn", f"kmem_cache_create({name}) failed with error -38")
-            return None
-        return s
+    def _slab_free_frames(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str, role: str) -> None:
+        """``slab_free()`` -> ``do_slab_free()`` as a trace shows it (a leaf when the object
+        went onto ``c->freelist``)."""
+        def body():
+            self.do_slab_free(s, slab, addr, fn)
+            frame = tr.stack[-1]
+            if not frame.children:
+                frame.detail = "object's slab is the cpu slab: pushed on c->freelist (fast path)"
+        tr.through(self.gen.chain(role), body, s.name)
+
+    # -- shrink, shutdown, counts ----------------------------------------------------
 
     def live_objects(self, s: KmemCache) -> int:
         """Objects allocated and not freed (slabs' inuse less the CPUs' free objects)."""
@@ -1551,65 +1361,120 @@ class Slub:
     def slabs_of(self, s: KmemCache):
         return [sl for sl in self.slabs.values() if sl.cache is s]
 
-    def kmem_cache_shrink(self, s: KmemCache) -> int:
-        """``__kmem_cache_do_shrink()``: flush CPU slabs, free every empty slab, and
-        order the partial list fullest first. Returns 1 if slabs remain."""
+    def kmem_cache_do_shrink(self, s: KmemCache) -> int:
+        """``__kmem_cache_shrink()`` -> ``__kmem_cache_do_shrink()``: flush the CPU slabs and
+        CPU partial lists, free every empty slab, and order each partial list fullest
+        first. Returns 1 if slabs remain."""
         self.flush_all(s)
         ret = 0
         for n in s.node:
             empty = [sl for sl in n.partial.values() if sl.inuse == 0]
             for sl in empty:
-                self._remove_partial(n, sl)
+                self.remove_partial(n, sl)
                 self.discard_slab(s, sl)
             rest = sorted(n.partial.values(), key=lambda sl: sl.objects - sl.inuse)
             n.partial = OrderedDict((sl.id, sl) for sl in rest)
-            if n.partial:
+            if n.partial or n.nr_slabs:
                 ret = 1
         return ret
 
-    def kmem_cache_destroy(self, s: KmemCache, caller: str = "kmem_cache_destroy") -> bool:
-        """``kmem_cache_destroy()`` -> ``shutdown_cache()``: refuses, with the kernel's
-        report, while objects are allocated (the cache then stays, as in the kernel)."""
-        k = self.k
+    def kmem_cache_shutdown(self, s: KmemCache) -> bool:
+        """``__kmem_cache_shutdown()``: flush the CPU slabs and partial lists, then
+        ``free_partial()`` (empty partial slabs are freed, the others reported by
+        ``list_slab_objects()``: "Objects remaining in ... on __kmem_cache_shutdown()").
+        True when no slab is left."""
         self.flush_all(s)
         for n in s.node:
-            for sl in [sl for sl in n.partial.values() if sl.inuse == 0]:
-                self._remove_partial(n, sl)
-                self.discard_slab(s, sl)
-        left = self.slabs_of(s)
-        if left:
-            for sl in left:
-                self.dbg.report_objects_remaining(s, sl)
-            k.log.printk("warn", f"------------[ cut here ]------------\n"
-                                 f"kmem_cache_destroy {s.name}: Slab cache still has objects when "
-                                 f"called from {caller}\n"
-                                 f"WARNING: CPU: {k.cpu} PID: {k.pid} at mm/slab_common.c "
-                                 f"kmem_cache_destroy\n---[ end trace 0000000000000000 ]---")
-            return False
-        self.slab_caches.remove(s)
-        del self.caches_by_id[s.id]
-        return True
+            for sl in list(n.partial.values()):
+                if sl.inuse == 0:
+                    self.remove_partial(n, sl)
+                    self.discard_slab(s, sl)
+                else:
+                    self.dbg.report_objects_remaining(s, sl)
+        return not any(n.nr_partial or n.nr_slabs for n in s.node)
 
+    # -- /sys/kernel/slab/<cache>/ attributes that read SLUB's lists (mm/slub.c) ------
 
-def caller_name(skip_module: str = "kmemlab") -> str:
-    """The first caller outside kmemlab, printed like ``%pS`` (the Python line stands
-    in for the instruction offset): ``my_init+0x1d/0x1000 [cell]``."""
-    f = sys._getframe(1)
-    while f is not None and f.f_globals.get("__name__", "").startswith(skip_module):
-        f = f.f_back
-    if f is None:
-        return "0x0"
-    mod = f.f_globals.get("__name__", "?")
-    return f"{f.f_code.co_name}+{f.f_lineno:#x}/0x1000 [{mod}]"
+    def show_slab_objects(self, s: KmemCache, what: str) -> str:
+        """``show_slab_objects()``: ``what`` is the attribute: ``slabs``, ``objects``,
+        ``total_objects`` (SO_ALL: every slab of the node), ``partial``,
+        ``objects_partial`` (SO_PARTIAL: the node partial lists), ``cpu_slabs`` (SO_CPU: the
+        CPU slabs, plus each CPU's partial slabs counted as its head's ``slabs``). Prints
+        the total, then `` N<node>=<count>`` for each node with a count (CONFIG_NUMA)."""
+        nodes = [0] * len(s.node)
+        if what == "cpu_slabs":
+            for c in s.cpu_slab:
+                if c.slab is not None:
+                    nodes[c.slab.node] += 1
+                if c.partial:
+                    nodes[c.partial[0].node] += c.partial[0].slabs
+        else:
+            for i, n in enumerate(s.node):
+                if what == "slabs":
+                    nodes[i] = n.nr_slabs
+                elif what == "total_objects":
+                    nodes[i] = n.total_objects
+                elif what == "objects":
+                    nodes[i] = n.total_objects - sum(sl.objects - sl.inuse for sl in n.partial.values())
+                elif what == "partial":
+                    nodes[i] = n.nr_partial
+                elif what == "objects_partial":
+                    nodes[i] = sum(sl.inuse for sl in n.partial.values())
+                else:
+                    raise ValueError(f"no slab object count called {what!r}")
+        return f"{sum(nodes)}" + "".join(f" N{i}={v}" for i, v in enumerate(nodes) if v) + "\n"
+
+    def slabs_cpu_partial_show(self, s: KmemCache) -> str:
+        """``slabs_cpu_partial_show()``: "objects(slabs)" over all CPUs, then
+        " C<cpu>=objects(slabs)" per CPU with partial slabs. 5.16+ estimates the objects as
+        half of each slab (``slabs * oo_objects(s->oo) / 2``); before, it printed the head's
+        ``pobjects`` and ``pages``."""
+        per = []
+        for cpu, c in enumerate(s.cpu_slab):
+            if c.partial:
+                head = c.partial[0]
+                objs = head.slabs * s.objects // 2 if self.gen.slab_cpu_partial_slabs else head.pobjects
+                per.append((cpu, objs, head.slabs))
+        if self.gen.slab_cpu_partial_slabs:
+            total_slabs = sum(p[2] for p in per)
+            out = f"{total_slabs * s.objects // 2}({total_slabs})"
+        else:
+            out = f"{sum(p[1] for p in per)}({sum(p[2] for p in per)})"
+        return out + "".join(f" C{cpu}={objs}({slabs})" for cpu, objs, slabs in per) + "\n"
 
 
 def check_slub(k) -> None:
-    """Invariants of the slab allocator (called by ``check_invariants()``)."""
+    """Invariants of the slab allocator (called by ``check_invariants()``): every slab is
+    registered with its pages; each is in exactly one place (a CPU slab, one CPU's partial
+    list, its node's partial or full list, or no list when full); every object is on
+    exactly one freelist (the slab's own, or the CPU freelist of its CPU slab) or in use;
+    the counters agree with the slabs."""
     import numpy as np
     from .invariants import _fail
     slub = k.slub
     mm = k.mem_map
+    gen = k.gen
     pages = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0}
+    live_caches = {s.id: s for s in slub.slab_caches + slub.detached_caches}
+    where: dict[int, str] = {}
+    for s in live_caches.values():
+        for cpu, c in enumerate(s.cpu_slab):
+            if c.slab is not None:
+                if c.slab.id in where:
+                    _fail(f"{s.name}: slab {c.slab.pfn:#x} is the CPU slab of two CPUs")
+                where[c.slab.id] = f"cpu{cpu}"
+            elif c.freelist:
+                _fail(f"{s.name}: CPU {cpu} has a freelist but no CPU slab")
+            if len(c.partial) > max(1, s.cpu_partial_slabs) and gen.slab_cpu_partial_slabs:
+                _fail(f"{s.name}: CPU {cpu} keeps {len(c.partial)} partial slabs, more than "
+                      f"cpu_partial_slabs={s.cpu_partial_slabs}")
+            for i, sl in enumerate(c.partial):
+                if sl.id in where:
+                    _fail(f"{s.name}: slab {sl.pfn:#x} is on CPU {cpu}'s partial list and {where[sl.id]}")
+                where[sl.id] = "cpu_partial"
+                if sl.slabs != len(c.partial) - i:
+                    _fail(f"{s.name}: CPU {cpu}'s partial slab {sl.pfn:#x} says slabs={sl.slabs}, "
+                          f"{len(c.partial) - i} from it to the tail")
     # every slab's pages are marked slab, owned by it, head order = slab order: checked for
     # all slabs in one numpy pass (a booted machine has thousands), the culprit named after
     if slub.slabs:
@@ -1618,8 +1483,7 @@ def check_slub(k) -> None:
         sids = np.fromiter(slub.slabs, np.int64, len(slub.slabs))
         counts = 1 << orders
         idx = np.repeat(heads, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-        owner = np.repeat(sids, counts)
-        bad = ((mm.kind[idx] != K_SLAB) | (mm.owner[idx] != owner) | ((mm.flags[idx] & PG_slab) == 0))
+        bad = ((mm.kind[idx] != K_SLAB) | (mm.owner[idx] != np.repeat(sids, counts)) | ((mm.flags[idx] & PG_slab) == 0))
         bad_slab = np.repeat(np.arange(len(heads)), counts)[bad]
         wrong_order = np.flatnonzero(mm.order[heads] != orders)
         first = min(bad_slab.tolist()[:1] + wrong_order.tolist()[:1], default=None)
@@ -1630,7 +1494,7 @@ def check_slub(k) -> None:
     for sid, slab in slub.slabs.items():
         s = slab.cache
         nr = 1 << slab.order
-        if slab.id != sid or s.id not in slub.caches_by_id:
+        if slab.id != sid or s.id not in live_caches:
             _fail(f"slab {sid} of {s.name} is not registered with its cache")
         c = per_node.setdefault((s.id, slab.node), [0, 0])
         c[0] += 1
@@ -1639,13 +1503,16 @@ def check_slub(k) -> None:
             _fail(f"slab at pfn {slab.pfn:#x}: page -> slab index disagrees")
         key = "nr_slab_reclaimable" if s.flags & SLAB_RECLAIM_ACCOUNT else "nr_slab_unreclaimable"
         pages[key] += nr
-        # the free objects: on the slab's freelist, plus a CPU's freelist for a CPU slab
+        place = where.get(sid)
+        is_cpu = place is not None and place.startswith("cpu") and place != "cpu_partial"
+        frozen_partial = place == "cpu_partial" and gen.slab_cpu_partial_frozen
+        if slab.frozen != (is_cpu or frozen_partial):
+            _fail(f"slab at pfn {slab.pfn:#x} ({s.name}): frozen={slab.frozen} but it is "
+                  f"{place or 'no CPU slab'}")
+        # the free objects: on the slab's freelist, plus the CPU's freelist for a CPU slab
         chains = [slab.freelist]
-        owners = [c for c in s.cpu_slab if c.slab is slab]
-        if slab.frozen != bool(owners) or len(owners) > 1:
-            _fail(f"slab at pfn {slab.pfn:#x} ({s.name}): frozen={slab.frozen} but it is the CPU slab "
-                  f"of {len(owners)} CPUs")
-        chains += [c.freelist for c in owners]
+        if is_cpu:
+            chains.append(s.cpu_slab[int(place[3:])].freelist)
         free = set()
         on_slab = 0
         for i, p in enumerate(chains):
@@ -1662,20 +1529,25 @@ def check_slub(k) -> None:
             _fail(f"{s.name}: slab {slab.pfn:#x} inuse={slab.inuse} but {slab.objects - on_slab} "
                   "objects are off its freelist")
         n = s.node[slab.node]
-        where = "partial" if slab.id in n.partial else "full" if slab.id in n.full else None
-        if where != slab.on_list:
-            _fail(f"{s.name}: slab {slab.pfn:#x} says it is on list {slab.on_list} but is on {where}")
-        if where == "partial" and (not slab.freelist or slab.frozen):
+        listed = "partial" if slab.id in n.partial else "full" if slab.id in n.full else None
+        if listed and place:
+            _fail(f"{s.name}: slab {slab.pfn:#x} is on the node {listed} list and {place}")
+        expect = "cpu_partial" if place == "cpu_partial" else listed
+        if expect != slab.on_list:
+            _fail(f"{s.name}: slab {slab.pfn:#x} says it is on list {slab.on_list} but is on {expect}")
+        if listed == "partial" and (not slab.freelist or slab.frozen):
             _fail(f"{s.name}: slab {slab.pfn:#x} is on the partial list without free objects")
-        if not slab.frozen and where is None and slab.inuse != slab.objects:
+        if place == "cpu_partial" and not slab.freelist:
+            _fail(f"{s.name}: slab {slab.pfn:#x} is on a CPU partial list without free objects")
+        if place is None and listed is None and slab.inuse != slab.objects:
             _fail(f"{s.name}: slab {slab.pfn:#x} with free objects is on no list (lost)")
-    for s in slub.slab_caches:
+    for s in live_caches.values():
         for nid, n in enumerate(s.node):
             has_slabs, has_objects = per_node.get((s.id, nid), (0, 0))
             if n.nr_slabs != has_slabs or n.total_objects != has_objects:
                 _fail(f"{s.name}: node {nid} counts {n.nr_slabs} slabs/{n.total_objects} objects, "
                       f"has {has_slabs}/{has_objects}")
-    if k.gen.kmalloc_large_accounted:
+    if gen.kmalloc_large_accounted:
         heads = np.flatnonzero((mm.kind == K_KMALLOC_LARGE) & (mm.order >= 0))
         pages["nr_slab_unreclaimable"] += int(sum(1 << int(o) for o in mm.order[heads]))
     for key, v in pages.items():

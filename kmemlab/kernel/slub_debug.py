@@ -29,15 +29,19 @@ slab (the kernel stores them in the object's metadata area, which kmemlab leaves
 from __future__ import annotations
 
 from .errors import KernelBug
+from .gfp import F_THISNODE
+from .slab_common import (OBJECT_POISON, POISON_END, POISON_FREE, POISON_INUSE, SLAB_CONSISTENCY_CHECKS,
+                          SLAB_DEBUG_FLAGS, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLUB_RED_ACTIVE,
+                          SLUB_RED_INACTIVE, caller_name)
 
 __all__ = ["SlubDebug", "parse_slub_debug"]
 
-POISON_INUSE, POISON_FREE, POISON_END = 0x5a, 0x6b, 0xa5
-SLUB_RED_INACTIVE, SLUB_RED_ACTIVE = 0xbb, 0xcc
-
-_LETTERS = {"F": 0x100, "Z": 0x400, "P": 0x800, "U": 0x10000}
+#: setup_slub_debug(): the option letters
+_LETTERS = {"F": SLAB_CONSISTENCY_CHECKS, "Z": SLAB_RED_ZONE, "P": SLAB_POISON, "U": SLAB_STORE_USER}
 _IGNORED = set("TAO")        # trace, failslab, skip-order: accepted, not modelled
-_ALL = 0x100 | 0x400 | 0x800 | 0x10000
+_ALL = SLAB_DEBUG_FLAGS
+#: struct page flags the slab report prints (PG_slab, PG_head)
+_PG_SLAB_BIT, _PG_HEAD_BIT = 0x200, 0x10000
 
 
 def parse_slub_debug(k, text: str):
@@ -92,14 +96,14 @@ class SlubDebug:
         """``init_object()``: red zones to ``val``, poison the object bytes."""
         fill = self.slub.fill
         poison_size = s.object_size
-        if s.flags & 0x400:
+        if s.flags & SLAB_RED_ZONE:
             fill(obj - s.red_left_pad, val, s.red_left_pad)
             if s.orig_size_tracked and val == SLUB_RED_ACTIVE:
                 poison_size = self.orig_size.get(obj, s.object_size)
-        if s.flags & 0x80000000:                       # __OBJECT_POISON
+        if s.flags & OBJECT_POISON:
             fill(obj, POISON_FREE, poison_size - 1)
             fill(obj + poison_size - 1, POISON_END, 1)
-        if s.flags & 0x400:
+        if s.flags & SLAB_RED_ZONE:
             fill(obj + poison_size, val, s.inuse - poison_size)
 
     # -- reports -------------------------------------------------------------------
@@ -128,7 +132,7 @@ class SlubDebug:
         return out
 
     def _track_lines(self, s, obj: int) -> list[str]:
-        if not s.flags & 0x10000:
+        if not s.flags & SLAB_STORE_USER:
             return []
         out = []
         now = self.k.clock.ns // 4_000_000                # jiffies at HZ=250
@@ -144,7 +148,7 @@ class SlubDebug:
         mm = self.k.mem_map
         flags = ["slab"] + (["head"] if slab.order else [])
         return (f"Slab 0x{self.k.virt_of_page(slab.pfn):016x} objects={slab.objects} used={slab.inuse} "
-                f"fp=0x{slab.freelist:016x} flags=0x{0x200 | (0x10000 if slab.order else 0):x}"
+                f"fp=0x{slab.freelist:016x} flags=0x{_PG_SLAB_BIT | (_PG_HEAD_BIT if slab.order else 0):x}"
                 f"({'|'.join(flags)}|node={slab.node}|zone={int(mm.zone[slab.pfn])})")
 
     def _dump_stack(self) -> list[str]:
@@ -159,12 +163,12 @@ class SlubDebug:
         fp = self.slub.get_freepointer(s, p)
         out.append(f"Object 0x{p:016x} @offset={p - slab.addr} fp=0x{fp:016x}")
         out.append("")
-        if s.flags & 0x400:
+        if s.flags & SLAB_RED_ZONE:
             out += self._hexdump("Redzone  ", p - s.red_left_pad, s.red_left_pad)
         elif p > slab.addr + 16:
             out += self._hexdump("Bytes b4 ", p - 16, 16)
         out += self._hexdump("Object   ", p, min(s.object_size, self.slub.page_size))
-        if s.flags & 0x400:
+        if s.flags & SLAB_RED_ZONE:
             out += self._hexdump("Redzone  ", p + s.object_size, s.inuse - s.object_size)
         off = self._info_end(s)
         end = self._size_from_object(s)
@@ -174,14 +178,14 @@ class SlubDebug:
 
     def _info_end(self, s) -> int:
         off = s.offset + self.slub.ptr if s.offset >= s.inuse else s.inuse
-        if s.flags & 0x10000:
+        if s.flags & SLAB_STORE_USER:
             off += 2 * self.slub.track_size()
             if s.orig_size_tracked:
                 off += 4
         return off
 
     def _size_from_object(self, s) -> int:
-        return s.size - s.red_left_pad if s.flags & 0x400 else s.size
+        return s.size - s.red_left_pad if s.flags & SLAB_RED_ZONE else s.size
 
     def object_err(self, s, slab, obj: int, reason: str) -> list[str]:
         out = self.slab_bug(s, reason) + self.print_trailer(s, slab, obj)
@@ -232,7 +236,7 @@ class SlubDebug:
         """``check_object()``: red zones, poison, padding, and a free object's pointer."""
         ok = True
         end = obj + s.object_size
-        if s.flags & 0x400:
+        if s.flags & SLAB_RED_ZONE:
             ok &= self.check_bytes(s, slab, obj, "Left Redzone", obj - s.red_left_pad, val,
                                    s.red_left_pad, out)
             ok &= self.check_bytes(s, slab, obj, "Right Redzone", end, val, s.inuse - s.object_size, out)
@@ -241,11 +245,11 @@ class SlubDebug:
                 if s.object_size > orig:
                     ok &= self.check_bytes(s, slab, obj, "kmalloc Redzone", obj + orig, val,
                                            s.object_size - orig, out)
-        elif s.flags & 0x800 and s.object_size < s.inuse:
+        elif s.flags & SLAB_POISON and s.object_size < s.inuse:
             ok &= self.check_bytes(s, slab, obj, "Alignment padding", end, POISON_INUSE,
                                    s.inuse - s.object_size, out)
-        if s.flags & 0x800:
-            if val != SLUB_RED_ACTIVE and s.flags & 0x80000000:
+        if s.flags & SLAB_POISON:
+            if val != SLUB_RED_ACTIVE and s.flags & OBJECT_POISON:
                 ok &= self.check_bytes(s, slab, obj, "Poison", obj, POISON_FREE, s.object_size - 1, out)
                 ok &= self.check_bytes(s, slab, obj, "End Poison", end - 1, POISON_END, 1, out)
             off = self._info_end(s)
@@ -292,20 +296,45 @@ class SlubDebug:
     # -- allocation and free (v6.2+ debug paths) ---------------------------------------
 
     def _track(self):
-        from .slub import caller_name
         k = self.k
         return (caller_name(), k.cpu, k.pid, k.clock.ns // 4_000_000)
 
+    def get_orig_size(self, s, obj: int) -> int:
+        """``get_orig_size()``: the size kmalloc() was asked for (6.1+, SLAB_STORE_USER
+        kmalloc caches), else the object size."""
+        return self.orig_size.get(obj, s.object_size) if s.orig_size_tracked else s.object_size
+
+    def set_orig_size(self, s, obj: int, size: int) -> None:
+        """``set_orig_size()`` (``skip_orig_size_check()`` sets it to object_size)."""
+        if s.orig_size_tracked:
+            self.orig_size[obj] = size
+
+    def _partial_slab(self, s, nid: int, any_node: bool):
+        """The slab ``get_partial()`` gives a debug cache: the head of this node's partial
+        list, else another node's (``get_any_partial()``: one with more than min_partial)."""
+        nodes = [nid] + ([i for i in range(len(s.node)) if i != nid and s.node[i].nr_partial > s.min_partial]
+                         if any_node else [])
+        for i in nodes:
+            n = s.node[i]
+            if n.partial:
+                slab = next(iter(n.partial.values()))
+                self.slub.remove_partial(n, slab)
+                return slab
+        return None
+
     def alloc(self, s, gfp: int, node: int, orig_size: int) -> int:
-        """``alloc_single_from_partial()`` / ``alloc_single_from_new_slab()``."""
+        """``alloc_single_from_partial()`` / ``alloc_single_from_new_slab()`` with
+        ``alloc_debug_processing()``: one object straight from a node partial slab (or a
+        new slab), checked; a slab whose free object is corrupted is marked all used
+        ("Marking all objects used") and another one is tried."""
         slub = self.slub
         k = self.k
         nid = k.numa_node_id() if node < 0 else node
+        orig_size = orig_size or s.object_size
         while True:
-            slab = slub.get_partial(s, nid, node < 0)
-            new = slab is None
-            if new:
-                slab = slub.allocate_slab(s, gfp, node)
+            slab = self._partial_slab(s, nid, node < 0 or not gfp & F_THISNODE)
+            if slab is None:
+                slab = slub.new_slab(s, gfp, node)
                 if slab is None:
                     slub.slab_out_of_memory(s, gfp, nid)
                     return 0
@@ -314,33 +343,55 @@ class SlubDebug:
             slab.freelist = slub.get_freepointer(s, obj)
             slab.inuse += 1
             out: list[str] = []
-            if s.flags & 0x100:
+            if s.flags & SLAB_CONSISTENCY_CHECKS:
                 if not self.check_valid_pointer(s, slab, obj):
                     out += self.object_err(s, slab, obj, "Freelist Pointer check fails")
                 elif not self.check_object(s, slab, obj, SLUB_RED_INACTIVE, out):
                     pass
+            tr = k.tracer
+            if tr is not None:
+                tr.leaf("alloc_debug_processing", "checks, red zones, poison" + (": failed" if out else ""))
             if out:
                 out.append(self.slab_fix(s, "Marking all objects used"))
                 self._log(out)
                 slab.inuse = slab.objects
                 slab.freelist = 0
-                slub._add_full(s, n, slab)
+                slub.add_full(s, n, slab)
                 continue
             if s.orig_size_tracked:
                 self.orig_size[obj] = orig_size
-            if s.flags & 0x10000:
+            if s.flags & SLAB_STORE_USER:
                 self.tracks[obj] = [self._track(), None]
             self.init_object(s, obj, SLUB_RED_ACTIVE)
             if slab.inuse == slab.objects:
-                slub._add_full(s, n, slab)
+                slub.add_full(s, n, slab)
             else:
-                slub._add_partial(n, slab, False)      # back at the head, as it was
+                slub.add_partial(n, slab, False)       # back at the head, as it was
             return obj
+
+    def check_free(self, s, slab, obj: int, fn: str) -> None:
+        """The checks of ``free_debug_processing()`` that need no repair (an object start,
+        not already free), run before a caller changes anything (krealloc()). Raises the
+        KernelBug free() would raise, with the same report."""
+        if not s.flags & SLAB_CONSISTENCY_CHECKS:
+            return
+        out: list[str] = []
+        if not self.check_valid_pointer(s, slab, obj):
+            out += self.slab_err(s, slab, f"Invalid object pointer 0x{obj:016x}")
+            reason = "not the start of an object"
+        elif obj in self.free_set(s, slab):
+            out += self.object_err(s, slab, obj, "Object already free")
+            reason = "double free (object already free)"
+        else:
+            return
+        out.append(self.slab_fix(s, f"Object at 0x{obj:016x} not freed"))
+        text = self._log(out)
+        raise KernelBug(f"{fn}({obj:#x}) in {s.name}: {reason}", text)
 
     def free(self, s, slab, obj: int, fn: str) -> None:
         """``free_to_partial_list()`` with ``free_debug_processing()``."""
         slub = self.slub
-        if s.flags & 0x100:
+        if s.flags & SLAB_CONSISTENCY_CHECKS:
             out: list[str] = []
             if not self.check_valid_pointer(s, slab, obj):
                 out += self.slab_err(s, slab, f"Invalid object pointer 0x{obj:016x}")
@@ -356,7 +407,7 @@ class SlubDebug:
                 out.append(self.slab_fix(s, f"Object at 0x{obj:016x} not freed"))
                 text = self._log(out)
                 raise KernelBug(f"{fn}({obj:#x}) in {s.name}: {reason or 'slab corrupted'}", text)
-        if s.flags & 0x10000:
+        if s.flags & SLAB_STORE_USER:
             t = self.tracks.setdefault(obj, [None, None])
             t[1] = self._track()
         self.init_object(s, obj, SLUB_RED_INACTIVE)
@@ -368,18 +419,13 @@ class SlubDebug:
         slab.inuse -= 1
         empty = slab.inuse == 0 and n.nr_partial >= s.min_partial
         if not prior:
-            slub._remove_full(s, n, slab)
+            slub.remove_full(s, n, slab)
             if not empty:
-                slub._add_partial(n, slab, True)
+                slub.add_partial(n, slab, True)
         elif empty:
-            slub._remove_partial(n, slab)
+            slub.remove_partial(n, slab)
         if empty:
             slub.discard_slab(s, slab)
-
-    def resize(self, s, obj: int, new_size: int) -> None:
-        """krealloc() in place: keep the kmalloc red zone behind the new size."""
-        if s.orig_size_tracked:
-            self.orig_size[obj] = new_size
 
     # -- validation and shutdown ----------------------------------------------------------
 

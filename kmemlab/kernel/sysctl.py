@@ -37,9 +37,8 @@ def lowmem_reserve_ratio(k) -> list[int]:
     the machine, then ZONE_MOVABLE's (0) and, with CONFIG_ZONE_DEVICE, ZONE_DEVICE's (0)
     from 4.18 on; before, the array had MAX_NR_ZONES - 1 entries (no ZONE_DEVICE slot)."""
     from .buddy import LOWMEM_RESERVE_RATIO
-    ratios = [LOWMEM_RESERVE_RATIO[name] for name in k.zone_types] + [0]      # ZONE_MOVABLE
-    if k.profile.bits == 64:
-        ratios.append(0)          # ZONE_DEVICE (CONFIG_ZONE_DEVICE needs SPARSEMEM_VMEMMAP: 64-bit)
+    # k.zone_types: the profile's zones, ZONE_MOVABLE and (CONFIG_ZONE_DEVICE, 64-bit) ZONE_DEVICE
+    ratios = [LOWMEM_RESERVE_RATIO[name] for name in k.zone_types]
     if not k.gen.lowmem_reserve_ratio_all_zones:
         ratios.pop()              # int sysctl_lowmem_reserve_ratio[MAX_NR_ZONES-1]
     return ratios

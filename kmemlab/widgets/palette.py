@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernel.mem_map import (KIND_NAMES, K_FREE, K_KERNEL, K_KMALLOC_LARGE, K_MEMMAP, K_NOMAP,
-                              K_PAGES, K_PGTABLE, K_RESERVED, K_SLAB, K_USER, K_VMALLOC)
+                              K_PAGES, K_PCP, K_PGTABLE, K_RESERVED, K_SLAB, K_USER, K_VMALLOC)
 
 __all__ = ["PALETTE_NAME", "KIND_COLOURS", "FREE_BASE", "MAX_FREE_ORDER", "free_colour",
            "SLAB_BASE", "SLAB_SHADES", "slab_shade",
@@ -43,6 +43,7 @@ KIND_COLOURS = {
     K_VMALLOC: "#88CCEE",        # cyan
     K_PGTABLE: "#999933",        # olive
     K_USER: "#DDCC77",           # sand
+    K_PCP: "#FFAABB",            # pink (Tol light): free, on a CPU's per-cpu page list
 }
 UNKNOWN_KIND_COLOUR = "#777777"
 
