@@ -26,7 +26,8 @@ from .exercises import exercise
 from . import helpers
 from .kernel.helpers import NotAvailable
 from .host import Host, HostError, host
-from .replay import ReplayReport, replay, sample_recording
+from .replay import Replayer, ReplayReport, replay, sample_recording
+from .compare import Comparison, compare
 from . import tracefs
 
 # The single-bit flags keep their kernel spelling: km.__GFP_ZERO, km.__GFP_NOWARN ...

@@ -52,6 +52,7 @@ that object size and stride, or a ``cache-<size>-<stride>`` made for it.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import os
@@ -119,7 +120,7 @@ def parse_header(lines) -> dict:
                     "flags": int(f[6], 16), "ctor": f[7] == "1"}
             except ValueError:
                 continue
-        elif key in ("cpus", "nodes", "mem_total_kb", "page_size"):
+        elif key in ("cpus", "nodes", "mem_total_kb", "present_kb", "page_size"):
             try:
                 head[key] = int(val)
             except ValueError:
@@ -180,50 +181,76 @@ class _LineSource:
         pass
 
 
-def _lines(src):
-    """Decoded lines (without the newline), read a megabyte at a time, with the bytes
-    each took. A line longer than MAX_LINE is yielded once as None and its bytes are
-    dropped as they come, so memory stays bounded whatever the input."""
-    read = getattr(src, "read1", None) or src.read
-    text_mode = isinstance(src, io.TextIOBase)
-    tail = ""
-    dropping = False
-    while True:
-        chunk = read(1 << 20)
-        if not chunk:
-            break
-        if text_mode:
-            n = len(chunk.encode("utf-8", "replace"))
-            text = chunk
-        else:
-            n = len(chunk)
-            text = chunk.decode("utf-8", "replace")
-        parts = text.split("\n")
-        if dropping:
-            if len(parts) == 1:
+class _Reader:
+    """The lines of a trace, a megabyte at a time: ``lines`` is the current chunk's list
+    (None stands for a line longer than MAX_LINE, whose bytes are dropped as they come, so
+    memory stays bounded whatever the input), ``i`` the next line to take, ``nbytes`` the
+    chunk's size and ``before`` the bytes of the chunks before it."""
+
+    def __init__(self, src):
+        self._read = getattr(src, "read1", None) or src.read
+        self._text_mode = isinstance(src, io.TextIOBase)
+        self._tail = ""
+        self._dropping = False
+        self._eof = False
+        self.lines: list = []
+        self.i = 0
+        self.nbytes = 0
+        self.before = 0
+
+    def fill(self) -> bool:
+        """Move on to the next chunk's lines; False at the end of the trace."""
+        self.before += self.nbytes
+        self.lines, self.i, self.nbytes = [], 0, 0
+        while not self._eof:
+            chunk = self._read(1 << 20)
+            if not chunk:
+                self._eof = True
+                tail, self._tail = self._tail, ""
+                if tail and not self._dropping:
+                    self.lines = [tail if len(tail) <= MAX_LINE else None]
+                    self.nbytes = len(tail)
+                    return True
+                return False
+            if self._text_mode:
+                n = len(chunk.encode("utf-8", "replace"))
+                text = chunk
+            else:
+                n = len(chunk)
+                text = chunk.decode("utf-8", "replace")
+            parts = text.split("\n")
+            if self._dropping:
+                if len(parts) == 1:
+                    self.before += n
+                    continue
+                del parts[0]                      # the end of the long line
+                self._dropping = False
+            elif self._tail:
+                parts[0] = self._tail + parts[0]
+            tail = parts.pop()
+            if len(tail) > MAX_LINE:
+                tail = ""
+                self._dropping = True
+                parts.append(None)
+            self._tail = tail
+            if parts and (max(map(len, filter(None, parts)), default=0) > MAX_LINE or "\r" in text):
+                parts = [None if line is None or len(line) > MAX_LINE
+                         else line[:-1] if line.endswith("\r") else line for line in parts]
+            if not parts:
+                self.before += n
                 continue
-            parts[0] = None
-            dropping = False
-        elif tail:
-            parts[0] = tail + parts[0]
-        tail = parts.pop()
-        if len(tail) > MAX_LINE:
-            tail = ""
-            dropping = True
-            parts.append(None)
-        if parts:
-            per = n // len(parts)
-            for line in parts:
-                if line is not None:
-                    if len(line) > MAX_LINE:
-                        line = None
-                    elif line.endswith("\r"):
-                        line = line[:-1]
-                yield line, per
-    if dropping:
-        return
-    if tail:
-        yield (tail if len(tail) <= MAX_LINE else None), len(tail)
+            self.lines, self.nbytes = parts, n
+            return True
+        return False
+
+
+def _lines(src):
+    """Decoded lines (without the newline) and the bytes each took (see :class:`_Reader`)."""
+    rd = _Reader(src)
+    while rd.fill():
+        per = rd.nbytes // len(rd.lines)
+        for line in rd.lines:
+            yield line, per
 
 
 def iter_events(trace):
@@ -278,22 +305,23 @@ def _fields(rest: str) -> dict:
 
 
 _PRE = r"\s*(?:\(\S*\)\s+)?"                      # trace-cmd's "(func+0x1c) "
-_CS = _PRE + r"call_site=(\S+)(?: \[[^\]]*\])?"       # "call_site=f+0x1/0x2 [module]"
-_CS0 = _PRE + r"call_site=\S+(?: \[[^\]]*\])?"
+_CS = _PRE + r"call_site=(\S+)(?:\s+\[[^\]]*\])?"       # "call_site=f+0x1/0x2 [module]"
+_CS0 = _PRE + r"call_site=\S+(?:\s+\[[^\]]*\])?"
 #: per event: the fields a replay needs, and a regex for them in the kernel's own order
-#: (v6.x; older layouts and other tools fall back to the generic key=value parse)
+#: (v6.x; older layouts and other tools fall back to the generic key=value parse); fields
+#: are apart by any whitespace, as str.split() on the fast path takes them
 _LAYOUTS = {
     "kmalloc": (("call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags", "node"),
-                re.compile(_CS + r" ptr=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+)(?: node=(-?\d+))?")),
+                re.compile(_CS + r"\s+ptr=(\S+)\s+bytes_req=(\d+)\s+bytes_alloc=(\d+)\s+gfp_flags=(\S+)(?:\s+node=(-?\d+))?")),
     "kmem_cache_alloc": (("call_site", "ptr", "name", "bytes_req", "bytes_alloc", "gfp_flags", "node"),
-                         re.compile(_CS + r" ptr=(\S+)(?: name=(\S+))? bytes_req=(\d+) bytes_alloc=(\d+) "
-                                    r"gfp_flags=(\S+)(?: node=(-?\d+))?")),
-    "kfree": (("ptr",), re.compile(_CS0 + r" ptr=(\S+)")),
-    "kmem_cache_free": (("ptr", "name"), re.compile(_CS0 + r" ptr=(\S+)(?: name=(\S+))?")),
+                         re.compile(_CS + r"\s+ptr=(\S+)(?:\s+name=(\S+))?\s+bytes_req=(\d+)\s+bytes_alloc=(\d+)\s+"
+                                    r"gfp_flags=(\S+)(?:\s+node=(-?\d+))?")),
+    "kfree": (("ptr",), re.compile(_CS0 + r"\s+ptr=(\S+)")),
+    "kmem_cache_free": (("ptr", "name"), re.compile(_CS0 + r"\s+ptr=(\S+)(?:\s+name=(\S+))?")),
     "mm_page_alloc": (("page", "pfn", "order", "gfp_flags"),
-                      re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+|\d+) order=(-?\d+) migratetype=-?\d+ gfp_flags=(\S+)")),
-    "mm_page_free": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+|\d+) order=(-?\d+)")),
-    "mm_page_free_batched": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+) pfn=(0x[0-9a-fA-F]+|\d+)(?: order=(-?\d+))?")),
+                      re.compile(r"\s*page=(\S+)\s+pfn=(0x[0-9a-fA-F]+|\d+)\s+order=(-?\d+)\s+migratetype=-?\d+\s+gfp_flags=(\S+)")),
+    "mm_page_free": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+)\s+pfn=(0x[0-9a-fA-F]+|\d+)\s+order=(-?\d+)")),
+    "mm_page_free_batched": (("page", "pfn", "order"), re.compile(r"\s*page=(\S+)\s+pfn=(0x[0-9a-fA-F]+|\d+)(?:\s+order=(-?\d+))?")),
 }
 # older event names (v4.x-5.x) with the same fields
 _LAYOUTS["kmalloc_node"] = _LAYOUTS["kmalloc"]
@@ -308,6 +336,99 @@ def _values(ev: str, rest: str):
         return mo.groups()
     f = _fields(rest)
     return tuple(f.get(k) for k in keys)
+
+
+# The fast path: a line in tracefs's own layout (``comm-pid [cpu] flags ts: event: key=value
+# ...`` with v6.x's fields in the kernel's order) is cut with str.split(), at half the cost
+# of the regexes; anything else (trace-cmd, older layouts, a module's call site, a comm
+# with spaces, a garbled line) takes the regex path above, which gives the same values
+# (tests/test_replay_fast.py checks both on every shipped line).
+
+def _fast_kmalloc(f):
+    if len(f) < 11:
+        return None
+    c, p, r, a, g, nd = f[5:11]
+    if (c[:10] == "call_site=" and p[:4] == "ptr=" and r[:10] == "bytes_req=" and a[:12] == "bytes_alloc="
+            and g[:10] == "gfp_flags=" and nd[:5] == "node=" and r[10:].isdigit() and a[12:].isdigit()
+            and nd[5:].lstrip("-").isdigit()):
+        return (c[10:], p[4:], r[10:], a[12:], g[10:], nd[5:])
+    return None
+
+
+def _fast_kmem_cache_alloc(f):
+    if len(f) < 12:
+        return None
+    c, p, nm, r, a, g, nd = f[5:12]
+    if (c[:10] == "call_site=" and p[:4] == "ptr=" and nm[:5] == "name=" and r[:10] == "bytes_req="
+            and a[:12] == "bytes_alloc=" and g[:10] == "gfp_flags=" and nd[:5] == "node="
+            and r[10:].isdigit() and a[12:].isdigit() and nd[5:].lstrip("-").isdigit()):
+        return (c[10:], p[4:], nm[5:], r[10:], a[12:], g[10:], nd[5:])
+    return None
+
+
+def _fast_kfree(f):
+    if len(f) == 7 and f[5][:10] == "call_site=" and f[6][:4] == "ptr=":
+        return (f[6][4:],)
+    return None
+
+
+def _fast_kmem_cache_free(f):
+    if len(f) == 8 and f[5][:10] == "call_site=" and f[6][:4] == "ptr=" and f[7][:5] == "name=":
+        return (f[6][4:], f[7][5:])
+    return None
+
+
+def _fast_page_alloc(f):
+    if len(f) != 10:
+        return None
+    pg, pf, o, mt, g = f[5:10]
+    if (pg[:5] == "page=" and pf[:6] == "pfn=0x" and o[:6] == "order=" and mt[:12] == "migratetype="
+            and g[:10] == "gfp_flags=" and o[6:].isdigit()):
+        return (pg[5:], pf[4:], o[6:], g[10:])
+    return None
+
+
+def _fast_page_free(f):
+    if len(f) == 8 and f[5][:5] == "page=" and f[6][:6] == "pfn=0x" and f[7][:6] == "order=" and f[7][6:].isdigit():
+        return (f[5][5:], f[6][4:], f[7][6:])
+    return None
+
+
+#: the event column as tracefs prints it -> (event, extractor)
+_FAST = {"kmalloc:": ("kmalloc", _fast_kmalloc), "kmem_cache_alloc:": ("kmem_cache_alloc", _fast_kmem_cache_alloc),
+         "kfree:": ("kfree", _fast_kfree), "kmem_cache_free:": ("kmem_cache_free", _fast_kmem_cache_free),
+         "mm_page_alloc:": ("mm_page_alloc", _fast_page_alloc), "mm_page_free:": ("mm_page_free", _fast_page_free)}
+
+
+def _parse_fast(line: str):
+    """``(event, cpu, timestamp, values)`` of a line in tracefs's v6.x layout, or None."""
+    f = line.split()
+    if len(f) < 7:
+        return None
+    got = _FAST.get(f[4])
+    if got is None:
+        return None
+    cpu, ts = f[1][1:-1], f[3][:-1]
+    # the shape the regexes ask for: "comm-PID [CPU] FLAGS SEC.USEC: " ('#' lines fail the PID)
+    if f[1][0] != "[" or f[1][-1] != "]" or f[3][-1] != ":" or not cpu.isdigit() or not f[0].rpartition("-")[2].isdigit():
+        return None
+    sec, dot, usec = ts.partition(".")
+    if not (dot and sec.isdigit() and usec.isdigit()):
+        return None
+    vals = got[1](f)
+    if vals is None:
+        return None
+    return got[0], cpu, ts, vals
+
+
+def _parse_slow(line):
+    """``(event, cpu, timestamp, values)`` by the regexes, or why the line is not a kmem event."""
+    got = _split(line)
+    if type(got) is str:
+        return got
+    ev, cpu, ts, end = got
+    mo = _LAYOUTS[ev][1].match(line, end)
+    return ev, cpu, ts, (mo.groups() if mo is not None else _values(ev, line[end:]))
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -424,8 +545,12 @@ def _machine_for(head: dict) -> Machine:
     """A machine shaped like the recording's host: RAM, CPUs, nodes, and the kernel
     generation nearest to its ``uname -r``."""
     from .kernel.layout import get_profile
+    from .twin import _FIRST_MIB_HOLES
     prof = get_profile("x86_64")
-    mem = head.get("mem_total_kb", 4 << 20) << 10
+    if "present_kb" in head:                 # the RAM itself (kmemlab record, 2026-12 on)
+        mem = (head["present_kb"] << 10) + _FIRST_MIB_HOLES
+    else:                                    # MemTotal: RAM less what the host reserved
+        mem = head.get("mem_total_kb", 4 << 20) << 10
     mem = min(max(mem, prof.min_mem), prof.max_mem)
     mem = (mem + (1 << 20) - 1) >> 20 << 20
     cpus = min(max(head.get("cpus", 4), 1), 512)
@@ -437,10 +562,30 @@ def _machine_for(head: dict) -> Machine:
 
 
 class Replayer:
-    """The replay of one trace on one machine, an event at a time: ``step(n)`` does the
-    next ``n`` events, ``run()`` the rest (at ``speed`` times the recorded pace, or as
-    fast as it can). ``km.replay()`` is ``Replayer(...).run()``. A dashboard subscribed
-    to the machine animates as the events are done."""
+    """The replay of one trace on one machine, an event at a time, like a video player:
+
+    - ``step(n)`` does the next ``n`` events (at once), ``run()`` the rest (at ``speed``
+      times the recorded pace, or as fast as it can; it blocks) — ``km.replay()`` is
+      ``Replayer(...).run()``;
+    - ``play(speed=...)`` plays in the background of a notebook (on the kernel's event
+      loop, a slice of events at a time, so a ``pause()`` click is seen at once) and
+      returns; without an event loop (a script) it plays to the end before returning;
+      ``speed=1.0`` plays in recorded time, None as fast as the model goes;
+    - ``state`` ("ready", "playing", "paused", "finished"), ``fraction`` (how far, by
+      bytes read; None when the size is unknown), ``position`` (seconds of recorded time
+      replayed) and ``report`` say where it is; ``subscribe(callback)`` calls
+      ``callback(replayer)`` after each slice and on every change of state;
+    - ``control()`` is a play/pause/step widget for a dashboard
+      (:class:`kmemlab.widgets.replaycontrol.ReplayControl`).
+
+    A dashboard subscribed to the machine animates as the events are done (its redraws
+    are coalesced). Between two slices the machine is the notebook's: its current CPU is
+    restored after every step."""
+
+    #: states
+    READY, PLAYING, PAUSED, FINISHED = "ready", "playing", "paused", "finished"
+    #: wall-clock seconds one slice of a background play may take (the UI stays responsive)
+    SLICE = 0.04
 
     def __init__(self, trace, machine: Machine | None = None, speed: float | None = None,
                  progress: bool = True):
@@ -452,23 +597,22 @@ class Replayer:
                 raise ValueError(f"speed must be a number > 0 (1.0: the recorded pace) or None, got {speed!r}")
         self.speed = speed
         self._src, self._total, name, self._close = _open(trace)
-        self._it = _lines(self._src)
+        self._rd = rd = _Reader(self._src)
         self.report = r = ReplayReport(source=name)
         # read the header (the leading '#' lines) before anything is replayed
-        self._pending = []
-        self._done_bytes = 0
-        head_lines = []
-        for line, n in self._it:
-            r.lines += 1
-            if line is not None and line.startswith("#"):
-                head_lines.append(line)
-                r.ignored["comment"] += 1
-                self._done_bytes += n
-                if len(head_lines) > 100000:
-                    break
-                continue
-            self._pending.append((line, n))
-            break
+        head_lines: list[str] = []
+        while rd.fill():
+            lines = rd.lines
+            j = 0
+            while j < len(lines) and lines[j] is not None and lines[j].startswith("#"):
+                j += 1
+            head_lines += lines[:j]
+            rd.i = j
+            if j < len(lines) or len(head_lines) > 100000:
+                break
+        r.lines += len(head_lines)
+        if head_lines:
+            r.ignored["comment"] += len(head_lines)
         r.header = parse_header(head_lines)
         self.m = machine if machine is not None else _machine_for(r.header)
         r.machine = self.m
@@ -482,6 +626,11 @@ class Replayer:
         #: recorded pfns of pages the real SLUB took, which the model's SLUB took itself
         self._slab_pfns: dict[int, int] = {}
         self._caches: dict[str, object] = {}
+        self._strides: dict[object, str] = {}     # cache -> its stride as the trace prints it
+        # bound once: the replay calls them once per event
+        self._cache_alloc = self.m.kmem_cache_alloc
+        self._cache_free = self.m.kmem_cache_free
+        self._kfree_model = self.m.kfree
         self._cpu_ctx = None
         self._cpu = None
         self._cpu_text = None
@@ -490,70 +639,106 @@ class Replayer:
         self._last_ts = None
         self.finished = False
         self._t_start = time.perf_counter()
+        self.state = self.READY
+        self.error: BaseException | None = None
+        self._subscribers: list = []
+        self._task = None
+        self._play_speed = speed
+        self._batch = 256
 
     # -- driving --------------------------------------------------------------------------
 
     def run(self) -> ReplayReport:
-        """Replay everything left; returns the report."""
+        """Replay everything left (at ``speed``, blocking); returns the report."""
+        self._set_state(self.PLAYING)
         try:
-            while self.step(4096):
-                pass
+            while self._src is not None and self._step(4096, None, self.speed is not None):
+                self._notify()
         finally:
             self.close()
         return self.report
 
-    def step(self, n: int = 1) -> int:
+    def step(self, n: int = 1, until: float | None = None) -> int:
         """Replay the next ``n`` events (lines that are not events do not count); returns
-        how many were done, 0 at the end of the trace."""
+        how many were done, 0 at the end of the trace. ``until``: stop before the first
+        event recorded more than ``until`` seconds after the recording's first one."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"step() takes a number of events >= 0, got {n!r}")
+        if until is not None and (isinstance(until, bool) or not isinstance(until, (int, float))):
+            raise TypeError(f"until must be seconds of recorded time (a number) or None, got {until!r}")
+        if self._src is None:
+            return 0                      # closed
+        n = self._step(n, until, self.speed is not None and until is None)
+        self._notify()
+        return n
+
+    def _step(self, n: int, until, paced: bool) -> int:
         done = 0
         r = self.report
         handlers = _HANDLERS
-        layouts = _LAYOUTS
-        split = _split
+        fast = _parse_fast
+        slow = _parse_slow
         by_event = r.by_event
         skipped = r.skipped
+        ignored = r.ignored
         prog = self._progress
-        pending = self._pending
-        it = self._it
-        nbytes = 0
+        rd = self._rd
+        lines = rd.lines
+        i = start = rd.i
+        end = len(lines)
         replayed = 0
         ts = None
+        last_ts = None
+        t_in = time.perf_counter()
         try:
             while done < n:
-                if pending:
-                    line, nb = pending.pop()
-                else:
-                    try:
-                        line, nb = next(it)
-                    except StopIteration:
+                if i >= end:
+                    r.lines += i - start
+                    rd.i = i
+                    if not rd.fill():
+                        start = i = end = 0
+                        lines = rd.lines
                         self.finished = True
                         if self._held is not None:
                             self._flush_held()
                         break
-                    r.lines += 1
-                nbytes += nb
-                got = split(line)
-                if type(got) is str:
-                    r.ignored[got] += 1
-                    if got == "lost events":
-                        try:
-                            r.lost += int(line.split("[LOST", 1)[1].split()[0])
-                        except (ValueError, IndexError):
-                            pass
+                    lines = rd.lines
+                    i = start = 0
+                    end = len(lines)
+                line = lines[i]
+                i += 1
+                if line is None:
+                    ignored["line too long"] += 1
                     continue
-                ev, cpu, ts, end = got
+                got = fast(line)
+                if got is None:
+                    got = slow(line)
+                    if type(got) is str:
+                        ignored[got] += 1
+                        if got == "lost events":
+                            try:
+                                r.lost += int(line.split("[LOST", 1)[1].split()[0])
+                            except (ValueError, IndexError):
+                                pass
+                        continue
+                ev, cpu, ts, vals = got
+                if until is not None and self._t0 is not None:
+                    t = self._ts(ts)
+                    if t is not None and t - self._t0 > until:
+                        i -= 1                    # not due yet: the next step starts with it
+                        ts = last_ts
+                        break
+                last_ts = ts
                 done += 1
                 by_event[ev] += 1
-                mo = layouts[ev][1].match(line, end)
-                vals = mo.groups() if mo is not None else _values(ev, line[end:])
                 if self._t0 is None:
                     self._t0 = self._ts(ts)
                     if self._t0 is None:
                         done -= 1
                         by_event[ev] -= 1
-                        r.ignored["not a trace line"] += 1
+                        ignored["not a trace line"] += 1
                         continue
-                if self.speed is not None:
+                if paced:
                     self._pace(ts)
                 if cpu != self._cpu_text:
                     self._on_cpu(cpu)
@@ -584,23 +769,152 @@ class Replayer:
                         continue
                     except (TypeError, ValueError):
                         pass                           # malformed: the handler says so
-                why = self._do(handlers[ev], vals)
+                try:
+                    why = handlers[ev](self, vals)
+                except KernelError as e:          # the machine is unchanged (it validates first)
+                    why = f"the model reports a kernel bug ({type(e).__name__})"
                 if why is None:
                     replayed += 1
                 else:
                     skipped[why] += 1
                 if prog is not None and not done & 1023:
-                    prog.update(self._done_bytes + nbytes, r.events + done)
+                    prog.update(rd.before + rd.nbytes * i // max(end, 1), r.events + done)
         finally:
             r.events += done
             r.replayed += replayed
-            self._done_bytes += nbytes
+            r.lines += i - start
+            rd.i = i
+            self._leave_cpu()             # between steps the machine runs on its own CPU
             if ts is not None:
                 last = self._ts(ts)
                 if last is not None and self._t0 is not None:
                     r.trace_seconds = max(r.trace_seconds, last - self._t0)
-        r.seconds = time.perf_counter() - self._t_start
+            r.seconds += time.perf_counter() - t_in
+        if self.finished and self.state != self.FINISHED:
+            self._set_state(self.FINISHED)
         return done
+
+    # -- playing ------------------------------------------------------------------------
+
+    @property
+    def fraction(self) -> float | None:
+        """How much of the trace is done (0..1, by bytes read), or None when its size is
+        not known (an open file, an iterable of lines)."""
+        if self.finished:
+            return 1.0
+        if not self._total:
+            return None
+        return min(1.0, self.bytes_read / self._total)
+
+    @property
+    def position(self) -> float:
+        """Seconds of recorded time replayed (from the recording's first event)."""
+        return self.report.trace_seconds
+
+    def subscribe(self, callback):
+        """Call ``callback(replayer)`` after each step or slice and on each change of
+        state; returns a function that unsubscribes."""
+        if not callable(callback):
+            raise TypeError(f"subscribe() takes a callable(replayer), got {type(callback).__name__}")
+        self._subscribers.append(callback)
+
+        def unsubscribe():
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+        return unsubscribe
+
+    def _notify(self) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(self)
+            except Exception:             # a broken view must not stop the replay
+                import traceback
+                traceback.print_exc(file=sys.stderr)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self._notify()
+
+    def play(self, speed: float | None | str = "same") -> "Replayer":
+        """Play from where the replay is: in the background when a notebook's event loop
+        runs (returns at once), else to the end. ``speed``: 1.0 the recorded pace, 10.0
+        ten times faster, None as fast as possible (default: the replayer's ``speed``)."""
+        if speed != "same":
+            self.speed = self._check_speed(speed)
+        if self.state == self.FINISHED or self._src is None:
+            return self
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._wall0 = None                # pacing restarts from here
+        self._set_state(self.PLAYING)
+        if loop is None:
+            while self.state == self.PLAYING and self._slice():
+                pass
+            if self.state == self.PLAYING and not self.finished:
+                self._set_state(self.PAUSED)
+            return self
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._play_loop())
+        return self
+
+    def control(self, lang: str | None = None):
+        """A play/pause/step bar for this replay (an ipywidgets widget; see
+        :mod:`kmemlab.widgets.replaycontrol`)."""
+        from .widgets.replaycontrol import ReplayControl
+        return ReplayControl(self, lang=lang)
+
+    def pause(self) -> "Replayer":
+        """Stop playing after the current slice (``play()`` goes on from there)."""
+        if self.state == self.PLAYING:
+            self._set_state(self.PAUSED)
+        return self
+
+    @staticmethod
+    def _check_speed(speed):
+        if speed is not None and (isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed > 0):
+            raise ValueError(f"speed must be a number > 0 (1.0: the recorded pace) or None, got {speed!r}")
+        return None if speed is None else float(speed)
+
+    def _slice(self) -> bool:
+        """One slice of a play: events for about SLICE seconds (as fast as possible), or
+        the events due by now (at a pace); False at the end."""
+        now = time.perf_counter()
+        if self.speed is None:
+            t = now
+            done = self._step(self._batch, None, False)
+            took = time.perf_counter() - t
+            # size the next slice to take SLICE seconds
+            if took > 0:
+                self._batch = max(16, min(200_000, int(self._batch * self.SLICE / took) or 16))
+        else:
+            if self._wall0 is None:
+                self._wall0, self._rec0 = now, self.report.trace_seconds
+            due = self._rec0 + (now - self._wall0) * self.speed
+            done = self._step(200_000, due, False)
+        self._notify()
+        return not self.finished
+
+    async def _play_loop(self) -> None:
+        try:
+            while self.state == self.PLAYING:
+                if not self._slice():
+                    break
+                # yield to the kernel (widget clicks, redraw timers); at a pace, wake at
+                # the next frame
+                await asyncio.sleep(0 if self.speed is None else 1 / 60)
+        except Exception as e:            # shown by the control, not lost in a task
+            self.error = e
+            self._set_state(self.PAUSED)
+            raise
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the trace the replay is, in bytes (approximately, within a chunk)."""
+        rd = self._rd
+        return rd.before + (rd.nbytes * rd.i // len(rd.lines) if rd.lines else 0)
 
     def _do(self, handler, vals):
         try:
@@ -637,16 +951,21 @@ class Replayer:
 
     def close(self) -> None:
         """Stop reading (the machine keeps what was replayed)."""
+        if self._src is None:
+            return
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
         if self._held is not None:
             self._flush_held()
         self._leave_cpu()
         if self._progress is not None:
-            self._progress.done(self._done_bytes, self.report.events)
+            self._progress.done(self.bytes_read, self.report.events)
             self._progress = None
         if self._close and self._src is not None:
             self._src.close()
         self._src = None
-        self.report.seconds = time.perf_counter() - self._t_start
+        self.finished = True
+        self._set_state(self.FINISHED)
 
     def _pace(self, text: str) -> None:
         ts = self._ts(text)
@@ -709,9 +1028,9 @@ class Replayer:
     def _free_model(self, rec) -> None:
         addr, cache = rec[0], rec[1]
         if cache is None:
-            self.m.kfree(addr)
+            self._kfree_model(addr)
         else:
-            self.m.kmem_cache_free(cache, addr)
+            self._cache_free(cache, addr)
 
     def _kmalloc(self, v):
         call_site, ptr, req, alloc, gfp, node = v
@@ -742,7 +1061,7 @@ class Replayer:
         if old is not None:
             self._free_model(old)
             self.report.implied_frees += 1
-        live[ptr] = (int(p), None, call_site or "", req)
+        live[ptr] = (p, None, call_site or "", req)
         return None
 
     def _kmem_cache_alloc(self, v):
@@ -751,31 +1070,35 @@ class Replayer:
             return "malformed event"
         if ptr in _NULL_PTRS:
             return "kmem_cache_alloc returned NULL"
-        try:
-            req = int(req)
-            alloc = int(alloc or 0)
-        except ValueError:
-            return "malformed event"
-        if not name:                  # before v6.x the event does not name its cache
-            name = self._unnamed(req, alloc)
-        cache = self._caches.get(name)
+        cache = self._caches.get(name) if name else None
         if cache is None:
-            cache = self._cache(name, req, alloc)
+            try:
+                ireq = int(req)
+                ialloc = int(alloc or 0)
+            except ValueError:
+                return "malformed event"
+            if not name:                  # before v6.x the event does not name its cache
+                name = self._unnamed(ireq, ialloc)
+            cache = self._caches.get(name) or self._cache(name, ireq, ialloc)
             if cache is None:
                 return "the model cannot create this cache"
+        elif not req.isdigit() or (alloc is not None and not alloc.isdigit()):
+            return "malformed event"
+        g = self._gfp_cache.get(gfp)
         try:
-            p = self.m.kmem_cache_alloc(cache, self._gfp(gfp))
+            p = self._cache_alloc(cache, self._gfp(gfp) if g is None else g)
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if not p:
             return "the model's allocation failed"
-        if alloc and cache.size != alloc:
-            self.report.differences[(f"{name} stride", alloc, cache.size)] += 1
-        old = self._live.get(ptr)
+        if alloc and alloc != self._strides[cache]:
+            self.report.differences[(f"{name} stride", int(alloc), cache.size)] += 1
+        live = self._live
+        old = live.get(ptr)
         if old is not None:
             self._free_model(old)
             self.report.implied_frees += 1
-        self._live[ptr] = (int(p), cache, call_site or "", req)
+        live[ptr] = (p, cache, call_site, None)
         return None
 
     def _unnamed(self, req: int, alloc: int) -> str:
@@ -786,6 +1109,7 @@ class Replayer:
             for c in for_each_slab_cache(self.m):
                 if c.object_size == req and c.size == alloc and not c.flags & SLAB_KMALLOC:
                     self._caches[key] = c
+                    self._strides[c] = str(c.size)
                     break
         return key
 
@@ -795,7 +1119,9 @@ class Replayer:
         if c is None:
             spec = self.report.header.get("slab", {}).get(name)
             if spec is not None:
-                c = self._create(name, spec["object_size"], spec["align"], spec["flags"], spec["ctor"])
+                from .twin import create_cache_like
+                c = create_cache_like(self.m, name, spec["object_size"], spec["align"], spec["flags"],
+                                      spec["ctor"], spec["size"])[0]
                 how = "the recording's header"
             if c is None and req > 0:
                 c = self._create_from_event(name, req, alloc)
@@ -804,6 +1130,7 @@ class Replayer:
                 self.report.caches_created[name] = how
         if c is not None:
             self._caches[name] = c
+            self._strides[c] = str(c.size)
         return c
 
     def _create(self, name, size, align, flags, ctor):
@@ -841,9 +1168,9 @@ class Replayer:
         if rec is None:
             return "free of an object allocated before the recording began"
         if rec[1] is None:
-            self.m.kfree(rec[0])
+            self._kfree_model(rec[0])
         else:
-            self.m.kmem_cache_free(rec[1], rec[0])
+            self._cache_free(rec[1], rec[0])
         return None
 
     def _kmem_cache_free(self, v):
@@ -858,9 +1185,9 @@ class Replayer:
             return "pointer hash collision (the free names another cache)"
         del self._live[ptr]
         if rec[1] is None:
-            self.m.kfree(rec[0])
+            self._kfree_model(rec[0])
         else:
-            self.m.kmem_cache_free(rec[1], rec[0])
+            self._cache_free(rec[1], rec[0])
         return None
 
     def _page_alloc(self, v):

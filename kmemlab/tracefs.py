@@ -253,6 +253,7 @@ def header_lines(command, seconds, events, max_bytes) -> list[str]:
              f"# cpus: {h.cpus}",
              f"# nodes: {h.nodes}",
              f"# mem_total_kb: {h.mem >> 10}",
+             f"# present_kb: {_present_kb(h)}",
              f"# page_size: {os.sysconf('SC_PAGE_SIZE')}",
              "# events: " + " ".join(f"kmem:{e}" for e in EVENTS),
              f"# bounds: seconds={seconds} events={events or '-'} bytes={max_bytes}",
@@ -266,6 +267,17 @@ def header_lines(command, seconds, events, max_bytes) -> list[str]:
         except km.NotAvailable:
             continue
     return lines
+
+
+def _present_kb(h) -> str:
+    """The RAM the zones span that exists (their present pages), in kB: what a twin's
+    ``mem`` is (MemTotal is that less what the kernel reserved at boot)."""
+    import kmemlab as km
+    from kmemlab.helpers import PAGE_SIZE, for_each_zone
+    try:
+        return str(sum(z.present_pages for z in for_each_zone(h)) * PAGE_SIZE(h) >> 10)
+    except km.NotAvailable:
+        return "-"
 
 
 # -- recording --------------------------------------------------------------------------------
@@ -453,14 +465,15 @@ def _end_command(proc) -> int:
 
 
 def record(output: str, seconds: float = 10.0, events: int | None = None,
-           max_bytes: int = 100 << 20, command=None, timeout: float | None = None) -> RecordResult:
+           max_bytes: int = 100 << 20, command=None, timeout: float | None = None,
+           buffer_size: int = 4 << 20) -> RecordResult:
     """``kmemlab record`` from Python (a notebook): runs the recorder in a process of its
     own, so the caller's mount namespace is never touched. Needs root and Linux.
 
     >>> r = km.tracefs.record("trace.txt", seconds=2, command=["sh", "-c", "ls / >/dev/null"])
     """
     argv = [sys.executable, "-m", "kmemlab.tracefs", "-o", os.fspath(output), "--seconds", str(seconds),
-            "--max-size", str(max_bytes)]
+            "--max-size", str(max_bytes), "--buffer-size", str(buffer_size)]
     if events:
         argv += ["--events", str(events)]
     if command:
@@ -499,6 +512,16 @@ def parse_size(text: str) -> int:
     return ps(text, "--max-size")
 
 
+def parse_buffer_size(text: str) -> int:
+    """``--buffer-size 64M`` -> bytes (4K .. 1G per CPU)."""
+    from .kernel.layout import parse_size as ps
+    n = ps(text, "--buffer-size")
+    if not 4096 <= n <= 1 << 30:
+        import argparse
+        raise argparse.ArgumentTypeError(f"--buffer-size must be 4K .. 1G per CPU, got {text}")
+    return n
+
+
 def add_arguments(p) -> None:
     """The options of ``kmemlab record``."""
     import argparse
@@ -508,6 +531,9 @@ def add_arguments(p) -> None:
     p.add_argument("--events", type=int, default=None, help="stop after this many events")
     p.add_argument("--max-size", type=parse_size, default=100 << 20,
                    help="stop at this much trace text (default 100M)")
+    p.add_argument("--buffer-size", type=parse_buffer_size, default=4 << 20,
+                   help="the instance's ring buffer per CPU (default 4M; a busy machine loses events "
+                        "with less than ~16M a CPU for a few seconds: the trailer counts them)")
     p.add_argument("command", nargs=argparse.REMAINDER,
                    help="-- COMMAND ...: run it while recording and stop when it exits (a command "
                         "still running at a bound is stopped with SIGTERM)")
@@ -521,7 +547,8 @@ def run_cli(args) -> int:
         command = command[1:]
     output = args.output or f"kmemlab-record-{os.uname().nodename}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
     try:
-        res = record_here(output, args.seconds, args.events, args.max_size, command)
+        res = record_here(output, args.seconds, args.events, args.max_size, command,
+                          buffer_kb=getattr(args, "buffer_size", 4 << 20) >> 10)
     except TracingError as e:
         print(f"kmemlab record: {e}", file=sys.stderr)
         return 1

@@ -59,7 +59,13 @@ def test_lab_starts_jupyterlab_in_a_working_copy_of_the_notebooks(tmp_path):
         assert sorted(lectures.student_files(work)) == sorted(lectures.student_files())
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        try:
+            # read on while it shuts down: a server that logs into a full pipe never exits
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
 
 
 def test_lab_without_jupyterlab_says_how_to_install_it(monkeypatch, capsys, tmp_path):

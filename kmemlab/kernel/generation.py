@@ -110,6 +110,7 @@ BASE: dict[str, Any] = {
     "slab_kmalloc_flag": False,
     "kmalloc_orig_size": False,
     "freeptr_mid_object": False,
+    "slab_freeptr_offset": False,     # kmem_cache_args.freeptr_offset: an RCU cache's free pointer in the object
     "slab_track_stackdepot": False,
     "new_slab_objects": True,
     "slab_usersize": False,           # kmem_cache_create_usercopy(): caches carry a usercopy region
@@ -803,6 +804,12 @@ CHANGES: tuple[Change, ...] = (
            "July 2024); real 6.18 /sys/kernel/slab/kmalloc-96/align"),
     Change("6.12", "vrealloc", True, "vrealloc(): resize a vmalloc allocation (a larger size copies into a new area)",
            "6.12.19: mm/vmalloc.c:4068 vrealloc_noprof()"),
+    Change("6.12", "slab_freeptr_offset", True,
+           "kmem_cache_create() takes struct kmem_cache_args; its freeptr_offset lets a SLAB_TYPESAFE_BY_RCU "
+           "cache keep the free pointer inside the object (struct file's f_freeptr; 6.18: vm_area_struct's "
+           "vm_freeptr at offset 0, so the cache's stride is 192, not 256)",
+           "6.12.19: mm/slub.c:5347 calculate_sizes(), mm/slab_common.c:230 create_cache(), fs/file_table.c:525; "
+           "absent in 6.8; 6.18.35: mm/slub.c:7928, mm/vma_init.c:17; real 6.18 /sys/kernel/slab/vm_area_struct"),
     Change("6.15", "vrealloc_requested_size", True,
            "vrealloc() keeps vm->requested_size: grows in place up to the area's pages, copies only what was asked",
            "'mm: vmalloc: support more granular vrealloc() sizing' (≈ 6.15); 6.18: mm/vmalloc.c:4136"),

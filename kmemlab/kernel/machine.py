@@ -184,6 +184,25 @@ class Snapshot:
 _machine_ids = itertools.count(1)
 
 
+class _OnCpu:
+    """``with m.on_cpu(n):`` (a plain context manager: a replay switches CPUs often)."""
+
+    __slots__ = ("_m", "_cpu", "_old")
+
+    def __init__(self, m: "Machine", cpu: int):
+        self._m, self._cpu = m, cpu
+
+    def __enter__(self) -> "Machine":
+        k = self._m._k
+        self._old = k.cpu
+        k.cpu = self._cpu
+        return self._m
+
+    def __exit__(self, *exc) -> bool:
+        self._m._k.cpu = self._old
+        return False
+
+
 class Machine(VmallocAPI):
     """A simulated computer running a Linux kernel's memory manager.
 
@@ -265,6 +284,17 @@ class Machine(VmallocAPI):
         self._k.transparent_hugepage = transparent_hugepage
         _boot(self._k)
         self.proc = ProcFS(self)
+
+    @classmethod
+    def like_host(cls, host=None, **overrides) -> "Machine":
+        """A machine shaped like the Linux it runs on (or ``host``: a ``km.host()``, or
+        a directory laid out like ``/``): its RAM, CPUs, NUMA nodes, the generation
+        nearest to its ``uname -r`` and its slab caches with their geometry. ``overrides``
+        replace any Machine() argument (``mem="4G"``, ``kernel="6.6"``); ``caches=False``
+        skips the caches. ``m.twin`` says what was done; ``km.compare(km.host(), m)``
+        what agrees. See :mod:`kmemlab.twin`."""
+        from ..twin import like_host
+        return like_host(host, machine_class=cls, **overrides)
 
     # -- identity and configuration --------------------------------------------------
 
@@ -354,18 +384,12 @@ class Machine(VmallocAPI):
         """The CPU the notebook's calls run on (``smp_processor_id()``)."""
         return self._k.cpu
 
-    @contextlib.contextmanager
-    def on_cpu(self, cpu: int):
+    def on_cpu(self, cpu: int) -> "_OnCpu":
         """Run the calls in the ``with`` block on another CPU (its per-cpu slabs, its node)."""
         cpu = as_int(cpu, "cpu")
         if not 0 <= cpu < self._k.nr_cpus:
             raise ValueError(f"cpu must be 0..{self._k.nr_cpus - 1}, got {cpu}")
-        old = self._k.cpu
-        self._k.cpu = cpu
-        try:
-            yield self
-        finally:
-            self._k.cpu = old
+        return _OnCpu(self, cpu)
 
     def zone(self, name: str, node: int = 0) -> Zone:
         """The zone called ``name`` ("DMA", "DMA32", "Normal", "HighMem") of ``node``."""
@@ -518,6 +542,11 @@ class Machine(VmallocAPI):
 
     def kmalloc_node(self, size, gfp=G.GFP_KERNEL, node: int = -1) -> Address:
         """``kmalloc_node(size, flags, node)``: prefer ``node`` (-1: NUMA_NO_NODE)."""
+        if (type(size) is int and 0 <= size <= 0xffffffff and type(node) is int
+                and -1 <= node < self._k.nr_nodes):                 # the hot path (replay)
+            if type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
+                gfp = G.check_gfp(gfp)
+            return _new_address(Address, self._k.slub.kmalloc(size, gfp, node))
         size = self._size(size)
         gfp = G.check_gfp(gfp)
         node = self._node(node)
@@ -662,10 +691,16 @@ class Machine(VmallocAPI):
         """The cache called ``name`` (e.g. "kmalloc-128"), or None."""
         return next((s for s in reversed(self._k.slub.slab_caches) if s.name == name), None)
 
-    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None):
+    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None, *, freeptr_offset=None):
         """``kmem_cache_create(name, size, align, flags, ctor)``: a cache of ``size``-byte
         objects; ``ctor(addr)`` runs on each object when its slab is made. None (and a
-        dmesg line) when the kernel would refuse."""
+        dmesg line) when the kernel would refuse.
+
+        ``freeptr_offset`` (6.12+, ``struct kmem_cache_args``' ``freeptr_offset`` with
+        ``use_freeptr_offset``): a ``SLAB_TYPESAFE_BY_RCU`` cache keeps its free pointer
+        at that offset inside the object instead of behind it, so the stride does not
+        grow (6.18's ``vm_area_struct``: offset 0, 192 bytes, not 256). The kernel refuses
+        (None, ``error -22``) an offset outside the object, unaligned, or without RCU."""
         from .slub import SLAB_USER_FLAGS
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty string, got {name!r}")
@@ -679,17 +714,31 @@ class Machine(VmallocAPI):
                              "(SLAB_FLAGS_PERMITTED)")
         if ctor is not None and not callable(ctor):
             raise TypeError("ctor must be callable(addr) or None")
+        if freeptr_offset is not None:
+            if not self._k.gen.slab_freeptr_offset:
+                raise TypeError(f"freeptr_offset= (struct kmem_cache_args) exists from Linux 6.12 on; "
+                                f"this machine runs {self._k.gen.release}")
+            freeptr_offset = self._size(freeptr_offset, "freeptr_offset")
+            return self._k.slub.kmem_cache_create(name, size, align, flags, ctor, freeptr_offset=freeptr_offset)
         return self._k.slub.kmem_cache_create(name, size, align, flags, ctor)
 
     def kmem_cache_alloc(self, cache, gfp=G.GFP_KERNEL) -> Address:
         """``kmem_cache_alloc(cache, flags)``."""
-        s = self._cache(cache)
-        return Address(self._k.slub.kmem_cache_alloc(s, G.check_gfp(gfp)))
+        # the hot path: the machine's own cache object (one dict lookup validates it)
+        s = self._k.slub.caches_by_id.get(cache.id) if type(cache) is KmemCache else None
+        if s is not cache:
+            s = self._cache(cache)
+        if type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
+            gfp = G.check_gfp(gfp)
+        return _new_address(Address, self._k.slub.kmem_cache_alloc(s, gfp))
 
     def kmem_cache_free(self, cache, p) -> None:
         """``kmem_cache_free(cache, p)``."""
-        s = self._cache(cache)
-        self._k.slub.kmem_cache_free(s, int(as_int(p, "pointer")))
+        s = self._k.slub.caches_by_id.get(cache.id) if type(cache) is KmemCache else None
+        if s is not cache:
+            s = self._cache(cache)
+        self._k.slub.kmem_cache_free(s, int(p) if type(p) is Address or type(p) is int
+                                     else int(as_int(p, "pointer")))
 
     def kmem_cache_destroy(self, cache) -> None:
         """``kmem_cache_destroy(cache)``: drops one reference (a cache merged into another

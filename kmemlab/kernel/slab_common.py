@@ -516,6 +516,10 @@ class SlabCommon:
             # kmem_cache_sanity_check() (CONFIG_DEBUG_VM): size > KMALLOC_MAX_SIZE
             k.log.printk("err", f"kmem_cache_create({name}) integrity check failed")
             return self._create_failed(fn, name, -22)
+        if freeptr_offset is not None and (freeptr_offset >= size or not flags & SLAB_TYPESAFE_BY_RCU
+                                           or freeptr_offset % self.ptr):
+            # create_cache(): a custom free pointer must lie in an RCU cache's object, aligned
+            return self._create_failed(fn, name, -22)
         if not self.gen.slab_usersize or useroffset + usersize > size:
             useroffset = usersize = 0                   # "fail closed on bad usersize"
         if not usersize and not sheaf_capacity:
