@@ -11,8 +11,9 @@ PAGE = 4096
 def fragmented(kernel="6.6", mem="64M"):
     """Every free frame of the machine alone: all order-0 pages taken (__GFP_MEMALLOC
     ignores the watermarks), then those with an even pfn given back, so no free block of
-    order >= 1 exists anywhere."""
-    m = km.Machine(mem=mem, kernel=kernel)
+    order >= 1 exists anywhere. Pristine (boot="bare"): a booted machine's per-CPU lists
+    hold order 1-3 blocks (5.14+) that a later drain puts on the free lists."""
+    m = km.Machine(mem=mem, kernel=kernel, boot="bare")
     held = []
     while True:
         pg = m.alloc_pages(km.GFP_KERNEL | km.__GFP_NOWARN | km.__GFP_MEMALLOC, 0)
