@@ -51,7 +51,8 @@ KNOWN_FREEPTR_OFFSETS = {
 _FIRST_MIB_HOLES = 0x1000 + (0x100000 - 0x9f000)
 #: ``uname -m`` -> the machine profile that models it
 _ARCH_PROFILE = {"x86_64": "x86_64", "i386": "i386", "i486": "i386", "i586": "i386", "i686": "i386"}
-_MACHINE_ARGS = ("profile", "mem", "cpus", "nodes", "seed", "kernel", "slub_debug", "freelist_random")
+_MACHINE_ARGS = ("profile", "mem", "cpus", "nodes", "seed", "kernel", "slub_debug", "freelist_random",
+                 "slab_nomerge", "random_kmalloc_caches", "pcp", "transparent_hugepage", "boot")
 
 
 @dataclass

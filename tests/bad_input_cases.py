@@ -103,7 +103,8 @@ SLUB_CASES = [
      lambda m, x: m.kmalloc(64, G | km.__GFP_DMA | km.__GFP_HIGHMEM), "silent",
      "the fast path looks at no zone bits, in the kernel either: only a new slab checks them"),
     ("kmalloc", "__GFP_HIGHMEM (4.5)", None, lambda m, x: m.kmalloc(64, G | km.__GFP_HIGHMEM), "KernelBug",
-     "4.5 .. 4.7: new_slab() printed \"gfp: 2\" and BUG()ed", {"kernel": "4.5"}),
+     "4.5 .. 4.7: new_slab() printed \"gfp: 2\" and BUG()ed (only a new slab checks: a pristine "
+     "machine's kmalloc-64 has none)", {"kernel": "4.5", "boot": "bare"}),
     ("kmem_cache_destroy", "a kmalloc cache", None, lambda m, x: m.kmem_cache_destroy(m.find_cache("kmalloc-64")),
      "KernelBug", "the kernel does not check it (kmalloc_caches[] would point at a destroyed cache); "
      "kmemlab refuses"),

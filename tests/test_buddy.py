@@ -15,9 +15,10 @@ def m():
 
 @pytest.fixture
 def tiny():
-    # the buddy lists alone: every per-cpu list disabled (zone_pcp_disable()), so each page
-    # goes straight to the free lists and back (tests/test_buddy_pcp.py has the lists)
-    return km.Machine(profile="tiny", pcp=False)
+    """A pristine tiny machine with the buddy lists alone: the tests split and merge blocks
+    of its one clean free run, and every per-cpu list is disabled (zone_pcp_disable()), so
+    each page goes straight to the free lists and back (tests/test_buddy_pcp.py has the lists)."""
+    return km.Machine(profile="tiny", boot="bare", pcp=False)
 
 
 def nr_free(zone):

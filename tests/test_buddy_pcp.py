@@ -13,7 +13,9 @@ from kmemlab.kernel.mem_map import K_FREE, K_PCP
 
 
 def drained(**kw):
-    m = km.Machine(**{"mem": "256M", "cpus": 2, **kw})
+    """A pristine machine (boot="bare": one clean free run, so a refill's split pages come in
+    pfn order) with every per-cpu list drained."""
+    m = km.Machine(**{"mem": "256M", "cpus": 2, "boot": "bare", **kw})
     m.drain_all_pages()
     return m
 

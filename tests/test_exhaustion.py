@@ -43,6 +43,7 @@ def test_out_of_memory_fails_cleanly_and_everything_comes_back(profile, mem, all
         return (free_pages(m) + k.vmstat["nr_page_table_pages"] + k.vmstat["nr_slab_unreclaimable"]
                 + k.vmstat["nr_slab_reclaimable"])
     boot = accounted()
+    vmalloc_at_boot = k.vmstat["nr_vmalloc"]          # a booted machine's stacks and per-CPU chunk
     m.dmesg(clear=True)
     held = []
     for _ in range(m.totalram_pages * 16 + 100):     # 16 kmalloc-256 objects per page at most
@@ -66,4 +67,4 @@ def test_out_of_memory_fails_cleanly_and_everything_comes_back(profile, mem, all
         m.kmem_cache_shrink(cache)
     m.check_invariants()
     assert accounted() == boot, "pages leaked"
-    assert k.vmstat["nr_vmalloc"] == 0
+    assert k.vmstat["nr_vmalloc"] == vmalloc_at_boot

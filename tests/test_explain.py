@@ -17,7 +17,8 @@ def test_slab_object_allocated_and_free(m):
     s = m.kmalloc_slab(100, km.GFP_KERNEL)
     text = m.explain(p + 50)
     assert "direct map" in text and "kmalloc-128" in text and "allocated; byte 50 of it" in text
-    idx_q = (q - p) // 128
+    slab = m._k.slub.page_slab[m.virt_to_page(q).pfn]
+    idx_q = (q - slab.addr) // 128
     free = m.explain(q + s.offset)
     assert f"object {idx_q} of" in free and "free (on a freelist)" in free
     assert f"keeps its free pointer (s->offset = {s.offset})" in free

@@ -20,7 +20,9 @@ KERNEL_SRC = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "kmemlab" /
 
 
 def machine(kernel, **kw):
-    return km.Machine("x86_64", mem="128M", kernel=kernel, seed=0, **kw)
+    """A pristine machine: the traces below are of first allocations (slow paths down to the
+    page allocator), which a booted machine's warm caches would skip."""
+    return km.Machine("x86_64", mem="128M", kernel=kernel, seed=0, boot="bare", **kw)
 
 
 # -- the table itself ------------------------------------------------------------------------

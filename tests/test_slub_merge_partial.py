@@ -50,8 +50,9 @@ def test_incompatible_caches_get_their_own(args, why):
     m = boot()
     a = m.kmem_cache_create("base", 64)
     b = m.kmem_cache_create("other", **args)
-    assert b is not a, why
-    assert "other" in slabinfo_names(m)
+    assert b is not a and "other" not in a.alias_names, why
+    # its own line, or (booted) an alias of a compatible cache boot created
+    assert b.name == "other" in slabinfo_names(m) or "other" in b.alias_names
 
 
 def test_slab_nomerge_and_slub_debug_keep_every_cache_apart():
@@ -136,7 +137,7 @@ def _one_free_per_full_slab(m, size, nslabs):
 
 
 def test_slabs_cpu_partial_and_cpu_slabs_as_sysfs_prints_them():
-    m = boot()
+    m = boot(boot="bare")                         # pristine: kmalloc-64 has no CPU partial slabs yet
     s = _one_free_per_full_slab(m, 64, 4)         # 3 slabs onto CPU 0's partial list
     slub = m._k.slub
     assert len(s.cpu_slab[0].partial) == 3 <= s.cpu_partial_slabs == 4
@@ -153,7 +154,7 @@ def test_slabs_cpu_partial_and_cpu_slabs_as_sysfs_prints_them():
 
 
 def test_before_516_the_cpu_partial_list_counts_free_objects():
-    m = boot(kernel="5.10")
+    m = boot(kernel="5.10", boot="bare")          # pristine: kmalloc-64 has no CPU partial slabs yet
     s = _one_free_per_full_slab(m, 64, 4)
     head = s.cpu_slab[0].partial[0]
     assert (head.pobjects, head.slabs) == (3, 3)   # one free object in each of 3 slabs

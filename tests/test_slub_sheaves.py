@@ -70,7 +70,10 @@ def test_618_sheaves_only_on_caches_that_ask_for_them():
     """6.18: maple_node and vm_area_struct are created with sheaf_capacity 32 (as
     /sys/kernel/slab/*/sheaf_capacity on a real 6.18 shows); every other cache keeps the
     CPU slab and has no sheaves; a cache with sheaves is never merged."""
-    m = machine("6.18")
+    booted = machine("6.18")
+    assert sorted(s.name for s in booted.slab_caches if s.cpu_sheaves is not None) == ["maple_node", "vm_area_struct"]
+    assert all(s.sheaf_capacity == 32 for s in booted.slab_caches if s.cpu_sheaves is not None)
+    m = machine("6.18", boot="bare")
     assert all(s.cpu_sheaves is None for s in m.slab_caches)
     mt = m.kmem_cache_create("maple_node", 256, sheaf_capacity=32)
     vma = m.kmem_cache_create("vm_area_struct", 176, sheaf_capacity=32)

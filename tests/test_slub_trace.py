@@ -13,8 +13,10 @@ import kmemlab as km
 
 
 def machine(kernel="6.6", **kw):
+    """A pristine machine: the traces follow caches from their first slab on."""
     kw.setdefault("mem", "128M")
     kw.setdefault("cpus", 2)
+    kw.setdefault("boot", "bare")
     return km.Machine(kernel=kernel, **kw)
 
 

@@ -14,7 +14,9 @@ LINE = re.compile(r"^0x([0-9a-f]{16})-0x([0-9a-f]{16}) +(\d+) (\S+)(?: pages=(\d
 
 @pytest.fixture
 def m():
-    return km.Machine(profile="x86_64", mem="128M", cpus=4)
+    """A pristine machine: the tests place areas from VMALLOC_START on and read vmallocinfo
+    whole (a booted machine's stacks, ioremaps and per-CPU chunk would be among them)."""
+    return km.Machine(profile="x86_64", mem="128M", cpus=4, boot="bare")
 
 
 def _lines(m):
@@ -69,7 +71,7 @@ def test_vfree_releases_the_range_lazily_and_a_purge_makes_it_reusable(m):
 
 
 def test_unpurged_areas_are_listed_inline_on_4x(m):
-    m4 = km.Machine(mem="128M", kernel="4.19")
+    m4 = km.Machine(mem="128M", kernel="4.19", boot="bare")
     a = m4.vmalloc(PAGE, caller="x+0x1/0x2")
     m4.vmalloc(PAGE, caller="y+0x1/0x2")
     m4.vfree(a)
@@ -205,7 +207,7 @@ def test_running_out_of_pages_part_way_gives_everything_back_6x(m):
 
 
 def test_running_out_of_pages_part_way_uses_the_4x_wording_on_4x():
-    m = km.Machine(mem="128M", kernel="4.19")
+    m = km.Machine(mem="128M", kernel="4.19", boot="bare")
     size = (m.totalram_pages - 10) * PAGE
     _exhaust(m, size)
     msg = re.search(r"vmalloc: allocation failure, allocated (\d+) of (\d+) bytes", m.dmesg())
@@ -240,7 +242,7 @@ def test_vzalloc_returns_zeroed_memory_even_on_reused_frames(m):
 
 
 def test_vmalloc_node_takes_pages_from_that_node_and_vmallocinfo_counts_them():
-    m = km.Machine(mem="256M", nodes=2, cpus=2)
+    m = km.Machine(mem="256M", nodes=2, cpus=2, boot="bare")
     v = m.vmalloc_node(10 * PAGE, 1, caller="n+0x0/0x1")
     assert {m.vmalloc_to_page(v + i * PAGE).node for i in range(10)} == {1}
     w = m.vmalloc_node(3 * PAGE, 0, caller="n+0x0/0x1")

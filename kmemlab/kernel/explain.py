@@ -137,8 +137,27 @@ def _frame(k, pfn: int, addr: int | None) -> list[str]:
     elif kind == K_MEMMAP:
         lines.append("mem_map: the struct page array, reserved at boot")
     elif kind == K_RESERVED:
-        lines.append("memblock-reserved at boot (firmware, the first MiB)")
+        pc = k.percpu
+        unit = next(((cpu, u) for cpu, u in pc.first_units if u <= pfn < u + pc.first_chunk_pages), None) \
+            if pc is not None else None
+        if unit is not None:
+            lines.append(f"memblock-reserved at boot: page {pfn - unit[1]} of CPU {unit[0]}'s unit of the "
+                         "first per-CPU chunk (its static per-CPU variables)")
+        else:
+            lines.append("memblock-reserved at boot (firmware, the first MiB, early hash tables)")
     return lines
+
+
+def _stack_owner(k, addr: int) -> str:
+    """The task whose VMAP stack starts at ``addr`` (a booted machine's), or ""."""
+    if k.boot is None:
+        return ""
+    t = next((t for t in k.boot.tasks if t.stack_kind == "vmap" and t.stack == addr), None)
+    if t is not None:
+        return f"{t.comm} (pid {t.pid})"
+    if any(addr in c for c in k.boot.cached_stacks.values()):
+        return "an exited task, cached for the next fork"
+    return ""
 
 
 def _vm_of_frame(k, pfn: int):
@@ -174,9 +193,30 @@ def explain(k, regions, addr: int) -> str:
             return "\n".join([head, "not inside any vmap area: unused vmalloc space (access oopses)"])
         vm = va.vm
         i = (addr - va.va_start) >> ps
-        lines = [head, f"vmalloc area {va.va_start:#x}-{va.va_end:#x} ({vm.size} bytes with the guard page, "
-                       f"caller {vm.caller}, {vm.nr_pages} pages)"]
-        if i >= vm.nr_pages:
+        from .vmalloc import VM_ALLOC, VM_IOREMAP, VM_NO_GUARD
+        chunk = k.percpu.chunk_of_area(vm) if k.percpu is not None else None
+        if chunk is not None:
+            pfn = k.percpu.mapped_ptes(vm).get(i)
+            return "\n".join([head, f"a per-CPU chunk ({vm.size} bytes from pcpu_get_vm_areas(), one unit "
+                                     f"of {k.percpu.ai.unit_size} bytes per CPU)",
+                               f"page {i}: " + (f"populated, mapped to frame pfn {pfn:#x}" if pfn is not None
+                                                else "not populated: unmapped, an access oopses")])
+        if vm.flags & VM_IOREMAP:
+            n = len(vm.pages)
+            lines = [head, f"ioremap area {va.va_start:#x}-{va.va_end:#x} (caller {vm.caller}): device memory "
+                           f"at phys {vm.phys_addr:#x}, {n} pages, no struct page behind them"]
+            lines.append("the guard page after the area: unmapped, so an access oopses" if i >= n else
+                         f"page {i}: physical {vm.phys_addr + (i << ps) + (addr & ((1 << ps) - 1)):#x}")
+            return "\n".join(lines)
+        n = vm.nr_pages if vm.flags & VM_ALLOC else len(vm.pages)
+        what = "vmalloc" if vm.flags & VM_ALLOC else "vmap"
+        guard = "" if vm.flags & VM_NO_GUARD else " with the guard page"
+        lines = [head, f"{what} area {va.va_start:#x}-{va.va_end:#x} ({vm.size} bytes{guard}, "
+                       f"caller {vm.caller}, {n} pages)"]
+        task = _stack_owner(k, va.va_start)
+        if task:
+            lines.append(f"the kernel stack of {task}")
+        if i >= n:
             lines.append("the guard page after the area: unmapped, so an access oopses")
         else:
             pfn = vm.pages[i]

@@ -187,6 +187,21 @@ BASE: dict[str, Any] = {
     "zoneinfo_boost": False,
     "zoneinfo_promo": False,
     "zoneinfo_cma": False,
+    # the boot-time state (kernel/boot.py, percpu.py) and the pseudo files (sysctl.py, slab_sysfs.py)
+    "vmap_stack": False,              # CONFIG_VMAP_STACK: kernel stacks in vmalloc space (x86-64)
+    "stack_caller": "_do_fork",       # where copy_process() is called from (vmallocinfo caller)
+    "irq_stack_vmap": False,          # x86-64 IRQ stacks remapped with guard pages
+    "percpu_memcg_array": False,      # percpu chunks carry a per-object memcg array
+    "boot_vmap_area_cache": False,    # vmap_area objects from their own cache (else kmalloc)
+    "boot_maple_tree": False,         # the maple tree and its maple_node cache
+    "boot_filp_rcu": False,           # filp is SLAB_TYPESAFE_BY_RCU
+    "boot_freeptr_offset": False,     # kmem_cache_args: free pointer inside an RCU object
+    "boot_cred_kmem_cache_macro": False,   # KMEM_CACHE(cred): the cache is "cred", not "cred_jar"
+    "boot_vma_rcu": False,            # vm_area_struct: SLAB_TYPESAFE_BY_RCU, cache-line aligned
+    "slab_sheaves": False,            # per-CPU sheaves: /sys/kernel/slab/*/sheaf_capacity
+    "lowmem_reserve_ratio_all_zones": False,   # one lowmem_reserve_ratio entry per zone type
+    "pcp_fraction_sysctl": "percpu_pagelist_fraction",
+    "box_symbol_offsets": False,      # %pS offsets of boot call sites read on a real kernel
     "zoneinfo_per_node": False,       # a "per-node stats" block, node_unreclaimable (node LRU)
     "zoneinfo_all_zones": False,      # unpopulated zones too (up to "protection")
     "zoneinfo_pcp_high_min_max": False,   # pagesets print high_min and high_max
@@ -389,7 +404,31 @@ CHANGES: tuple[Change, ...] = (
            "include/linux/slab.h kmalloc(); 4.5: slab.h:451 `if (!(flags & GFP_DMA))`"),
     Change("4.20", "meminfo_kreclaimable", True, "KReclaimable: in /proc/meminfo",
            "61c5904a6c02 'mm: add KReclaimable to /proc/meminfo' (≈)"),
+    Change("4.9", "vmap_stack", True,
+           "CONFIG_VMAP_STACK: each task's 16 KiB stack is a vmalloc area with a guard page (x86-64); "
+           "freed stacks are cached, two per CPU", "ba14a194a434 'fork: Add generic vmalloced stack support' (≈); "
+           "4.5: kernel/fork.c alloc_thread_stack_node() -> alloc_kmem_pages_node(THREAD_SIZE_ORDER)"),
+    Change("4.18", "lowmem_reserve_ratio_all_zones", True,
+           "sysctl_lowmem_reserve_ratio[] has MAX_NR_ZONES entries (was MAX_NR_ZONES - 1): "
+           "/proc/sys/vm/lowmem_reserve_ratio gains the last zone's 0",
+           "d3cda2337bbc 'mm/page_alloc: don't reserve ZONE_HIGHMEM for ZONE_MOVABLE request' (≈); "
+           "4.5: mm/page_alloc.c:194; 6.18.35: mm/page_alloc.c:258"),
     # --- 5.x ---------------------------------------------------------------------------
+    Change("5.2", "boot_vmap_area_cache", True, "vmap_area objects come from their own cache, vmap_area",
+           "68ad4a330433 'mm/vmalloc.c: keep track of free blocks for vmap allocation' (≈); "
+           "6.6: mm/vmalloc.c:4463 KMEM_CACHE(vmap_area, SLAB_PANIC)"),
+    Change("5.2", "irq_stack_vmap", True,
+           "x86-64 IRQ stacks are vmap()ed with guard pages (irq_init_percpu_irqstack in vmallocinfo)",
+           "arch/x86/kernel/irq_64.c map_irq_stack(), 'x86/irq/64: Remap the IRQ stack with guard pages' (≈)"),
+    Change("5.9", "percpu_memcg_array", True,
+           "percpu chunks allocate a memcg pointer per 4-byte granule (pcpu_create_chunk's largest vmalloc)",
+           "3c7be18ac9a0 'mm: memcg/percpu: account percpu memory to memory cgroups' (≈); "
+           "6.18.35: mm/percpu.c:1456 chunk->obj_exts"),
+    Change("5.10", "stack_caller", "kernel_clone", "_do_fork() renamed kernel_clone(): the stacks' vmallocinfo caller",
+           "cad6967ac108 'fork: introduce kernel_clone()' (≈); real 6.18 /proc/vmallocinfo"),
+    Change("5.14", "pcp_fraction_sysctl", "percpu_pagelist_high_fraction",
+           "vm.percpu_pagelist_fraction replaced by vm.percpu_pagelist_high_fraction",
+           "74f44822097c 'mm/page_alloc: introduce vm.percpu_pagelist_high_fraction' (≈)"),
     Change("5.8", "dump_page_bad_flags", False, "bad_page() no longer prints 'bad because of flags:'",
            "'mm, page_alloc: ... bad_flags' cleanup (≈ 5.8: 5.7-rc1 reports still print it); 6.6: "
            "mm/page_alloc.c bad_page()"),
@@ -530,8 +569,10 @@ CHANGES: tuple[Change, ...] = (
            "72baeef0c271 'slab: do not panic on invalid gfp_mask' (≈ 4.8; dump_stack() added ≈ 4.10); "
            "4.5: mm/slub.c:1495 pr_emerg + BUG()"),
     Change("4.16", "slab_usersize", True,
-           "caches carry a usercopy region; kmalloc caches' is the whole object, which makes them unmergeable",
-           "8eb8284b4129 'usercopy: Prepare for usercopy whitelisting' (4.16); 6.18: mm/slab_common.c slab_unmergeable()"),
+           "caches carry a usercopy region; kmalloc caches' is the whole object, which makes them unmergeable; "
+           "/sys/kernel/slab/*/usersize shows it",
+           "8eb8284b4129 'usercopy: Prepare for usercopy whitelisting' (4.16); 6.18: mm/slab_common.c slab_unmergeable(); "
+           "4.5: mm/slub.c slab_attrs[] has no usersize"),
     Change("4.16", "names", {"kmem_cache_create": "kmem_cache_create_usercopy"},
            "cache creation fails in kmem_cache_create_usercopy()", "6.6: mm/slab_common.c:356 (__func__)"),
     Change("5.9", "kmalloc_large_fix_flags", True, "kmalloc_large() fixes GFP_SLAB_BUG_MASK bits too",
@@ -877,6 +918,26 @@ CHANGES: tuple[Change, ...] = (
                              "steal_suitable_fallback": "try_to_claim_block"},
            "__rmqueue_fallback() split into __rmqueue_claim()/__rmqueue_steal(); steal_suitable_fallback() -> "
            "try_to_claim_block()", "6.18: mm/page_alloc.c __rmqueue(); real 6.18 kallsyms (≈ 6.15/6.16)"),
+    Change("6.1", "boot_maple_tree", True, "the maple tree replaces the VMA rbtree: maple_node cache",
+           "54a611b60590 'Maple Tree: add new data structure' (≈); 6.6: lib/maple_tree.c:6216"),
+    Change("6.8", "boot_filp_rcu", True, "filp becomes SLAB_TYPESAFE_BY_RCU (free pointer after the object)",
+           "0ede61d8589c 'file: convert to SLAB_TYPESAFE_BY_RCU' (≈6.7); 6.6: fs/file_table.c:473; "
+           "6.8: fs/file_table.c:469"),
+    Change("6.12", "boot_freeptr_offset", True,
+           "struct kmem_cache_args: an RCU cache may keep its free pointer inside the object (filp)",
+           "6.12.19: fs/file_table.c:529 kmem_cache_create(\"filp\", ..., &args, ...); mm/slub.c calculate_sizes()"),
+    Change("6.12", "boot_cred_kmem_cache_macro", True, "cred_jar is created by KMEM_CACHE(cred): its name is 'cred'",
+           "6.8: kernel/cred.c:609 \"cred_jar\"; 6.12.19: kernel/cred.c:609 KMEM_CACHE(cred, ...) (release between not read)"),
+    Change("6.18", "boot_vma_rcu", True,
+           "vm_area_struct: SLAB_TYPESAFE_BY_RCU with vm_freeptr, cache-line aligned, 32-object sheaves",
+           "6.18.35: mm/vma_init.c:22 (≈6.15); 6.12.19: kernel/fork.c:3194 KMEM_CACHE(vm_area_struct)"),
+    Change("6.18", "slab_sheaves", True,
+           "per-CPU sheaves (kmem_cache_args.sheaf_capacity): /sys/kernel/slab/*/sheaf_capacity",
+           "6.18.35: mm/slub.c:9128 sheaf_capacity_show(); real 6.18 /sys/kernel/slab"),
+    Change("6.18", "box_symbol_offsets", True,
+           "boot's vmallocinfo callers carry the offsets a real kernel prints (kernel_clone+0xb8/0x400, "
+           "fork_idle+0x9e/0x150, ...); other releases' builds were not read, their offsets are simulated",
+           "real 6.18 /proc/vmallocinfo"),
     Change("6.18", "order_warn_site", "mm/page_alloc.c:5215", "the order check, in __alloc_frozen_pages_noprof()",
            "6.18.35: mm/page_alloc.c:5215"),
     Change("6.18", "kvmalloc_warn_site", "mm/slub.c:7199", "__kvmalloc_node_noprof() (now in mm/slub.c)",

@@ -645,7 +645,8 @@ def slab_cache_pages_per_slab(s) -> int:
 
 def slab_cache_is_merged(s) -> bool:
     """Whether other caches were merged into this one (``s->refcount > 1``; the host's
-    ``/sys/kernel/slab/<name>/aliases``). A Machine never merges (``slab_nomerge``).
+    ``/sys/kernel/slab/<name>/aliases``). A Machine merges as the kernel does, unless
+    booted with ``slab_nomerge=True``.
 
     :param s: ``struct kmem_cache *``
     """

@@ -32,6 +32,7 @@ from .printk import Clock, Log
 from .procfs import ProcFS
 from .slub import KmemCache
 from .types import ENOMEM, ERR_PTR, NULL, Address, Page, as_int
+from .vfs import VFS
 from .vmalloc_api import VmallocAPI
 
 __all__ = ["Machine", "KernelState", "Snapshot", "Text", "SUPPORTED_KERNELS"]
@@ -74,7 +75,7 @@ class KernelState:
     vmalloc: object
 
     def __init__(self, profile: Profile, mem: int, cpus: int, nodes: int, seed: int,
-                 gen: Generation, slub_debug: str, bus: Bus):
+                 gen: Generation, slub_debug: str, bus: Bus, boot_mode: str = "init"):
         self.profile = profile
         self.mem = mem
         self.nr_cpus = cpus
@@ -111,13 +112,32 @@ class KernelState:
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
         self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
                        "nr_page_table_pages": 0, "nr_vmalloc": 0, "nr_kernel_stack_kb": 0}
+        #: "init": boot into the state a system has once init runs (boot.py); "bare": stop
+        #: after the allocators are up, everything else free
+        self.boot_mode = boot_mode
+        self.boot = None              # boot.BootState of a booted machine
+        self.percpu = None            # percpu.Percpu of a booted machine
+        self.vfs = VFS()              # the files m.cat() / m.ls() show
+        self.boot_free_kbytes = 0     # free memory when the boot initcalls ran
 
     # small helpers the subsystems share
     def zone_type_index(self, name: str) -> int:
         return self.zone_types.index(name)
 
     def numa_node_id(self) -> int:
-        return self.cpu * self.nr_nodes // self.nr_cpus
+        return self.cpu_to_node(self.cpu)
+
+    def cpu_to_node(self, cpu: int) -> int:
+        """``cpu_to_node()``: CPUs are spread evenly over the nodes, in order."""
+        return cpu * self.nr_nodes // self.nr_cpus
+
+    @staticmethod
+    def ksym(func: str) -> str:
+        """``%pS`` of an address inside ``func``: ``func+0x2a/0x180``. Offsets and sizes are
+        simulated (kmemlab has no vmlinux), stable per function name."""
+        h = zlib.crc32(func.encode())
+        size = 0x80 + (h & 0x3f0)
+        return f"{func}+{(h >> 12) % size:#x}/{size:#x}"
 
     def cpu_line(self) -> str:
         """The ``CPU: 0 PID: 1000 Comm: python3 Not tainted 6.6.0-kmemlab #1`` line that
@@ -138,10 +158,7 @@ class KernelState:
         "file:line", ``func`` the function), the CPU line, RIP and the call trace
         (``callers`` outermost first). Offsets are simulated (kmemlab has no vmlinux), stable
         per function name."""
-        def at(f: str) -> str:
-            h = zlib.crc32(f.encode())
-            size = 0x80 + (h & 0x3f0)
-            return f"{f}+{(h >> 12) % size:#x}/{size:#x}"
+        at = self.ksym
         site = at(func) + ("()" if self.gen.warn_symbol_parens else "")     # 4.x: "%pS()"
         lines = [f"WARNING: CPU: {self.cpu} PID: {self.pid} at {where} {site}", "Modules linked in:",
                  self.cpu_line(), f"Hardware name: {self.hardware_name}", f"RIP: 0010:{at(func)}"]
@@ -209,14 +226,18 @@ class Machine(VmallocAPI):
     page goes straight to the buddy lists and back, for lessons on the buddy lists alone),
     ``transparent_hugepage`` (the boot parameter: "always" or "madvise" start khugepaged,
     which raises ``min_free_kbytes`` on x86_64; "never" keeps ``calculate_min_free_kbytes()``'s
-    value).
+    value), ``boot``: ``"init"`` (the default) boots into the state a small system has once
+    init runs — slab caches full of objects, kernel threads with their stacks, per-CPU areas,
+    ioremap()s, user processes, free and per-CPU lists in a mixed order
+    (:mod:`kmemlab.kernel.boot`); ``"bare"`` stops once the allocators are up, with every
+    other page free and in order (for lessons that count pages from a clean start).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
                  seed: int = 0, kernel: str = DEFAULT_KERNEL, slub_debug: str = "",
                  freelist_random: bool = False, slab_nomerge: bool = False,
                  random_kmalloc_caches: bool = False, pcp: bool = True,
-                 transparent_hugepage: str = "madvise"):
+                 transparent_hugepage: str = "madvise", boot: str = "init"):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -250,11 +271,15 @@ class Machine(VmallocAPI):
         if transparent_hugepage not in ("always", "madvise", "never"):
             raise ValueError(f"transparent_hugepage must be 'always', 'madvise' or 'never' (the boot "
                              f"parameter), got {transparent_hugepage!r}")
+        from .boot import BOOT_MODES
+        if not isinstance(boot, str) or boot not in BOOT_MODES:
+            raise ValueError(f"boot must be one of {', '.join(repr(b) for b in BOOT_MODES)} "
+                             f"(\"init\": a booted system, the default; \"bare\": a pristine one), got {boot!r}")
         gen = get_generation(kernel)
         if random_kmalloc_caches and not gen.random_kmalloc_caches:
             raise ValueError(f"random_kmalloc_caches (CONFIG_RANDOM_KMALLOC_CACHES) exists from Linux 6.6 on; "
                              f"kernel={kernel!r} has none")
-        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, gen, slub_debug, self._bus)
+        self._k = KernelState(prof, mem_bytes, cpus, nodes, seed, gen, slub_debug, self._bus, boot)
         self._k.freelist_random = freelist_random
         self._k.slab_nomerge = slab_nomerge
         self._k.random_kmalloc_caches = random_kmalloc_caches
@@ -351,6 +376,11 @@ class Machine(VmallocAPI):
     @property
     def kernel(self) -> str:
         return self._k.kernel
+
+    @property
+    def boot(self) -> str:
+        """How the machine booted: ``"init"`` (a running system) or ``"bare"`` (pristine)."""
+        return self._k.boot_mode
 
     @property
     def cpu(self) -> int:
@@ -961,6 +991,22 @@ class Machine(VmallocAPI):
 
     # -- log, events, snapshots, invariants ---------------------------------------------
 
+    def cat(self, path) -> Text:
+        """What ``cat PATH`` prints on this machine's kernel, for the files the model knows:
+        /proc (``m.proc``), /proc/sys/vm and /sys/kernel/slab. Anything else raises
+        FileNotFoundError with the shell's message (``cat: /proc/foo: No such file or
+        directory``); a directory raises IsADirectoryError.
+
+        >>> print(m.cat("/sys/kernel/slab/kmalloc-64/order"))
+        0
+        """
+        return Text(self._k.vfs.cat(self._k, path))
+
+    def ls(self, path="/"):
+        """The entries of a directory the model knows, sorted as ``LC_ALL=C ls`` sorts them
+        (``m.ls("/sys/kernel/slab")``: one per cache and per alias); printed one per line."""
+        return self._k.vfs.ls(self._k, path)
+
     def dmesg(self, level: str | None = None, clear: bool = False) -> Text:
         """The kernel log, as ``dmesg`` prints it. ``level="warn"`` keeps warnings and
         worse; ``clear=True`` empties the buffer afterwards (``dmesg -c``)."""
@@ -1138,12 +1184,24 @@ def _boot(k: KernelState) -> None:
     top = min(ranges[-1][1] >> ps, k.max_low_pfn)
     mm.kind[top - memmap_pages:top] = K_MEMMAP
     k.ram_ranges = ranges
+    # setup_per_cpu_areas() and vfs_caches_init_early(): memblock allocations that stay
+    early_lines = []
+    keep = []
+    if k.boot_mode == "init":
+        from .boot import BootState, memblock_reserve
+        k.boot = BootState()
+        lowmem_pages = sum(min(e, k.max_low_pfn << ps) - s >> ps for s, e in ranges if s < k.max_low_pfn << ps)
+        node_tops = [min(node_bounds[n + 1], k.max_low_pfn) for n in range(k.nr_nodes)]
+        node_tops[-1] = top - memmap_pages
+        keep, early_lines = memblock_reserve(k, node_tops, lowmem_pages)
 
     buddy = BuddyAllocator(k, pcp=k.pcp)
     k.buddy = buddy
     first_free = 0x100000 >> ps
     free_mask = (mm.kind == K_RESERVED)
     free_mask[:first_free] = False
+    for s, e in keep:
+        free_mask[s:e] = False
     for z in zones:
         if not z.spanned_pages:
             continue
@@ -1158,7 +1216,7 @@ def _boot(k: KernelState) -> None:
             buddy.free_boot_range(z, s, e)
         z.managed_pages = z.nr_free_pages
     buddy.setup_watermarks()
-    _boot_log(k, ranges, node_bounds, kstart, kend)
+    _boot_log(k, ranges, node_bounds, kstart, kend, early_lines)
     # setup_arch() -> paging_init(), then mm_core_init() -> kmem_cache_init(), vmalloc_init()
     from .pgtable import paging_init, preallocate_vmalloc_pages, vmalloc_start_of
     from .slub import Slub, check_slub
@@ -1171,9 +1229,25 @@ def _boot(k: KernelState) -> None:
     k.invariant_checks.append(check_slub)
     k.vmalloc = Vmalloc(k)
     k.invariant_checks.append(check_vmalloc)
+    k.boot_free_kbytes = sum(z.nr_free_pages for z in zones) << (ps - 10)
+    if k.boot_mode == "init":
+        from .boot import boot_init
+        boot_init(k)
+    _register_files(k)
 
 
-def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend) -> None:
+def _register_files(k: KernelState) -> None:
+    """The pseudo files (fs/proc, kernel/sysctl.c, mm/slub.c slab_sysfs_init())."""
+    from .procfs import check_proc_files, register_procfs
+    from .slab_sysfs import register_slab_sysfs
+    from .sysctl import register_vm_sysctls
+    register_procfs(k.vfs)
+    k.invariant_checks.append(check_proc_files)
+    register_vm_sysctls(k.vfs, k)
+    register_slab_sysfs(k.vfs)
+
+
+def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend, early_lines=()) -> None:
     """The lines a real x86 boot prints about memory (dmesg | head)."""
     prof = k.profile
     ps = prof.page_shift
@@ -1215,6 +1289,8 @@ def _boot_log(k: KernelState, ranges, node_bounds, kstart, kend) -> None:
         log.info(f"Initmem setup node {nid} [mem {node_bounds[nid] << ps:#018x}-"
                  f"{(node_bounds[nid + 1] << ps) - 1:#018x}]")
     k.clock.advance(40_000_000)
+    for line in early_lines:          # setup_per_cpu_areas(), vfs_caches_init_early()
+        log.info(line)
     total_managed = sum(z.managed_pages for z in k.zones)
     log.info(f"Built {k.nr_nodes} zonelists, mobility grouping on.  Total pages: {total_managed}")
     present = sum(z.present_pages for z in k.zones)

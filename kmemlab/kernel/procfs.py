@@ -9,25 +9,45 @@
 - ``zoneinfo``: mm/vmstat.c ``zoneinfo_show_print()``, every zone with its counters and
   per-CPU pagesets, as each generation prints it.
 
-Fields for things kmemlab does not model (page cache, swap, user memory, kernel
-stacks, per-cpu areas) are printed as 0, so the layout is the real one.
+Fields for things kmemlab does not model (page cache, swap, file-backed user memory)
+are printed as 0, so the layout is the real one.
 
 Other subsystems add their files here (``slabinfo``, ``vmallocinfo``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import gfp as G
 from .layout import GiB, MiB, direct_map_chunks
+from .mem_map import K_USER
 
 if TYPE_CHECKING:
     from .machine import Text
 
-__all__ = ["ProcFS"]
+__all__ = ["ProcFS", "PROC_FILES", "register_procfs", "check_proc_files"]
+
+#: the /proc files the model shows: each is the ProcFS method of that name
+PROC_FILES = ("buddyinfo", "pagetypeinfo", "zoneinfo", "meminfo", "slabinfo", "vmallocinfo")
+
+
+class _State:
+    """A ProcFS reads ``machine._k``; this stands for a machine when only the state is at hand."""
+
+    __slots__ = ("_k",)
+
+    def __init__(self, k):
+        self._k = k
+
+
+def register_procfs(vfs) -> None:
+    """``proc_create_single()`` of each of :data:`PROC_FILES`."""
+    for name in PROC_FILES:
+        vfs.register(f"/proc/{name}", lambda k, _n=name: str(getattr(ProcFS(_State(k)), _n)()))
 
 
 class ProcFS:
@@ -246,13 +266,18 @@ class ProcFS:
             ht = sum(z.managed_pages for z in high)
             hf = sum(z.nr_free_pages for z in high)
         huge_kb = (2 * MiB if prof.bits == 64 else 4 * MiB) >> 10
-        # fields in pages (the rest print 0: kmemlab has no page cache, swap or user memory)
+        # fields in pages (the rest print 0: kmemlab has no page cache, swap or file pages)
+        from .sysctl import OVERCOMMIT_RATIO
+        anon = k.boot.user_pages() if k.boot is not None else 0
         pages = {"MemTotal": totalram, "MemFree": free, "MemAvailable": available,
                  "HighTotal": ht, "HighFree": hf, "LowTotal": totalram - ht, "LowFree": free - hf,
+                 # new anon pages start on the inactive list (lru_cache_add_inactive_or_unevictable)
+                 "Inactive": anon, "Inactive(anon)": anon, "AnonPages": anon,
                  "KReclaimable": sreclaim, "Slab": sreclaim + sunreclaim, "SReclaimable": sreclaim,
                  "SUnreclaim": sunreclaim, "PageTables": vs["nr_page_table_pages"],
-                 "CommitLimit": totalram * 50 // 100,
-                 "VmallocUsed": vs["nr_vmalloc"] if k.gen.meminfo_vmalloc_used else 0}   # 0 in 4.4-5.2
+                 "CommitLimit": totalram * OVERCOMMIT_RATIO // 100,
+                 "VmallocUsed": vs["nr_vmalloc"] if k.gen.meminfo_vmalloc_used else 0,   # 0 in 4.4-5.2
+                 "Percpu": k.percpu.nr_pages() if k.percpu is not None else 0}
         kb_fields = {"KernelStack": vs["nr_kernel_stack_kb"], "Hugepagesize": huge_kb,
                      "VmallocTotal": ((prof.vmalloc_end - 1) - k.vmalloc_start) >> 10}
         lines = []
@@ -287,3 +312,57 @@ class ProcFS:
     def vmallocinfo(self) -> Text:
         """``/proc/vmallocinfo`` (as root: full addresses), areas in address order."""
         return self._text(self._k.vmalloc.vmallocinfo())
+
+
+def check_proc_files(k) -> None:
+    """The /proc files agree with each other, read as a user reads them (the text, parsed):
+
+    - MemFree = the free blocks of /proc/buddyinfo (pages on per-CPU lists are in neither);
+    - MemTotal = the zones' managed pages;
+    - Slab = the pages of every slab in /proc/slabinfo (num_slabs x pagesperslab), plus
+      those of leaked destroyed caches (6.12+: off slab_caches) and, from 5.9 on, large
+      kmalloc blocks (NR_SLAB_UNRECLAIMABLE_B, no slabinfo line);
+    - VmallocUsed (5.3+) = the pages=N of the vmalloc areas in /proc/vmallocinfo;
+    - KernelStack = one THREAD_SIZE per task of a booted machine;
+    - Percpu = the per-CPU allocator's populated pages;
+    - AnonPages = the user processes' pages.
+    """
+    from .invariants import _fail
+    from .mem_map import K_KMALLOC_LARGE
+    proc = ProcFS(_State(k))
+    kb = k.profile.page_size >> 10
+    mi = {m.group(1): int(m.group(2)) for m in re.finditer(r"^([\w()]+): +(\d+)", proc.meminfo(), re.M)}
+    buddy_kb = 0
+    for line in proc.buddyinfo().splitlines():
+        counts = [int(x) for x in line.split()[4:]]
+        buddy_kb += sum(c << o for o, c in enumerate(counts)) * kb
+    if mi["MemFree"] != buddy_kb:
+        _fail(f"meminfo MemFree {mi['MemFree']} kB but buddyinfo holds {buddy_kb} kB")
+    if mi["MemTotal"] != sum(z.managed_pages for z in k.zones) * kb:
+        _fail(f"meminfo MemTotal {mi['MemTotal']} kB is not the zones' managed pages")
+    slab_kb = 0
+    for line in proc.slabinfo().splitlines()[2:]:
+        f = line.split()
+        slab_kb += int(f[14]) * int(f[5]) * kb
+    # a cache kmem_cache_destroy() had to leak (live objects; 6.12+ unlinks it from
+    # slab_caches) is in no slabinfo line, but its slabs still count in NR_SLAB_*
+    slab_kb += sum(1 << sl.order for s in k.slub.detached_caches for sl in k.slub.slabs_of(s)) * kb
+    if k.gen.kmalloc_large_accounted:
+        mm = k.mem_map
+        heads = np.flatnonzero((mm.kind == K_KMALLOC_LARGE) & (mm.order >= 0))
+        slab_kb += int(sum(1 << int(o) for o in mm.order[heads])) * kb
+    if mi["Slab"] != slab_kb or mi["Slab"] != mi["SReclaimable"] + mi["SUnreclaim"]:
+        _fail(f"meminfo Slab {mi['Slab']} kB but slabinfo's slabs hold {slab_kb} kB")
+    if k.gen.meminfo_vmalloc_used:
+        vm_kb = sum(int(m.group(1)) for m in re.finditer(r" pages=(\d+) vmalloc", proc.vmallocinfo())) * kb
+        if mi["VmallocUsed"] != vm_kb:
+            _fail(f"meminfo VmallocUsed {mi['VmallocUsed']} kB but vmallocinfo's vmalloc areas hold {vm_kb} kB")
+    if k.boot is not None:
+        from .boot import THREAD_SIZE
+        stacks = len(k.boot.tasks) * (THREAD_SIZE[k.profile.bits] >> 10)
+        if mi["KernelStack"] != stacks:
+            _fail(f"meminfo KernelStack {mi['KernelStack']} kB but {len(k.boot.tasks)} tasks have {stacks} kB")
+        if mi["AnonPages"] != k.mem_map.count(K_USER) * kb:
+            _fail(f"meminfo AnonPages {mi['AnonPages']} kB is not the user pages")
+    if k.gen.meminfo_percpu and k.percpu is not None and mi["Percpu"] != k.percpu.nr_pages() * kb:
+        _fail(f"meminfo Percpu {mi['Percpu']} kB is not the per-CPU allocator's pages")

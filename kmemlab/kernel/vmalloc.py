@@ -24,7 +24,11 @@ Models mm/vmalloc.c (6.x structure, with the 4.x messages on a 4.x machine):
   ``lazy_max_pages() = fls(num_online_cpus()) * 32 MiB / PAGE_SIZE``, when an
   allocation finds no room, or on ``vm_unmap_aliases()``;
 - ``vmap()`` / ``vunmap()``, ``vmalloc_to_page()``, ``find_vm_area()``,
-  ``/proc/vmallocinfo`` (``s_show``).
+  ``/proc/vmallocinfo`` (``s_show``, with ``phys=`` for ioremap areas);
+- ``ioremap()`` (arch/x86/mm/ioremap.c ``__ioremap_caller()``: a VM_IOREMAP area aligned to
+  its size's power of two, PTEs onto device memory with the cache-mode bits) and
+  ``pcpu_get_vm_areas()`` (the per-CPU allocator's chunks, from the *top* of the range, no
+  guard page), which a booted machine uses (:mod:`kmemlab.kernel.boot`).
 
 Simplifications: the purge the kernel runs from a workqueue runs synchronously when
 the threshold is crossed; no per-cpu vmap blocks (``vm_map_ram``), no huge vmalloc
@@ -62,7 +66,7 @@ class VmStruct:
     """``struct vm_struct``: one mapped area as its user sees it."""
 
     __slots__ = ("addr", "size", "flags", "pages", "nr_pages", "caller", "pages_array",
-                 "pages_array_kind", "id", "requested_size")
+                 "pages_array_kind", "id", "requested_size", "phys_addr")
 
     def __init__(self, addr: int, size: int, flags: int, caller: str, id: int, requested_size: int = 0):
         self.addr = addr
@@ -75,6 +79,7 @@ class VmStruct:
         self.pages_array = 0             # where area->pages lives (kmalloc/vmalloc address)
         self.pages_array_kind = ""       # "kmalloc" or "vmalloc" (see __vmalloc_area_node)
         self.id = id                     # mem_map.owner of its frames
+        self.phys_addr = 0               # the device memory an ioremap() area maps
 
     def get_vm_area_size(self, page_size: int) -> int:
         """get_vm_area_size(): the usable size, without the guard page."""
@@ -710,6 +715,68 @@ class Vmalloc:
             return 0
         return vm.addr
 
+    def ioremap(self, phys: int, size: int, prot: int, caller: str) -> int:
+        """arch/x86/mm/ioremap.c ``__ioremap_caller()``: map device memory [phys, phys+size)
+        at a new VM_IOREMAP area (aligned to its size's power of two, at most
+        ``IOREMAP_MAX_ORDER`` = 128 pages, as ``__get_vm_area_node()`` does) with ``prot``
+        (PAGE_KERNEL_IO plus the cache-mode bits). Returns the address of ``phys`` (its
+        offset in the page kept) or 0. The frames are device memory, outside RAM: no
+        ``struct page``; ``vm.pages`` lists their pfns only for the page-table checks."""
+        ps = self.page_size
+        offset = phys & (ps - 1)
+        start = phys - offset
+        size = -(-(phys + size) // ps) * ps - start
+        if size <= 0:
+            return 0
+        align = 1 << min(max((size - 1).bit_length(), self.page_shift), self.page_shift + 7)
+        vm = self.get_vm_area(size, align, VM_IOREMAP, G.F_DIRECT_RECLAIM | G.F_KSWAPD_RECLAIM
+                              | G.F_IO | G.F_FS, caller)
+        if vm is None:
+            return 0
+        vm.phys_addr = start
+        vm.pages = list(range(start >> self.page_shift, (start + size) >> self.page_shift))
+        if not self.k.pgtable.map_pfns(vm.addr, vm.pages, prot):       # ioremap_page_range()
+            self.vunmap(vm.addr)
+            return 0
+        return vm.addr + offset
+
+    def iounmap(self, addr: int) -> None:
+        """``iounmap()``: unmap the area; its range goes on the lazy purge list."""
+        self.remove_vm_area(self.check_vfree(addr & ~(self.page_size - 1), "iounmap"))
+
+    def pcpu_get_vm_areas(self, offsets: list[int], sizes: list[int], align: int) -> list[VmStruct] | None:
+        """``pcpu_get_vm_areas()``: one area per percpu group, each ``sizes[i]`` bytes (no
+        guard page) at ``base + offsets[i]`` for a common ``align``-ed base, taken from the
+        *top* of the vmalloc space ("allocate from the end ... so that they don't get in
+        the way of normal vmalloc"). The areas are VM_ALLOC with no pages of their own: the
+        percpu allocator populates and maps them itself (``pcpu_populate_chunk()``). Their flags
+        are plain VM_ALLOC as ``setup_vmalloc_vm(vms[area], vas[area], VM_ALLOC, ...)`` sets
+        them (6.18 mm/vmalloc.c:4869): no VM_NO_GUARD although no guard page was reserved, so
+        ``get_vm_area_size()`` of one is a page short, as in the kernel (nothing calls it there)."""
+        lo = min(offsets)
+        span = max(o + s for o, s in zip(offsets, sizes)) - lo
+        fs, fe = self.free_start, self.free_end
+        for i in range(len(fs) - 1, -1, -1):
+            base = (fe[i] - span) // align * align
+            if base < fs[i]:
+                continue
+            if any(self.find_vmap_area(base + o - lo) for o in offsets):
+                continue
+            vms = []
+            for o, size in sorted(zip(offsets, sizes)):
+                a = base + o - lo
+                j = bisect.bisect_right(fs, a) - 1
+                self._carve(j, a, size)
+                va = VmapArea(a, a + size, None)
+                bisect.insort(self.busy_starts, a)
+                self.busy[a] = va
+                vm = va.vm = VmStruct(a, size, VM_ALLOC, "pcpu_get_vm_areas+0x0/0x1050",
+                                      self._next_id, size)
+                self._next_id += 1
+                vms.append(vm)
+            return vms
+        return None
+
     def vunmap(self, addr: int) -> VmStruct:
         """vunmap(): release the mapping; the frames stay with their owner. A vmalloc
         area vunmap()ed instead of vfree()d leaks its pages, as in C."""
@@ -749,6 +816,8 @@ class Vmalloc:
             line = f"0x{vm.addr:0{w}x}-0x{vm.addr + vm.size:0{w}x} {vm.size:7d} {vm.caller}"
             if vm.nr_pages:
                 line += f" pages={vm.nr_pages}"
+            if vm.phys_addr:
+                line += f" phys=0x{vm.phys_addr:0{w}x}"      # %pa: a phys_addr_t in full
             if vm.flags & VM_IOREMAP:
                 line += " ioremap"
             if vm.flags & VM_ALLOC:
@@ -793,7 +862,9 @@ def check_vmalloc(k) -> None:
     - the present PTEs in the vmalloc range are exactly those of the busy areas;
     - the K_VMALLOC frames are exactly the areas' pages, their page-array pages and
       pages leaked by vunmap(); nr_vmalloc counts the areas' pages;
-    - nr_page_table_pages equals the K_PGTABLE frames and the tables held.
+    - nr_page_table_pages equals the K_PGTABLE frames: the kernel's tables and the user
+      processes' of a booted machine;
+    - a per-CPU chunk's area maps exactly the pages the per-CPU allocator populated.
     """
     from .mem_map import K_PGTABLE
     v = k.vmalloc
@@ -816,6 +887,7 @@ def check_vmalloc(k) -> None:
         _fail("vmalloc busy index out of step with the busy areas")
     mapped = 0
     vm_pages = 0
+    percpu = k.percpu
     for va in v.busy.values():
         vm = va.vm
         if vm is None or vm.addr != va.va_start or vm.addr + vm.size != va.va_end:
@@ -823,6 +895,15 @@ def check_vmalloc(k) -> None:
         n = vm.get_vm_area_size(ps) >> v.page_shift
         ptes = pt.pte_values(vm.addr, n + (0 if vm.flags & VM_NO_GUARD else 1))
         present = (ptes & 1).astype(bool)
+        if percpu is not None and percpu.chunk_of_area(vm) is not None:
+            # a percpu chunk: the percpu allocator maps the pages it populated, no others
+            want = percpu.mapped_ptes(vm)
+            if int(present.sum()) != len(want) or any(
+                    not present[i] or int(ptes[i] & np.array(pt.pfn_mask, ptes.dtype)) >> v.page_shift != pfn
+                    for i, pfn in want.items()):
+                _fail(f"percpu chunk {vm!r}: its PTEs are not exactly its {len(want)} populated pages")
+            mapped += len(want)
+            continue
         if not vm.flags & VM_NO_GUARD and present[-1]:
             _fail(f"guard page of {vm!r} is mapped")
         if vm.flags & VM_UNINITIALIZED:
@@ -853,6 +934,7 @@ def check_vmalloc(k) -> None:
     if k.vmstat["nr_vmalloc"] != vm_pages:
         _fail(f"nr_vmalloc={k.vmstat['nr_vmalloc']} but the areas hold {vm_pages} pages")
     npt = mm.count(K_PGTABLE)
-    if not npt == len(pt.tables) == k.vmstat["nr_page_table_pages"]:
-        _fail(f"page-table pages: {npt} K_PGTABLE frames, {len(pt.tables)} tables, "
-              f"nr_page_table_pages={k.vmstat['nr_page_table_pages']}")
+    user = k.boot.user_pgtable_pages() if k.boot is not None else 0     # user processes' tables
+    if not npt == len(pt.tables) + user == k.vmstat["nr_page_table_pages"]:
+        _fail(f"page-table pages: {npt} K_PGTABLE frames, {len(pt.tables)} kernel tables + {user} "
+              f"of user processes, nr_page_table_pages={k.vmstat['nr_page_table_pages']}")

@@ -179,6 +179,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                    "ja": "カーネル仮想アドレス空間（幅はサイズの log2 に比例、// は隙間）"},
     "virt.band": {"en": "vmalloc area from {start}: {n} vm areas (cyan) with guard pages (red edge), {lazy} lazily freed (grey, hatched)",
                   "ja": "{start} からの vmalloc 領域: vm area {n} 個（水色）とガードページ（赤枠）、遅延解放 {lazy} 個（灰色の斜線）"},
+    "virt.far": {"en": "; {far} near VMALLOC_END (per-CPU chunks: zoom out)",
+                 "ja": "、VMALLOC_END 付近に {far} 個（per-CPU チャンク: ズームアウト）"},
     "virt.xaxis": {"en": "pages from VMALLOC_START", "ja": "VMALLOC_START からのページ数"},
     # -- walk view --------------------------------------------------------------------------
     "walk.box": {"en": "walk", "ja": "ウォーク"},

@@ -153,7 +153,11 @@ class VirtMap(View):
             edge = _GUARD_EDGE if kind == "guard" else "#222222"
             y0, y1 = (0.25, 0.75) if kind != "lazy" else (0.32, 0.68)
             rects.append(([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], fill, edge))
-        top = max([(e - base) / ps for _, _, e in self.areas] or [16.0])
+        # pcpu_get_vm_areas() takes per-CPU chunks from the very end of the range, terabytes
+        # away: the first view fits the areas of the lower half, the title names the others
+        half = base + (int(self.machine.VMALLOC_END) - base) // 2
+        top = max([(e - base) / ps for _, s, e in self.areas if s < half] or [16.0])
+        far = sum(1 for k, s, _ in self.areas if k == "pages" and s >= half)
         with self.rects.hold_sync():
             if rects:
                 self.rects.x = [r[0] for r in rects]
@@ -177,7 +181,8 @@ class VirtMap(View):
                 self._sx.min, self._sx.max = 0.0, float(max(16.0, top * 1.15))
         n = sum(1 for k, *_ in self.areas if k == "pages")
         lazy = sum(1 for k, *_ in self.areas if k == "lazy")
-        self.band.title = self.t("virt.band", start=Address(base), n=n, lazy=lazy)
+        self.band.title = (self.t("virt.band", start=Address(base), n=n, lazy=lazy)
+                           + (self.t("virt.far", far=far) if far else ""))
 
     def to_html(self) -> str:
         self.flush()
