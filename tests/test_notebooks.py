@@ -101,6 +101,25 @@ QUOTED = {
         "512 distinct frames, from 0x306a to 0x7c51: spread over 77728 KiB",
         "1 allocation failure report(s)", "kmalloc(4 MiB + 1) = NULL",
     ],
+    "04-vmalloc-and-page-tables": [
+        # section 9: vmalloc(4 MiB) in /proc/meminfo
+        "boot:       MemFree: 94864 kB  PageTables: 280 kB",
+        "vmalloc 4M: MemFree: 90640 kB  PageTables: 296 kB", "VmallocUsed: 4104 kB",
+        "pages=1024 vmalloc vpages", "pages=2 vmalloc",
+        "vfree:      MemFree: 92560 kB  PageTables: 296 kB",
+    ],
+    "05-putting-it-together": [
+        "MemFree -7520  MemAvailable -7520  Slab +68  SUnreclaim +68  PageTables +20  VmallocUsed +6156",
+        "gfp=0x28c0(GFP_NOWAIT|__GFP_IO|__GFP_FS)", "order 11 > MAX_PAGE_ORDER",
+        "pages=1280 vmalloc vpages", "pages=3 vmalloc", "706 packets in flight",
+        "MemFree -3380  MemAvailable -3380  Slab +944  SUnreclaim +944  PageTables +0  VmallocUsed +0",
+        "mydrv_desc           873    896     64   64    1", "slabdata     14     14",
+        "DMA32      0      0      1      0      0      0      1      1      1      1    755",
+        "1      0      0   1243",
+        "vs boot: MemFree -18964  MemAvailable -18964  Slab +668  SUnreclaim +668  PageTables +28",
+        "kmalloc-2k           112    176   2048   16    8", "purged vmap areas: 5",
+        "vs boot: MemFree -1916  MemAvailable -1916  Slab +0  SUnreclaim +0  PageTables +28",
+    ],
 }
 
 RUN_TIMES: dict[Path, float] = {}
