@@ -10,7 +10,7 @@ import pytest
 import kmemlab as km
 
 from bad_input_cases import CASES, markdown
-from conftest import fingerprint
+from machines import fingerprint
 
 
 def state(m):

@@ -8,7 +8,7 @@ import pytest
 
 import kmemlab as km
 
-from conftest import boot
+from machines import boot
 
 
 def slabinfo_names(m):

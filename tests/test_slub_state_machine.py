@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import kmemlab as km
 
-from conftest import fingerprint
+from machines import fingerprint
 
 SIZES = st.one_of(st.integers(1, 256), st.integers(257, 9000), st.sampled_from([8, 64, 96, 192, 8192, 8193]))
 ZERO = km.__GFP_ZERO        # (a name with two leading underscores would be mangled in the class)
