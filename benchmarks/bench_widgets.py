@@ -105,6 +105,64 @@ def dropped_dashboards(n: int = 20, calls: int = 100_000) -> float:
     return min(pair_s(b) for _ in range(3)) / min(pair_s(a) for _ in range(3))
 
 
+def bus_fast_path(calls: int = 100_000, rounds: int = 5) -> list:
+    """kmalloc/kfree pairs with one view attached (one watcher, no callback: the bus's
+    specialised ``changed``) against the same bus forced onto its general loop, and both
+    against the detached machine; interleaved rounds on one machine, best of each."""
+    from kmemlab.kernel.events import Bus
+    from kmemlab.widgets import BuddyChart
+
+    m = km.Machine(mem="128M", seed=0)
+    bus = m._bus
+    view = None
+
+    def pair_s():
+        t = time.process_time()
+        for _ in range(calls // 2):
+            m.kfree(m.kmalloc(64))
+        return time.process_time() - t
+    det, fast, loop = [], [], []
+    for _ in range(rounds):
+        det.append(pair_s())
+        view = BuddyChart(m)              # a view whose WAKE ignores kmalloc: the bus's cost alone
+        assert "changed" in bus.__dict__
+        fast.append(pair_s())
+        bus.changed = Bus.changed.__get__(bus)   # the general loop, same listener
+        loop.append(pair_s())
+        view.close()
+    # one bus.changed() call alone (a kmalloc's event, the watcher not armed), both ways
+    direct = Bus()
+    waker = _Waker()
+    direct.watch(waker.wake).changes.armed = False
+    spec, general = direct.changed, Bus.changed.__get__(direct)
+    one, gen = [], []
+    for _ in range(10 * rounds):
+        one.append(_per_call_us(lambda: spec("kmalloc", 5, 0, 0, 0x1000, 64)))
+        gen.append(_per_call_us(lambda: general("kmalloc", 5, 0, 0, 0x1000, 64)))
+    per = min(det) / calls * 1e6
+    return [figure("widgets: kmalloc pair, 128M, nothing attached, per call", per, "us"),
+            figure("widgets: bus, one watcher, specialised / detached", min(fast) / min(det), "ratio",
+                   note=f"{calls} calls"),
+            figure("widgets: bus, one watcher, general loop / detached", min(loop) / min(det), "ratio",
+                   note=f"{calls} calls; the cost before the specialised changed()"),
+            figure("widgets: bus.changed(), one watcher, specialised, per call", min(one), "us"),
+            figure("widgets: bus.changed(), one watcher, general loop, per call", min(gen), "us"),
+            figure("widgets: bus.changed() specialised / general loop", min(one) / min(gen), "ratio",
+                   target=1.0)]
+
+
+class _Waker:
+    def wake(self):
+        pass
+
+
+def _per_call_us(fn, number: int = 20_000) -> float:
+    t = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t) / number * 1e6
+
+
 def paths(quick: bool = False) -> list:
     """attached/detached per path (issue 19: <= 1.5x kmalloc fast path, <= 1.2x alloc_pages)."""
     out = []
@@ -131,7 +189,7 @@ def run(quick: bool = False) -> list:
         runs.append(workload_s(True, calls))
     detached = min(detached)
     attached, (pm_redraws, bars_redraws) = min(runs, key=lambda r: r[0])
-    return paths(quick) + [
+    return paths(quick) + bus_fast_path(40_000 if quick else 100_000, 3 if quick else 5) + [
         figure("widgets: kmalloc/kfree after 20 dropped dashboards / none", dropped_dashboards(),
                "ratio", target=1.1),
         figure("widgets: update after one alloc, 4G, full dashboard", upd, "ms", target=20),

@@ -123,3 +123,143 @@ def test_display_falls_back_to_text_without_widgets():
             "m = km.Machine(mem='64M'); b = m._repr_mimebundle_();"
             "assert list(b) == ['text/plain'] and 'Machine' in b['text/plain'], b")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- the bus's one-watcher fast path (events._one_watcher installed as bus.changed) ------
+
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
+
+from kmemlab.kernel.events import Bus, Event  # noqa: E402
+
+
+class _Waker:
+    def __init__(self):
+        self.n = 0
+
+    def wake(self):
+        self.n += 1
+
+
+def _record(c):
+    return (c.n, sorted(c.types), c.lo, c.hi, c.everything, dict(c.last), c.armed)
+
+
+class _Reference:
+    """What Changes says a watcher's record holds, written the plain way: every change
+    kept, the fields derived from the list."""
+
+    def __init__(self):
+        self.changes, self.armed, self.wakes = [], True, 0
+
+    def changed(self, type, pfn, nr, addr):
+        self.changes.append((type, pfn, nr, addr))
+        n = len(self.changes)
+        if self.armed or n % 32 == 0:
+            self.armed = False
+            self.wakes += 1
+
+    def take(self):
+        r = self.record(armed=False)
+        self.changes = []
+        return r
+
+    def record(self, armed=None):
+        ch = self.changes
+        frames = [(p, p + nr) for t, p, nr, a in ch if not a and p >= 0]
+        last = {}
+        for i, (t, p, nr, a) in enumerate(ch, 1):
+            if a:
+                last[t] = (i, a, p)
+        return (len(ch), sorted({t for t, *_ in ch}), min((lo for lo, _ in frames), default=1 << 62),
+                max((hi for _, hi in frames), default=0),
+                any(t == "restore" and not a and p < 0 for t, p, nr, a in ch), last,
+                self.armed if armed is None else armed)
+
+
+_change = st.tuples(st.sampled_from(["alloc_pages", "free_pages", "kmalloc", "kfree", "vmalloc",
+                                     "restore", "vfree"]),
+                    st.integers(-1, 5000), st.integers(0, 1024), st.sampled_from([0, 0x1000, 0xffff8880]))
+# mostly changes: bursts long enough for the every-32nd wake between takes
+_step = st.one_of(_change, _change, _change, _change, st.just("take"), st.just("arm"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_step, max_size=200), st.integers(1, 3))
+@example([("kmalloc", 3, 0, 0x1000)] * 70 + ["take"] + [("alloc_pages", 9, 4, 0)] * 40, 1)
+@example([("kmalloc", 3, 0, 0x1000)] * 70 + ["take", "arm"] + [("restore", -1, 0, 0)] * 40, 2)
+def test_the_bus_writes_each_watchers_record_as_changes_defines_it(steps, watchers):
+    """One watcher (its _one_watcher function installed as bus.changed) or several (the
+    loop in Bus.changed): every record, every wake, every take() is what the plain
+    reference gives."""
+    bus = Bus()
+    wakers = [_Waker() for _ in range(watchers)]
+    recs = [bus.watch(w.wake).changes for w in wakers]
+    assert ("changed" in bus.__dict__) == (watchers == 1)
+    refs = [_Reference() for _ in recs]
+    for s in steps:
+        if s == "take":
+            for c, r in zip(recs, refs):
+                assert _record(c.take()) == r.take()
+        elif s == "arm":
+            recs[0].armed = refs[0].armed = True
+        else:
+            type, pfn, nr, addr = s
+            bus.changed(type, pfn, nr, 0, addr)
+            for r in refs:
+                r.changed(type, pfn, nr, addr)
+        for c, r, w in zip(recs, refs, wakers):
+            assert _record(c) == r.record() and w.n == r.wakes
+
+
+def test_fast_path_follows_the_listeners():
+    bus = Bus()
+    w = _Waker()
+    sub = bus.watch(w.wake)
+    assert bus.changed is not Bus.changed.__get__(bus) and "changed" in bus.__dict__
+    events = []
+    cb = bus.subscribe(events.append)                 # a callback: the general path again
+    assert "changed" not in bus.__dict__
+    bus.emit(Event("kmalloc", 7, 0, 0, 0x1000, 64))
+    assert events == [Event("kmalloc", 7, 0, 0, 0x1000, 64)] and sub.changes.n == 1
+    cb.close()                                        # one watcher again: the fast path
+    assert "changed" in bus.__dict__
+    bus.emit(Event("alloc_pages", 3, 2))
+    assert len(events) == 1 and sub.changes.n == 2 and sub.changes.frames() == (3, 5)
+    w2 = _Waker()
+    sub2 = bus.watch(w2.wake)                         # two watchers: the general path
+    assert "changed" not in bus.__dict__
+    sub.close()                                       # the second one alone: its own fast path
+    bus.changed("free_pages", 10, 1)
+    assert sub.changes.n == 2 and sub2.changes.n == 1 and sub2.changes.frames() == (10, 11)
+    sub2.close()
+    assert "changed" not in bus.__dict__ and not bus.subscribers
+
+
+def test_one_view_on_a_machine_sees_what_two_views_see():
+    """End to end: the same operations on two machines, one with a single hub (the fast
+    path), one with two (the general loop), give the first hub the same records (a clock
+    that stands still: the same redraws in both runs)."""
+    from kmemlab.widgets.base import Hub
+    recs = []
+    for hubs in (1, 2):
+        m = km.Machine(mem="128M", seed=11)
+        clock = FakeClock()
+        views = [PhysMap(m, hub=Hub(m, clock=clock)) for _ in range(hubs)]
+        assert ("changed" in m._bus.__dict__) == (hubs == 1)
+        hub = views[0]._hub
+        seen = []
+        pages = [m.alloc_pages(km.GFP_KERNEL, i % 3) for i in range(40)]
+        seen.append(_record(hub._changes))
+        ps = [m.kmalloc(32 + i) for i in range(70)]
+        seen.append(_record(hub._changes))
+        for i, p in enumerate(pages):
+            m.free_pages(p, i % 3)
+        for p in ps:
+            m.kfree(p)
+        seen.append(_record(hub._changes))
+        clock.t += 1
+        views[0].flush()
+        recs.append((seen, hub.seq, views[0].redraws, views[0].pixels.tobytes()))
+        for v in views:
+            v.close()
+    assert recs[0] == recs[1]

@@ -96,3 +96,50 @@ def test_failed_allocation_says_null_and_dmesg_shows_warn_alloc(m):
     c.alloc_button.click()
     assert "failed: NULL" in c.message.value
     assert "page allocation failure: order:10" in c.dmesg.value
+
+
+def warn_and_poke(m):
+    """A WARN in the log (kmalloc beyond KMALLOC_MAX_SIZE), then a change: a failed
+    allocation changes no state, so it wakes no view by itself."""
+    assert m.kmalloc(1 << 23) == km.NULL
+    m.free_pages(m.alloc_pages(km.GFP_KERNEL, 0), 0)
+
+
+def test_restore_forgets_the_consoles_allocations_and_shows_the_snapshots_log(m):
+    c = Console(m)
+    snap = m.snapshot()
+    c.size.value = "2"
+    c.alloc_button.click()
+    assert len(c.live) == 1
+    warn_and_poke(m)
+    c.flush()
+    assert "end trace" in c.dmesg.value
+    m.restore(snap)
+    c.flush()
+    assert c.live == [] and c.allocations.options == ()
+    assert "end trace" not in c.dmesg.value
+    assert c.dmesg.value == "\n".join(str(m.dmesg()).splitlines()[-c.DMESG_LINES:])
+
+
+def test_dmesg_clear_empties_the_consoles_log_at_its_next_redraw(m):
+    c = Console(m)
+    c.flush()
+    assert c.dmesg.value
+    m.dmesg(clear=True)
+    m.free_pages(m.alloc_pages(km.GFP_KERNEL, 0), 0)   # a change: the console redraws
+    c.flush()
+    assert c.dmesg.value == ""
+    warn_and_poke(m)
+    c.flush()
+    assert "end trace" in c.dmesg.value and "Memory:" not in c.dmesg.value
+
+
+def test_a_button_inside_a_cells_trace_is_not_traced_twice(m):
+    c = Console(m)
+    c.size.value = "0"
+    with m.trace() as t:
+        c.alloc_button.click()                      # the cell's trace records it
+    assert len(c.live) == 1 and c.trace.value == ""
+    assert "alloc_pages" in str(t)
+    c.alloc_button.click()                          # outside: the console traces it itself
+    assert "alloc_pages" in c.trace.value

@@ -17,7 +17,7 @@ login's seed from the table the release carries.
 
 from __future__ import annotations
 
-from . import buddy, choice, slab, vmalloc  # noqa: F401  (each registers its exercises)
+from . import buddy, choice, sheaves, slab, vmalloc  # noqa: F401  (each registers its exercises)
 import os
 
 from .base import (REGISTRY, CheckResult, Exercise, Problem, Solution, SolutionLocked,

@@ -9,7 +9,7 @@ zone of the page ``alloc_pages`` returned, the watermarks the boot computed.
 from __future__ import annotations
 
 from ..kernel import gfp as G
-from ..kernel.helpers import min_free_kbytes
+from ..kernel.helpers import for_each_zone, min_free_kbytes, zone_managed_pages
 from .base import Exercise, Part, Problem, exercise_machine, parse_int, register
 from .buddy import _mistakes
 
@@ -145,7 +145,7 @@ class GfpZone(Exercise):
         names = [n for n in _GFPS if not (profile == "i386" and n == "GFP_DMA32")]
         gname = names[int(rng.integers(len(names)))]
         m = exercise_machine(profile, mem=mem, seed=self.seed)
-        zones = [z for z in m.zones if z.managed_pages]
+        zones = [z for z in for_each_zone(m) if zone_managed_pages(z)]
         page = m.alloc_pages(_GFPS[gname], 0)
         zone = page.zone
         highest = G.gfp_zone(int(_GFPS[gname]), m.profile)
@@ -186,7 +186,7 @@ class Watermarks(Exercise):
         mem = f"{int(rng.integers(2, 64)) * 32}M"
         # transparent_hugepage=never: khugepaged would raise min_free_kbytes (set_recommended_min_free_kbytes())
         m = exercise_machine("x86_64", mem=mem, seed=self.seed, transparent_hugepage="never")
-        zones = [z for z in m.zones if z.managed_pages]
+        zones = [z for z in for_each_zone(m) if zone_managed_pages(z)]
         z = zones[-1]
         lowmem = sum(x.managed_pages for x in zones)
         mfk = min_free_kbytes(m)

@@ -25,7 +25,7 @@ def _free_objects(k, slab) -> set[int]:
     s = slab.cache
     heads = [slab.freelist]
     if slab.frozen:
-        heads += [c.freelist for c in s.cpu_slab if c.slab is slab]
+        heads += [c.freelist for c in s.cpu_slab or () if c.slab is slab]
     free = set()
     for obj in heads:
         while obj and obj not in free and slab.addr <= obj < slab.addr + (slab.objects * s.size

@@ -40,9 +40,10 @@ __all__ = ["Change", "Generation", "CHANGES", "GENERATIONS", "DEFAULT_KERNEL", "
            "INLINED", "get_generation", "parse_release", "markdown"]
 
 #: The releases a Machine can boot (``Machine(kernel=...)``): the seed article's 4.5, the
-#: long-term kernels people run, and the 2025 long-term kernel that this project's CI
-#: machines run.
-GENERATIONS = ("4.5", "4.14", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6", "6.8", "6.12", "6.18")
+#: long-term kernels people run, the 2025 long-term kernel that this project's CI
+#: machines run, and 7.0 (2026: per-CPU sheaves instead of CPU slabs, what current
+#: distribution kernels run; not long-term).
+GENERATIONS = ("4.5", "4.14", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6", "6.8", "6.12", "6.18", "7.0")
 #: The default: the newest long-term kernel (6.18, December 2025), which is also what the
 #: machines this project is tested on run, so a default machine can be compared with the
 #: real one in front of you (``cat /proc/slabinfo``, ``/sys/kernel/slab``, tracefs).
@@ -126,6 +127,11 @@ BASE: dict[str, Any] = {
     "slab_alloc_try_thisnode": False, # ___slab_alloc(): a node request tries that node alone first
     "random_kmalloc_caches": False,   # CONFIG_RANDOM_KMALLOC_CACHES exists
     "kmem_cache_destroy_unlinks": False,  # a failed destroy still unlinks the cache
+    "slab_sheaves": False,            # per-CPU sheaves: /sys/kernel/slab/*/sheaf_capacity
+    "slab_sheaves_unmergeable": False,  # a cache with sheaves is never merged
+    "slab_sheaves_all": False,        # every cache gets sheaves (calculate_sheaf_capacity())
+    "slab_cpu_slab": True,            # struct kmem_cache_cpu: CPU slabs, CPU partial lists
+    "slab_never_merge_consistency": False,  # SLAB_CONSISTENCY_CHECKS is in SLAB_NEVER_MERGE
     "slab_alloc_node_split": False,   # __slab_alloc_node() below slab_alloc_node()
     "kmem_cache_alloc_node_step": False,  # kmalloc_trace()/__do_kmalloc_node() -> __kmem_cache_alloc_node()
     # vmalloc (mm/vmalloc.c, mm/util.c)
@@ -152,6 +158,7 @@ BASE: dict[str, Any] = {
     "vmalloc_size0_warn_site": "",
     "free_large_kmalloc_warn_site": "",
     "ksize_warn_site": "mm/slab_common.c:1101",
+    "prefill_sheaf_warn_site": "",  # kmem_cache_prefill_sheaf() on a cache without sheaves
     "kvmalloc_no_direct_reclaim": False,
     "vrealloc": False,
     "vrealloc_requested_size": False,  # vm_struct remembers the requested size (6.15+)
@@ -581,6 +588,37 @@ CHANGES: tuple[Change, ...] = (
            "re-poisons the kmalloc red zone behind it",
            "'mm/slub: Improve redzone check and zeroing for krealloc()' (Feng Tang, v3 Oct 2024, ≈ 6.13); "
            "6.12.19: slab_common.c:1203 still ksize(); 6.18.35: mm/slub.c:6994 __do_krealloc()"),
+    Change("6.18", "slab_sheaves", True,
+           "per-CPU sheaves and per-node barns for caches created with kmem_cache_args.sheaf_capacity "
+           "(maple_node, vm_area_struct: 32); /sys/kernel/slab/*/sheaf_capacity",
+           "6.18.35: mm/slub.c:5162 alloc_from_pcs(), :8638 do_kmem_cache_create(), :9128 sheaf_capacity_show(); "
+           "real 6.18 /sys/kernel/slab/maple_node/sheaf_capacity"),
+    Change("6.18", "prefill_sheaf_warn_site", "mm/slub.c:5429",
+           "kmem_cache_prefill_sheaf() of a cache without sheaves WARNs once, then hands out an oversize sheaf "
+           "(7.0: the line is taken to be the same)", "6.18.35: mm/slub.c:5429 WARN_ON_ONCE(s->sheaf_capacity == 0 ..."),
+    Change("6.18", "slab_sheaves_unmergeable", True, "slab_unmergeable(): `if (s->cpu_sheaves) return 1`",
+           "6.18.35: mm/slab_common.c:167"),
+    Change("7.0", "slab_sheaves_all", True,
+           "sheaves for every cache but debug and boot caches (capacity 4/12/28/60 by object size, filling a "
+           "kmalloc bucket); kmalloc caches get theirs at the end of boot; sheaves refill from the partial "
+           "lists (refill_objects())",
+           "7.0-rc mm/slub.c calculate_sheaf_capacity(), bootstrap_kmalloc_sheaves(), refill_objects() "
+           "(\"slab: add sheaves to most caches\", Vlastimil Babka, for-7.0); the empty main stays as the "
+           "spare: \"slub: keep empty main sheaf as spare in __pcs_replace_empty_main()\" (slab/for-7.0)"),
+    Change("7.0", "slab_sheaves_unmergeable", False,
+           "caches with sheaves merge again; one created with an explicit sheaf_capacity gets SLAB_NO_MERGE",
+           "\"mm/slab: make caches with sheaves mergeable\" (v3 04/21, Jan 2026)"),
+    Change("7.0", "slab_cpu_slab", False,
+           "struct kmem_cache_cpu, the CPU slabs, CONFIG_SLUB_CPU_PARTIAL and the do_slab_free() fast path are "
+           "gone: a sheaf miss takes one object from a partial or new slab; cpu_partial reads 0, "
+           "slabs_cpu_partial 0(0)",
+           "\"slab: remove struct kmem_cache_cpu\", \"slab: remove SLUB_CPU_PARTIAL\" (for-7.0); 7.0-rc "
+           "mm/slub.c ___slab_alloc(), cpu_partial_show()"),
+    Change("7.0", "slab_never_merge_consistency", True, "SLAB_CONSISTENCY_CHECKS joins SLAB_NEVER_MERGE",
+           "\"slab: add SLAB_CONSISTENCY_CHECKS to SLAB_NEVER_MERGE\" (for-7.0)"),
+    Change("7.0", "names", {"kfree_slab_chain": ("slab_free",), "slab_free_chain": ("slab_free",)},
+           "slab_free() calls free_to_pcs() or __slab_free(): no do_slab_free()",
+           "\"slab: remove the do_slab_free() fastpath\" (for-7.0); 7.0-rc mm/slub.c slab_free()"),
     Change("6.18", "names", {"krealloc": "=krealloc_node_align_noprof"},
            "krealloc() takes an alignment and a node: krealloc_node_align_noprof()",
            "6.18.35: mm/slub.c:7117; real 6.18 kallsyms"),
@@ -880,6 +918,9 @@ INLINED = frozenset({
     "vm_area_alloc_pages", "__vmalloc_area_node", "vmap_pages_p4d_range", "vmap_pages_pud_range",
     "vmap_pages_pmd_range", "vmap_pages_pte_range", "free_unmap_vmap_area", "vmap_p4d_range",
     "vmap_pud_range", "vmap_pmd_range", "vmap_pte_range",
+    # the sheaves (6.18): not in a real 6.18's kallsyms; 7.0 is taken to inline the same
+    "alloc_from_pcs", "free_to_pcs", "sheaf_flush_main", "refill_sheaf", "alloc_full_sheaf",
+    "sheaf_flush_unused", "barn_replace_full_sheaf", "pcs_flush_all", "free_empty_sheaf",
 })
 
 

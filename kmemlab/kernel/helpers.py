@@ -47,7 +47,7 @@ __all__ = [
     # zones and the buddy allocator
     "for_each_zone", "for_each_populated_zone", "populated_zone", "zone_end_pfn",
     "zone_managed_pages", "wmark_pages", "min_wmark_pages", "low_wmark_pages",
-    "high_wmark_pages", "free_list_count", "zone_page_state", "min_free_kbytes",
+    "high_wmark_pages", "free_list_count", "free_list_pfns", "zone_page_state", "min_free_kbytes",
     "WMARK_MIN", "WMARK_LOW", "WMARK_HIGH", "WMARK_PROMO",
     # counters (/proc/vmstat, /proc/meminfo)
     "totalram_pages", "nr_free_pages", "global_node_page_state", "global_zone_page_state",
@@ -62,7 +62,7 @@ __all__ = [
     # vmalloc
     "for_each_vmap_area", "for_each_purge_vmap_area", "find_vmap_area", "get_vm_area_size",
     # tracing and the log
-    "tracing_is_on", "get_printk_records", "prb_next_seq",
+    "tracing_is_on", "get_printk_records", "prb_next_seq", "prb_first_valid_seq",
     # result types
     "SlabCacheUsage", "SlabObjectInfo", "SysInfo", "UtsName", "PrintkRecord",
 ]
@@ -433,12 +433,41 @@ def free_list_count(free_area, migratetype: int) -> int:
     :param free_area: ``struct free_area *`` (``zone.free_area[order]``)
     :param migratetype: ``enum migratetype`` (an index into :func:`migratetype_names`)
     """
-    mt = as_int(migratetype, "migratetype")
+    mt = _migratetype(free_area, migratetype)
     if isinstance(free_area, FreeArea):
-        if not 0 <= mt < G.MIGRATE_TYPES:
-            raise ValueError(f"migratetype must be 0..{G.MIGRATE_TYPES - 1}, got {mt}")
         return len(free_area._zone._lists[free_area.order][mt])
     return free_area.free_list_count(mt)
+
+
+def _migratetype(free_area, migratetype) -> int:
+    """``migratetype`` as an int, checked against the model's MIGRATE_TYPES for a
+    Machine's free_area (a host's free_area checks it against its own pagetypeinfo)."""
+    mt = as_int(migratetype, "migratetype")
+    if isinstance(free_area, FreeArea) and not 0 <= mt < G.MIGRATE_TYPES:
+        raise ValueError(f"migratetype must be 0..{G.MIGRATE_TYPES - 1}, got {mt}")
+    return mt
+
+
+def free_list_pfns(free_area, migratetype: int) -> list[int]:
+    """The first pfn of each block on ``free_area->free_list[migratetype]``, list head
+    first: what ``list_for_each_entry(page, &area->free_list[mt], buddy_list)`` visits
+    (``page_to_pfn(page)``). Machine only: a host's ``/proc/pagetypeinfo`` has the
+    counts (:func:`free_list_count`), not the blocks.
+
+    >>> fa = next(for_each_populated_zone(m)).free_area[10]
+    >>> len(free_list_pfns(fa, 1)) == free_list_count(fa, 1)      # MIGRATE_MOVABLE
+    True
+
+    :param free_area: ``struct free_area *`` (``zone.free_area[order]``)
+    :param migratetype: ``enum migratetype`` (an index into :func:`migratetype_names`)
+    """
+    mt = _migratetype(free_area, migratetype)
+    if isinstance(free_area, FreeArea):
+        return free_area.free_list(mt)
+    listing = getattr(free_area, "free_list", None)
+    if listing is None:
+        raise TypeError(f"free_list_pfns() takes a zone's free_area[order], got {type(free_area).__name__}")
+    return listing(mt)                        # a host's free_area raises NotAvailable
 
 
 def zone_page_state(zone, item: str) -> int:
@@ -642,7 +671,7 @@ def slab_cache_usage(s) -> SlabCacheUsage:
         for n in s.node:
             num_slabs += n.nr_slabs
             num_objs += n.total_objects
-        for c in s.cpu_slab:
+        for c in s.cpu_slab or ():
             free += sum(1 for _ in _chase(slub, s, c.freelist, c.slab.objects if c.slab else 0))
         for sl in slub.slabs_of(s):
             free += sl.objects - sl.inuse
@@ -742,7 +771,7 @@ def slab_object_states(slab) -> np.ndarray:
                 break
             st[i] = state
     mark(slab.freelist, OBJ_FREE)
-    for c in s.cpu_slab:
+    for c in s.cpu_slab or ():
         if c.slab is slab:
             mark(c.freelist, OBJ_CPU_FREE)
     return st
@@ -870,7 +899,7 @@ def get_vm_area_size(vm) -> int:
     """
     if isinstance(vm, VmapArea):
         raise TypeError("get_vm_area_size() takes the vm_struct: pass va.vm, not the vmap_area")
-    return vm.size if vm.flags & VM_NO_GUARD else vm.size - _PAGE_SIZE
+    return vm.get_vm_area_size(_PAGE_SIZE)      # mm/vmalloc.c's, one implementation
 
 
 # -- tracing and the log ---------------------------------------------------------------------
@@ -903,3 +932,17 @@ def prb_next_seq(prog) -> int:
         return prog._k.log.next_seq
     recs = get_printk_records(prog)
     return recs[-1].seq + 1 if recs else 0
+
+
+def prb_first_valid_seq(prog) -> int:
+    """``prb_first_valid_seq(prb)``: the sequence number of the oldest record still in
+    the log (``prb_next_seq()`` when it is empty). With :func:`prb_next_seq` it tells
+    whether the log changed since the last look: a new record moves the end, records
+    dropped for space or cleared move the start. Simplification: ``m.dmesg(clear=True)``
+    drops the records (the kernel's ``dmesg -C`` only moves ``clear_seq``), so here it
+    moves the start too."""
+    if isinstance(prog, Machine):
+        log = prog._k.log
+        return log.next_seq - len(log.records)
+    recs = get_printk_records(prog)
+    return recs[0].seq if recs else prb_next_seq(prog)

@@ -99,6 +99,9 @@ class KernelState:
         self.slab_nomerge = False     # the slab_nomerge boot parameter (Machine(slab_nomerge=True))
         self.random_kmalloc_caches = False  # CONFIG_RANDOM_KMALLOC_CACHES (Machine(random_kmalloc_caches=True))
         self.slub_cpu_partial = True  # CONFIG_SLUB_CPU_PARTIAL, on in every distribution kernel
+        #: call_rcu() callbacks waiting for the grace period: (slub method name, argument);
+        #: Machine.rcu_barrier() runs them
+        self.rcu_callbacks: list[tuple[str, object]] = []
         self.invariant_checks = []    # each subsystem's check, run by check_invariants()
         # enum zone_type: the profile's zones, then ZONE_MOVABLE and (64-bit) ZONE_DEVICE, which
         # a kernel always has and kmemlab never populates (zoneinfo lists them)
@@ -661,7 +664,8 @@ class Machine(VmallocAPI):
         """The cache called ``name`` (e.g. "kmalloc-128"), or None."""
         return next((s for s in reversed(self._k.slub.slab_caches) if s.name == name), None)
 
-    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None, *, freeptr_offset=None):
+    def kmem_cache_create(self, name: str, size, align=0, flags=0, ctor=None, *, freeptr_offset=None,
+                          sheaf_capacity=0):
         """``kmem_cache_create(name, size, align, flags, ctor)``: a cache of ``size``-byte
         objects; ``ctor(addr)`` runs on each object when its slab is made. None (and a
         dmesg line) when the kernel would refuse.
@@ -670,7 +674,10 @@ class Machine(VmallocAPI):
         ``use_freeptr_offset``): a ``SLAB_TYPESAFE_BY_RCU`` cache keeps its free pointer
         at that offset inside the object instead of behind it, so the stride does not
         grow (6.18's ``vm_area_struct``: offset 0, 192 bytes, not 256). The kernel refuses
-        (None, ``error -22``) an offset outside the object, unaligned, or without RCU."""
+        (None, ``error -22``) an offset outside the object, unaligned, or without RCU.
+
+        ``sheaf_capacity`` is ``kmem_cache_args.sheaf_capacity`` (6.18+: per-CPU sheaves of
+        that many objects; 7.0 gives every cache sheaves and this only raises the capacity)."""
         from .slub import SLAB_USER_FLAGS
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty string, got {name!r}")
@@ -684,13 +691,19 @@ class Machine(VmallocAPI):
                              "(SLAB_FLAGS_PERMITTED)")
         if ctor is not None and not callable(ctor):
             raise TypeError("ctor must be callable(addr) or None")
+        sheaf_capacity = self._size(sheaf_capacity, "sheaf_capacity")
+        if sheaf_capacity and not self._k.gen.slab_sheaves:
+            raise ValueError(f"sheaf_capacity needs kernel 6.18 or later (per-CPU sheaves); this machine "
+                             f"runs {self._k.kernel}")
+        if sheaf_capacity > 0xffffffff:
+            raise ValueError(f"sheaf_capacity is an unsigned int, got {sheaf_capacity}")
+        args = {"sheaf_capacity": sheaf_capacity} if sheaf_capacity else {}
         if freeptr_offset is not None:
             if not self._k.gen.slab_freeptr_offset:
                 raise TypeError(f"freeptr_offset= (struct kmem_cache_args) exists from Linux 6.12 on; "
                                 f"this machine runs {self._k.gen.release}")
-            freeptr_offset = self._size(freeptr_offset, "freeptr_offset")
-            return self._k.slub.kmem_cache_create(name, size, align, flags, ctor, freeptr_offset=freeptr_offset)
-        return self._k.slub.kmem_cache_create(name, size, align, flags, ctor)
+            args["freeptr_offset"] = self._size(freeptr_offset, "freeptr_offset")
+        return self._k.slub.kmem_cache_create(name, size, align, flags, ctor, **args)
 
     def kmem_cache_alloc(self, cache, gfp=G.GFP_KERNEL) -> Address:
         """``kmem_cache_alloc(cache, flags)``."""
@@ -724,6 +737,90 @@ class Machine(VmallocAPI):
     def kmem_cache_shrink(self, cache) -> int:
         """``kmem_cache_shrink(cache)``: give empty slabs back to the buddy allocator."""
         return self._k.slub.kmem_cache_shrink(self._cache(cache))
+
+    # -- sheaves (6.18+) and kfree_rcu() ------------------------------------------------
+
+    def kfree_rcu(self, p) -> None:
+        """``kfree_rcu(p)`` (the head-less ``kvfree_rcu_mightsleep()``): free ``p`` after an
+        RCU grace period. An object of a cache with sheaves goes onto this CPU's
+        ``rcu_free`` sheaf (``__kfree_rcu_sheaf()``), which is submitted to RCU when full;
+        anything else waits for the grace period on its own. Grace periods end at
+        :meth:`rcu_barrier`. NULL is ignored; a bad pointer raises :class:`KernelBug` now,
+        before anything is queued."""
+        self._k.slub.kvfree_call_rcu(self._pointer(p))
+
+    def rcu_barrier(self) -> int:
+        """``kvfree_rcu_barrier()``: submit every cache's ``rcu_free`` sheaves, then wait for
+        the grace period (``rcu_barrier()``: every queued RCU callback runs). Returns how
+        many callbacks ran."""
+        return self._k.slub.kvfree_rcu_barrier()
+
+    def _sheaf(self, s, sheaf):
+        from .slub_sheaves import SlabSheaf
+        if not isinstance(sheaf, SlabSheaf):
+            raise TypeError(f"expected a sheaf from kmem_cache_prefill_sheaf(), got {type(sheaf).__name__}")
+        if self._k.slub.user_sheaves.get(id(sheaf)) is not sheaf:
+            raise ValueError("that sheaf is not held by the caller any more (returned with "
+                             "kmem_cache_return_sheaf(), replaced by kmem_cache_refill_sheaf(), or from "
+                             "another machine)")
+        if sheaf.cache is not s:
+            raise ValueError(f"that sheaf belongs to kmem_cache {sheaf.cache.name!r}, not {s.name!r}")
+        return sheaf
+
+    def kmem_cache_prefill_sheaf(self, cache, gfp=G.GFP_KERNEL, size=1):
+        """``kmem_cache_prefill_sheaf(cache, gfp, size)`` (6.18+): a sheaf of at least
+        ``size`` preallocated objects the caller owns (the maple tree takes one before a
+        write it must not fail), or None. Allocate from it with
+        :meth:`kmem_cache_alloc_from_sheaf`, give it back with :meth:`kmem_cache_return_sheaf`."""
+        s = self._cache(cache)
+        gfp = G.check_gfp(gfp)
+        size = self._size(size, "size")
+        if not self._k.gen.slab_sheaves:
+            raise ValueError(f"prefilled sheaves need kernel 6.18 or later; this machine runs {self._k.kernel}")
+        sheaf = self._k.slub.kmem_cache_prefill_sheaf(s, gfp, size)
+        if sheaf is not None:
+            self._k.slub.user_sheaves[id(sheaf)] = sheaf
+        return sheaf
+
+    def kmem_cache_alloc_from_sheaf(self, cache, gfp, sheaf) -> Address:
+        """``kmem_cache_alloc_from_sheaf(cache, gfp, sheaf)``: an object of the prefilled
+        sheaf (``NULL`` once it is empty: there is no fallback to the cache)."""
+        s = self._cache(cache)
+        gfp = G.check_gfp(gfp)
+        return Address(self._k.slub.kmem_cache_alloc_from_sheaf(s, gfp, self._sheaf(s, sheaf)))
+
+    def kmem_cache_refill_sheaf(self, cache, gfp, sheaf, size):
+        """``kmem_cache_refill_sheaf(cache, gfp, &sheaf, size)``: top the prefilled sheaf up
+        to at least ``size`` objects. Returns (0 or -ENOMEM, the sheaf now held: a new one
+        when ``size`` is above its capacity)."""
+        s = self._cache(cache)
+        gfp = G.check_gfp(gfp)
+        size = self._size(size, "size")
+        slub = self._k.slub
+        sheaf = self._sheaf(s, sheaf)
+        err, held = slub.kmem_cache_refill_sheaf(s, gfp, sheaf, size)
+        if held is not sheaf:
+            del slub.user_sheaves[id(sheaf)]
+            slub.user_sheaves[id(held)] = held
+        return err, held
+
+    def kmem_cache_return_sheaf(self, cache, gfp, sheaf) -> None:
+        """``kmem_cache_return_sheaf(cache, gfp, sheaf)``: give a prefilled sheaf back (it
+        becomes the CPU's spare, goes refilled into the barn, or is flushed and freed)."""
+        s = self._cache(cache)
+        gfp = G.check_gfp(gfp)
+        slub = self._k.slub
+        sheaf = self._sheaf(s, sheaf)
+        del slub.user_sheaves[id(sheaf)]
+        slub.kmem_cache_return_sheaf(s, gfp, sheaf)
+
+    @staticmethod
+    def kmem_cache_sheaf_size(sheaf) -> int:
+        """``kmem_cache_sheaf_size(sheaf)``: objects left in a prefilled sheaf."""
+        from .slub_sheaves import SlabSheaf
+        if not isinstance(sheaf, SlabSheaf):
+            raise TypeError(f"expected a sheaf from kmem_cache_prefill_sheaf(), got {type(sheaf).__name__}")
+        return sheaf.size
 
     def validate_slabs(self, cache=None) -> int:
         """Run SLUB's ``validate`` (``echo 1 > /sys/kernel/slab/<cache>/validate``) on one

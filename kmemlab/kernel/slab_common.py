@@ -312,6 +312,10 @@ class SlabCommon:
         self.kmalloc_types = types + ([KMALLOC_DMA] if has_dma and not gen.kmalloc_caches_by_type else [])
         self.kmalloc_caches: list[list] = [[None] * (KMALLOC_SHIFT_HIGH + 1) for _ in range(4)]
         self.kmalloc_random: list[list] | None = None
+        # kmalloc() works as soon as the normal caches exist (7.0 kzalloc()s the sheaves of
+        # the caches made after them); random_kmalloc_seed is still 0 then, as in the kernel
+        self.kmalloc_max_cache_size = KMALLOC_MAX_CACHE_SIZE if self.page_size == 4096 else 2 * self.page_size
+        self.random_kmalloc_seed = 0
         if gen.kmalloc_create_96_192_first:
             order = [1, 2] + list(range(KMALLOC_SHIFT_LOW, KMALLOC_SHIFT_HIGH + 1))
         else:
@@ -334,7 +338,6 @@ class SlabCommon:
                     self.new_kmalloc_cache(i, KMALLOC_DMA)
         # random_kmalloc_seed = get_random_u64()
         self.random_kmalloc_seed = int(k.rng.integers(0, 1 << 63)) if k.random_kmalloc_caches else 0
-        self.kmalloc_max_cache_size = KMALLOC_MAX_CACHE_SIZE if self.page_size == 4096 else 2 * self.page_size
         # kmalloc_index() of every size, done once: what the compiler folds for a
         # constant-size kmalloc(); kmalloc()'s hot path reads the normal cache from here
         normal = self.kmalloc_caches[KMALLOC_NORMAL]
@@ -380,6 +383,8 @@ class SlabCommon:
             align = max(align, size)
         align = calculate_alignment(flags, align, size, self.ptr)
         s = self.create_cache(name, size, align, flags, None, usersize=size if gen.slab_usersize else 0)
+        if s is None:                                   # its sheaves could not be allocated
+            raise MemoryError(f"Kernel panic - not syncing: kmalloc_caches: Unable to create cache {name}")
         self.kernel_caches.add(s.id)
         if random_copy:
             self.kmalloc_random[random_copy][idx] = s
@@ -470,12 +475,17 @@ class SlabCommon:
 
     # -- kmem_cache_create() and merging ---------------------------------------------------
 
+    def never_merge(self) -> int:
+        """``SLAB_NEVER_MERGE`` of the generation (7.0 adds SLAB_CONSISTENCY_CHECKS)."""
+        return SLAB_NEVER_MERGE | (SLAB_CONSISTENCY_CHECKS if self.gen.slab_never_merge_consistency else 0)
+
     def slab_unmergeable(self, s) -> bool:
         """mm/slab_common.c ``slab_unmergeable()``: slab_nomerge, a never-merge flag, a
-        constructor, a usercopy region (CONFIG_HARDENED_USERCOPY), per-CPU sheaves (6.18),
-        or a boot cache (refcount -1)."""
-        return bool(self.k.slab_nomerge or s.flags & SLAB_NEVER_MERGE or s.ctor is not None
-                    or s.usersize or s.sheaf_capacity or s.refcount < 0)
+        constructor, a usercopy region (CONFIG_HARDENED_USERCOPY), per-CPU sheaves (6.18;
+        7.0 gives nearly every cache sheaves and merges them), or a boot cache (refcount -1)."""
+        return bool(self.k.slab_nomerge or s.flags & self.never_merge() or s.ctor is not None
+                    or s.usersize or (s.cpu_sheaves is not None and self.gen.slab_sheaves_unmergeable)
+                    or s.refcount < 0)
 
     def find_mergeable(self, size: int, align: int, flags: int, name: str, ctor):
         """mm/slab_common.c ``find_mergeable()``: the oldest cache a new one can share:
@@ -484,7 +494,7 @@ class SlabCommon:
         if self.k.slab_nomerge or ctor is not None:
             return None
         flags |= self._debug_flags_for(name)            # kmem_cache_flags()
-        if flags & SLAB_NEVER_MERGE:
+        if flags & self.never_merge():
             return None
         p = self.ptr
         size = _align(size, p)
@@ -522,6 +532,8 @@ class SlabCommon:
             return self._create_failed(fn, name, -22)
         if not self.gen.slab_usersize or useroffset + usersize > size:
             useroffset = usersize = 0                   # "fail closed on bad usersize"
+        if sheaf_capacity and self.gen.slab_sheaves_all:
+            flags |= SLAB_NO_MERGE                      # 7.0: "special enough", unmergeable
         if not usersize and not sheaf_capacity:
             s = self.find_mergeable(size, align, flags, name, ctor)
             if s is not None:
@@ -534,6 +546,8 @@ class SlabCommon:
         align = calculate_alignment(flags, align, size, self.ptr)
         s = self.create_cache(name, size, align, flags, ctor, useroffset=useroffset, usersize=usersize,
                               freeptr_offset=freeptr_offset, sheaf_capacity=sheaf_capacity)
+        if s is None:                                   # the sheaves or barns: -ENOMEM
+            return self._create_failed(fn, name, -12)
         if s.order < 0:                                 # calculate_sizes() found no order
             self.slab_caches.remove(s)
             del self.caches_by_id[s.id]
@@ -576,6 +590,10 @@ class SlabCommon:
             k.log.printk("warn", text)
             raise KernelBug(f"kmem_cache_destroy({s.name}): {s.name} is a cache the kernel itself uses "
                             "(a kmalloc cache); destroying it would leave dangling pointers", text)
+        if s.cpu_sheaves is not None:
+            # kvfree_rcu_barrier_on_cache(): in-flight kfree_rcu()s may hold its objects
+            self.flush_rcu_sheaves_on_cache(s)
+            self.rcu_barrier()
         s.refcount -= 1
         if s.refcount:
             return False                                # an alias (or a cache destroyed before)
@@ -597,6 +615,7 @@ class SlabCommon:
                 del self.caches_by_id[s.id]
                 self.detached_caches.append(s)
             return False
+        self.release_sheaves(s)                         # __kmem_cache_release(): pcs_destroy()
         self.slab_caches.remove(s)
         del self.caches_by_id[s.id]
         return True
@@ -630,7 +649,7 @@ class SlabCommon:
         if slab is None:
             return self._kfree(addr)                # not a slab page (or not the direct map)
         s = slab.cache
-        self.do_slab_free(s, slab, addr, "kfree")
+        self.slab_free(s, slab, addr, "kfree")
         k.clock.ns += 100
         if k.bus.subscribers:
             k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)
@@ -652,7 +671,7 @@ class SlabCommon:
         if tr is not None:
             self._slab_free_frames(tr, s, slab, addr, "kfree", "kfree_slab_chain")
         else:
-            self.do_slab_free(s, slab, addr, "kfree")
+            self.slab_free(s, slab, addr, "kfree")
         k.clock.ns += 100
         if k.bus.subscribers:
             k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)

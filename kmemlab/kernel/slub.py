@@ -67,6 +67,7 @@ from .slab_common import (ARCH_KMALLOC_MINALIGN, GFP_SLAB_BUG_MASK, KMALLOC_CGRO
                           SLAB_USER_FLAGS, SLUB_RED_INACTIVE, ZERO_SIZE_PTR, SlabCommon, _align,
                           _caller_ip, calculate_alignment, get_order, kmalloc_index, kmalloc_size,
                           traced)
+from .slub_sheaves import SlabSheaf, SlubSheaves
 
 __all__ = ["Slub", "KmemCache", "Slab", "kmalloc_index", "kmalloc_size", "get_order",
            "calculate_order", "KMALLOC_MIN_SIZE", "KMALLOC_SHIFT_LOW", "KMALLOC_SHIFT_HIGH",
@@ -198,6 +199,8 @@ class KmemCacheNode:
         self.full: dict[int, Slab] = {}
         self.nr_slabs = 0
         self.total_objects = 0
+        #: ``n->barn``: the node's full and empty sheaves (caches with sheaves)
+        self.barn = None
 
     @property
     def nr_partial(self) -> int:
@@ -229,10 +232,14 @@ class KmemCache:
         self.sheaf_capacity = sheaf_capacity
         #: names of the caches merged into this one (/sys/kernel/slab shows them as links)
         self.alias_names: list[str] = []
-        self.cpu_slab = [KmemCacheCpu() for _ in range(slub.k.nr_cpus)]
+        #: ``s->cpu_slab`` (None from 7.0: struct kmem_cache_cpu is gone)
+        self.cpu_slab = [KmemCacheCpu() for _ in range(slub.k.nr_cpus)] if slub.gen.slab_cpu_slab else None
+        #: ``s->cpu_sheaves`` (:mod:`kmemlab.kernel.slub_sheaves`): None without sheaves
+        self.cpu_sheaves = None
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
         slub.calculate_sizes(self)
+        self.sheaf_capacity = slub.sheaf_capacity_at_create(self, sheaf_capacity)
         slub.set_cpu_partial(self)
         self.random_seq = slub.init_cache_random_seq(self)
 
@@ -256,7 +263,7 @@ class KmemCache:
                 f"objects/slab={self.objects} order={self.order}>")
 
 
-class Slub(SlabCommon):
+class Slub(SlabCommon, SlubSheaves):
     """The slab allocator of one machine (``k.slub``)."""
 
     def __init__(self, k):
@@ -273,7 +280,17 @@ class Slub(SlabCommon):
         self.gen = k.gen
         # large kmalloc blocks count as NR_SLAB_UNRECLAIMABLE_B since ~v5.9 (read on hot paths)
         self._large_accounted = k.gen.kmalloc_large_accounted
-        self.cpu_partial_on = k.slub_cpu_partial         # CONFIG_SLUB_CPU_PARTIAL
+        # CONFIG_SLUB_CPU_PARTIAL (7.0: gone with the CPU slabs)
+        self.cpu_partial_on = k.slub_cpu_partial and k.gen.slab_cpu_slab
+        if not k.gen.slab_sheaves:
+            # before 6.18 no cache has sheaves, and slab_free() is do_slab_free(): the hot
+            # path of every kfree() skips the call that would only find that out
+            self.slab_free = self.do_slab_free
+        #: 7.0's shared ``bootstrap_sheaf`` (no capacity) of caches without sheaves
+        self.bootstrap_sheaf = SlabSheaf(None, 0, 0)
+        #: prefilled sheaves handed out by kmem_cache_prefill_sheaf(), by id()
+        self.user_sheaves: dict[int, SlabSheaf] = {}
+        self._no_obj_ext = 0                            # __GFP_NO_OBJ_EXT depth (slub_sheaves)
         self.slab_caches: list[KmemCache] = []          # creation order (slab_caches, reversed)
         self.caches_by_id: dict[int, KmemCache] = {}
         #: caches kmem_cache_destroy() unlinked with objects left (6.12+): their slabs stay
@@ -287,6 +304,8 @@ class Slub(SlabCommon):
         self.dbg = SlubDebug(self)
         self.debug_flags, self.debug_only = parse_slub_debug(k, k.slub_debug)
         self.create_kmalloc_caches()
+        if k.gen.slab_sheaves_all:
+            self.bootstrap_kmalloc_sheaves()
         # the last line of mm/slub.c kmem_cache_init() (same text v4.14 .. v6.6; the
         # arguments are cache_line_size(), slub_min_order, slub_max_order,
         # slub_min_objects (0: computed per cache), nr_cpu_ids, nr_node_ids)
@@ -421,6 +440,8 @@ class Slub(SlabCommon):
         """``create_cache()`` -> ``do_kmem_cache_create()``: a new ``struct kmem_cache`` on
         ``slab_caches``."""
         s = KmemCache(self, self._new_id(), name, size, align, flags, ctor, **args)
+        if not self.init_sheaves(s):                   # the barns and sheaves are kmalloc()ed
+            return None
         self.slab_caches.append(s)
         self.caches_by_id[s.id] = s
         return s
@@ -653,15 +674,26 @@ class Slub(SlabCommon):
 
         This is the fast path: kmalloc(), kmem_cache_alloc() and every other allocation
         come through here, traced or not. A debug cache never has a CPU freelist, so it
-        always takes the slow path."""
-        c = s.cpu_slab[self.k.cpu]
-        obj = c.freelist
-        if obj and (node < 0 or c.slab.node == node):
-            phys = obj + s.fp_phys
-            page = self.pages.get(phys >> self.page_shift)
-            c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
-        else:
-            obj = self.__slab_alloc(s, gfp, node, c, orig_size)
+        always takes the slow path. A cache with sheaves (6.18: created with a
+        sheaf_capacity; 7.0: nearly all) first tries ``alloc_from_pcs()``; 7.0 has no CPU
+        slab, so a miss goes to ``___slab_alloc()``."""
+        obj = 0
+        if s.cpu_sheaves is not None:
+            obj = self.alloc_from_pcs(s, gfp, node)
+        if not obj:
+            # __slab_alloc_node() (inline)
+            cs = s.cpu_slab
+            if cs is None:
+                obj = self.___slab_alloc(s, gfp, node, None, orig_size)
+            else:
+                c = cs[self.k.cpu]
+                obj = c.freelist
+                if obj and (node < 0 or c.slab.node == node):
+                    phys = obj + s.fp_phys
+                    page = self.pages.get(phys >> self.page_shift)
+                    c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
+                else:
+                    obj = self.__slab_alloc(s, gfp, node, c, orig_size)
             if not obj:
                 return 0
         if gfp & _F_ZERO:
@@ -679,14 +711,38 @@ class Slub(SlabCommon):
         return self.___slab_alloc(s, gfp, node, c, orig_size)
 
     @traced("___slab_alloc", detail=lambda self, s, gfp, node, c, orig_size: (
-        "debug cache: no cpu slab" if s.debug else "c->freelist empty" if not c.freelist
+        "debug cache: no cpu slab" if s.debug else "no cpu slab: one object from a partial or new slab"
+        if c is None else "c->freelist empty" if not c.freelist
         else f"cpu slab not on node {node}"))
     def ___slab_alloc(self, s: KmemCache, gfp: int, node: int, c: KmemCacheCpu, orig_size: int) -> int:
         """``___slab_alloc()``: refill from the CPU slab (objects freed by other CPUs, via
         ``get_freelist()``), else deactivate a CPU slab on the wrong node; then the CPU's
-        partial slabs, then ``get_partial()``, then ``new_slab()``."""
+        partial slabs, then ``get_partial()``, then ``new_slab()``.
+
+        7.0 (no CPU slab, ``c`` is None): one object from a node's partial slab
+        (``get_from_partial()``), else from a new slab (``alloc_from_new_slab()``), which
+        goes onto the partial list with the rest."""
         if s.debug:
             return self.dbg.alloc(s, gfp, node, orig_size)
+        if c is None:
+            try_thisnode = node >= 0 and not gfp & G.F_THISNODE
+            while True:
+                pflags = gfp
+                if try_thisnode:
+                    pflags = (G.GFP_NOWAIT if self.gen.gfp_nowait_nowarn else G.GFP_NOWAIT_OLD) | G.F_THISNODE
+                obj = self.get_from_partial(s, node, pflags)
+                if obj:
+                    return obj
+                slab = self.new_slab(s, pflags, node)
+                if slab is None:
+                    if try_thisnode:
+                        try_thisnode = False
+                        continue
+                    self.slab_out_of_memory(s, gfp, self.k.numa_node_id() if node < 0 else node)
+                    return 0
+                got = self.alloc_from_new_slab(s, slab, 1)
+                if got:
+                    return got[0]
         slab = c.slab
         if slab is not None:
             if node >= 0 and slab.node != node:
@@ -811,6 +867,38 @@ class Slub(SlabCommon):
                 break
         return first
 
+    def get_from_partial(self, s: KmemCache, node: int, gfp: int) -> int:
+        """7.0 ``get_from_partial()``: an object from this node's partial slabs
+        (``numa_mem_id()`` for NUMA_NO_NODE), then, unless __GFP_THISNODE pins a node, from
+        other nodes that keep more than ``min_partial`` (``get_from_any_partial()``)."""
+        search = self.k.numa_node_id() if node < 0 else node
+        obj = self.get_from_partial_node(s, search, gfp)
+        if obj or (node >= 0 and gfp & G.F_THISNODE):
+            return obj
+        for i in range(1, len(s.node)):
+            other = (search + i) % len(s.node)
+            if s.node[other].nr_partial > s.min_partial:
+                obj = self.get_from_partial_node(s, other, gfp)
+                if obj:
+                    return obj
+        return 0
+
+    @traced("get_from_partial_node", done=lambda self, obj, s, nid, gfp: (
+        f"node {nid}: object {obj:#x}" if obj else f"node {nid}: no partial slab"))
+    def get_from_partial_node(self, s: KmemCache, nid: int, gfp: int) -> int:
+        """7.0 ``get_from_partial_node()``: one object off the first partial slab; a slab
+        left without free objects leaves the list."""
+        n = s.node[nid]
+        if not n.partial:
+            return 0
+        slab = next(iter(n.partial.values()))
+        obj = slab.freelist
+        slab.freelist = self.get_freepointer(s, obj)
+        slab.inuse += 1
+        if not slab.freelist:
+            self.remove_partial(n, slab)
+        return obj
+
     @traced("deactivate_slab", detail=lambda self, s, slab, freelist, why: why)
     def deactivate_slab(self, s: KmemCache, slab: Slab, freelist: int, why: str = "") -> None:
         """``deactivate_slab()``: splice the CPU's freelist back onto the slab, unfreeze
@@ -894,15 +982,27 @@ class Slub(SlabCommon):
             self.__put_partials(s, slabs)
 
     def flush_all(self, s: KmemCache) -> None:
-        """``flush_all()`` -> ``__flush_cpu_slab()`` on every CPU: deactivate the CPU slab,
-        then put the CPU partial slabs back (``put_partials_cpu()``)."""
-        for c in s.cpu_slab:
-            if c.slab is not None:
-                slab, fl = c.slab, c.freelist
-                c.slab = None
-                c.freelist = 0
-                self.deactivate_slab(s, slab, fl, "flush_all()")
-            self.put_partials_cpu(s, c)
+        """``flush_all()`` -> ``flush_cpu_slab()`` on every CPU: its sheaves to the slabs
+        (``pcs_flush_all()``, caches with sheaves), then (before 7.0) deactivate the CPU
+        slab and put the CPU partial slabs back (``put_partials_cpu()``)."""
+        k = self.k
+        here = k.cpu
+        try:
+            for cpu in range(k.nr_cpus):
+                k.cpu = cpu                             # the work runs on that CPU
+                if self.cache_has_sheaves(s):
+                    self.pcs_flush_all(s)
+                if s.cpu_slab is None:
+                    continue
+                c = s.cpu_slab[cpu]
+                if c.slab is not None:
+                    slab, fl = c.slab, c.freelist
+                    c.slab = None
+                    c.freelist = 0
+                    self.deactivate_slab(s, slab, fl, "flush_all()")
+                self.put_partials_cpu(s, c)
+        finally:
+            k.cpu = here
 
     def slab_out_of_memory(self, s: KmemCache, gfp: int, nid: int) -> None:
         """``slab_out_of_memory()``: the "SLUB: Unable to allocate memory" report."""
@@ -919,39 +1019,65 @@ class Slub(SlabCommon):
 
     # -- freeing ---------------------------------------------------------------------
 
-    def do_slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
-        """``do_slab_free()`` (4.5: the fast path inside ``slab_free()``): push onto the
-        CPU's freelist if the object's slab is this CPU's slab (the old head is stored in
-        the object at ``s->offset``), else ``__slab_free()``. ``fn``: the caller's name
-        for reports. The fast path of every free, traced or not."""
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
+        """``slab_free()`` (inline in kfree() and kmem_cache_free()): a cache with sheaves
+        frees to this CPU's main sheaf when the object is from this CPU's node
+        (``free_to_pcs()``); else ``do_slab_free()`` (7.0: ``__slab_free()``)."""
+        if s.cpu_sheaves is not None:
+            k = self.k                              # slab_nid(slab) == numa_mem_id()
+            if (k.nr_nodes == 1 or slab.node == k.numa_node_id()) and self.free_to_pcs(s, obj):
+                return
+        if s.cpu_slab is None:
+            self.__slab_free(s, slab, obj, fn)
+        else:
+            self.do_slab_free(s, slab, obj, fn)
+
+    def do_slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str, tail: int = 0, cnt: int = 1) -> None:
+        """``do_slab_free()`` (4.5: the fast path inside ``slab_free()``; gone in 7.0): push
+        onto the CPU's freelist if the object's slab is this CPU's slab (the old head is
+        stored in the object at ``s->offset``), else ``__slab_free()``. ``fn``: the
+        caller's name for reports. ``tail``/``cnt``: a detached freelist ``obj`` .. ``tail``
+        of ``cnt`` objects of one slab (``__kmem_cache_free_bulk()``)."""
         c = s.cpu_slab[self.k.cpu]
         if c.slab is slab:
-            phys = obj + s.fp_phys
+            last = tail or obj
+            phys = last + s.fp_phys
             page = self.pages.get(phys >> self.page_shift)
             if page is None:
-                self.set_freepointer(s, obj, c.freelist)
+                self.set_freepointer(s, last, c.freelist)
             else:
                 self._fp_set(page, phys & self.page_mask, c.freelist)
             c.freelist = obj
         else:
-            self.__slab_free(s, slab, obj, fn)
+            self.__slab_free(s, slab, obj, fn, tail, cnt)
 
-    @traced("__slab_free", detail=lambda self, s, slab, obj, fn: (
+    @traced("__slab_free", detail=lambda self, s, slab, obj, fn, *bulk: (
         f"slab pfn={slab.pfn:#x} inuse={slab.inuse}"
         + (" (another CPU's slab)" if slab.frozen and slab.on_list is None else
            " (on a cpu partial list)" if slab.on_list == "cpu_partial" else "")))
-    def __slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
+    def __slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str, tail: int = 0, cnt: int = 1) -> None:
         """``__slab_free()``: push on the slab's own freelist. A frozen slab (another CPU's
         slab; before 6.8 also a CPU partial slab) needs nothing more. A slab that was full
         goes onto this CPU's partial list (``put_cpu_partial()``; without CPU partial
         lists, the node's); an empty slab on the node partial list is discarded once the
-        node keeps ``min_partial``; a slab on a CPU partial list stays where it is."""
+        node keeps ``min_partial``; a slab on a CPU partial list stays where it is.
+        ``tail``/``cnt``: ``obj`` heads a linked list of ``cnt`` objects ending at ``tail``
+        (a bulk free). In 7.0 no slab is frozen and there are no CPU partial lists, so
+        only the node partial list is involved."""
         if s.debug:
-            return self.free_to_partial_list(s, slab, obj, fn)
+            if cnt == 1:
+                return self.free_to_partial_list(s, slab, obj, fn)
+            objs = []
+            for _ in range(cnt):                    # one by one, through the checks
+                objs.append(obj)
+                obj = self.get_freepointer(s, obj)
+            for o in objs:
+                self.free_to_partial_list(s, slab, o, fn)
+            return
         prior = slab.freelist
-        self.set_freepointer(s, obj, prior)
+        self.set_freepointer(s, tail or obj, prior)
         slab.freelist = obj
-        slab.inuse -= 1
+        slab.inuse -= cnt
         if slab.frozen:
             return                                  # FREE_FROZEN
         has_partial = self.kmem_cache_has_cpu_partial(s)
@@ -1038,13 +1164,34 @@ class Slub(SlabCommon):
         names = ("slab_alloc_node", "__slab_alloc_node") if self.gen.slab_alloc_node_split else ("slab_alloc_node",)
 
         def body():
-            c = s.cpu_slab[self.k.cpu]
+            c = s.cpu_slab[self.k.cpu] if s.cpu_slab is not None else None
             obj = self.slab_alloc_node(s, gfp, node, orig_size)
+            if self._hoist_pcs_frame(tr, "alloc_from_pcs", len(names)):
+                return obj                              # a sheaf hit: __slab_alloc_node() never ran
             frame = tr.stack[-1]
-            if obj and not any(x.func == "__slab_alloc" for x in frame.children):
+            if obj and c is not None and not any(x.func == "__slab_alloc" for x in frame.children):
                 frame.detail = f"c->freelist hit: object {obj:#x}, next {c.freelist:#x} (fast path)"
             return obj
         return tr.through(names, body, s.name)
+
+    @staticmethod
+    def _hoist_pcs_frame(tr, func: str, nframes: int) -> bool:
+        """A trace's frames for a sheaf fast path: ``slab_alloc_node()`` calls
+        ``alloc_from_pcs()`` before ``__slab_alloc_node()``, and 6.18's ``slab_free()``
+        ``free_to_pcs()`` before ``do_slab_free()`` — siblings, not callees, of the
+        innermost frame of a chain of ``nframes`` the call ran in. Move ``func``'s frame up
+        beside that frame, and drop the frame when ``func`` did the whole job. True then."""
+        frame = tr.stack[-1]
+        if nframes < 2 or not frame.children or frame.children[0].func != func:
+            return False
+        pcs = frame.children.pop(0)
+        siblings = tr.stack[-2].children
+        at = siblings.index(frame)
+        siblings.insert(at, pcs)
+        if pcs.result and not frame.children:
+            del siblings[at + 1]
+            return True
+        return False
 
     def _kmalloc_frames(self, tr, size: int, gfp: int, node: int) -> int:
         """kmalloc() while a trace runs: the calls of the generation's inline kmalloc()
@@ -1262,7 +1409,7 @@ class Slub(SlabCommon):
             s = slab.cache
         tr = k.tracer
         if tr is None:
-            self.do_slab_free(s, slab, addr, "kmem_cache_free")
+            self.slab_free(s, slab, addr, "kmem_cache_free")
         else:
             if tr.events is not None:       # kmem_cache_free(): trace_kmem_cache_free() first
                 tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)
@@ -1277,26 +1424,33 @@ class Slub(SlabCommon):
     def _slab_free_frames(self, tr, s: KmemCache, slab: Slab, addr: int, fn: str, role: str) -> None:
         """``slab_free()`` -> ``do_slab_free()`` as a trace shows it (a leaf when the object
         went onto ``c->freelist``)."""
+        names = self.gen.chain(role)
+
         def body():
-            self.do_slab_free(s, slab, addr, fn)
+            self.slab_free(s, slab, addr, fn)
+            if self._hoist_pcs_frame(tr, "free_to_pcs", len(names)):
+                return
             frame = tr.stack[-1]
-            if not frame.children:
+            if not frame.children and s.cpu_slab is not None:
                 frame.detail = "object's slab is the cpu slab: pushed on c->freelist (fast path)"
-        tr.through(self.gen.chain(role), body, s.name)
+        tr.through(names, body, s.name)
 
     # -- shrink, shutdown, counts ----------------------------------------------------
 
     def live_objects(self, s: KmemCache) -> int:
-        """Objects allocated and not freed (slabs' inuse less the CPUs' free objects)."""
+        """Objects allocated and not freed (slabs' inuse less the CPUs' free objects and
+        the objects cached in sheaves)."""
         total = 0
         for n in s.node:
             total += n.total_objects
         free = 0
-        for c in s.cpu_slab:
+        for c in s.cpu_slab or ():
             p = c.freelist
             while p and free <= total:
                 free += 1
                 p = self.get_freepointer(s, p)
+        if s.cpu_sheaves is not None:
+            free += sum(len(sh.objects) for sh in self.sheaves_of(s) if sh.owner != "user")
         for slab in self.slabs_of(s):
             free += slab.objects - slab.inuse
         return total - free
@@ -1307,10 +1461,12 @@ class Slub(SlabCommon):
     def kmem_cache_do_shrink(self, s: KmemCache) -> int:
         """``__kmem_cache_shrink()`` -> ``__kmem_cache_do_shrink()``: flush the CPU slabs and
         CPU partial lists, free every empty slab, and order each partial list fullest
-        first. Returns 1 if slabs remain."""
+        first (the barns are shrunk first). Returns 1 if slabs remain."""
         self.flush_all(s)
         ret = 0
         for n in s.node:
+            if n.barn is not None:
+                self.barn_shrink(s, n.barn)
             empty = [sl for sl in n.partial.values() if sl.inuse == 0]
             for sl in empty:
                 self.remove_partial(n, sl)
@@ -1325,9 +1481,14 @@ class Slub(SlabCommon):
         """``__kmem_cache_shutdown()``: flush the CPU slabs and partial lists, then
         ``free_partial()`` (empty partial slabs are freed, the others reported by
         ``list_slab_objects()``: "Objects remaining in ... on __kmem_cache_shutdown()").
-        True when no slab is left."""
+        True when no slab is left. With sheaves: the rcu_free sheaves in flight are
+        waited for (``rcu_barrier()``) and the barns shrunk first."""
         self.flush_all(s)
+        if self.cache_has_sheaves(s):
+            self.rcu_barrier()
         for n in s.node:
+            if n.barn is not None:
+                self.barn_shrink(s, n.barn)
             for sl in list(n.partial.values()):
                 if sl.inuse == 0:
                     self.remove_partial(n, sl)
@@ -1346,7 +1507,7 @@ class Slub(SlabCommon):
         the total, then `` N<node>=<count>`` for each node with a count (CONFIG_NUMA)."""
         nodes = [0] * len(s.node)
         if what == "cpu_slabs":
-            for c in s.cpu_slab:
+            for c in s.cpu_slab or ():
                 if c.slab is not None:
                     nodes[c.slab.node] += 1
                 if c.partial:
@@ -1371,7 +1532,9 @@ class Slub(SlabCommon):
         """``slabs_cpu_partial_show()``: "objects(slabs)" over all CPUs, then
         " C<cpu>=objects(slabs)" per CPU with partial slabs. 5.16+ estimates the objects as
         half of each slab (``slabs * oo_objects(s->oo) / 2``); before, it printed the head's
-        ``pobjects`` and ``pages``."""
+        ``pobjects`` and ``pages``. 7.0 prints "0(0)": there are no CPU partial lists."""
+        if s.cpu_slab is None:
+            return "0(0)\n"
         per = []
         for cpu, c in enumerate(s.cpu_slab):
             if c.partial:
@@ -1401,7 +1564,7 @@ def check_slub(k) -> None:
     live_caches = {s.id: s for s in slub.slab_caches + slub.detached_caches}
     where: dict[int, str] = {}
     for s in live_caches.values():
-        for cpu, c in enumerate(s.cpu_slab):
+        for cpu, c in enumerate(s.cpu_slab or ()):
             if c.slab is not None:
                 if c.slab.id in where:
                     _fail(f"{s.name}: slab {c.slab.pfn:#x} is the CPU slab of two CPUs")
@@ -1469,6 +1632,7 @@ def check_slub(k) -> None:
             _fail(f"{s.name}: slab {slab.pfn:#x} is on a CPU partial list without free objects")
         if place is None and listed is None and slab.inuse != slab.objects:
             _fail(f"{s.name}: slab {slab.pfn:#x} with free objects is on no list (lost)")
+    check_sheaves(k, live_caches.values())
     for s in live_caches.values():
         mine = [sl for sl in slub.slabs.values() if sl.cache is s]
         for nid, n in enumerate(s.node):
@@ -1482,3 +1646,63 @@ def check_slub(k) -> None:
     for key, v in pages.items():
         if k.vmstat[key] != v:
             _fail(f"vmstat {key}={k.vmstat[key]} but slabs hold {v} pages")
+
+
+def check_sheaves(k, caches) -> None:
+    """The sheaves' invariants: a cache with sheaves has a main sheaf on every CPU and a
+    barn on every node (7.0: the bootstrap sheaf without capacity); no sheaf holds more
+    than its capacity; the barn's empty sheaves are empty and its full ones full; each
+    object in a sheaf is an object of that cache's slabs, allocated as far as its slab
+    knows (on no freelist) and in no other sheaf: it is free for the kernel's callers."""
+    from .invariants import _fail
+    slub = k.slub
+    seen: dict[int, str] = {}
+    for s in caches:
+        if s.cpu_sheaves is None:
+            if k.gen.slab_sheaves_all:
+                _fail(f"{s.name}: a 7.0 cache without cpu_sheaves")
+            continue
+        if len(s.cpu_sheaves) != k.nr_cpus:
+            _fail(f"{s.name}: {len(s.cpu_sheaves)} per-CPU sheaves on {k.nr_cpus} CPUs")
+        has = slub.cache_has_sheaves(s)
+        for cpu, pcs in enumerate(s.cpu_sheaves):
+            if pcs.main is None:
+                _fail(f"{s.name}: CPU {cpu} has no main sheaf")
+            if not has and (pcs.main is not slub.bootstrap_sheaf or pcs.spare or pcs.rcu_free):
+                _fail(f"{s.name}: a cache without sheaf capacity holds sheaves on CPU {cpu}")
+        for nid, n in enumerate(s.node):
+            if has != (n.barn is not None):
+                _fail(f"{s.name}: node {nid} {'lacks' if has else 'has'} a barn")
+            if n.barn is not None:
+                if any(sh.objects for sh in n.barn.sheaves_empty):
+                    _fail(f"{s.name}: node {nid}'s barn has a non-empty sheaf on its empty list")
+                if any(len(sh.objects) < s.sheaf_capacity for sh in n.barn.sheaves_full) and not k.gen.slab_sheaves_all:
+                    # 7.0 rcu_free_sheaf() may put a partly flushed sheaf there (debug hooks)
+                    _fail(f"{s.name}: node {nid}'s barn has a sheaf on its full list that is not full")
+        for sh in slub.sheaves_of(s):
+            if sh.cache is not s:
+                _fail(f"{s.name}: holds a sheaf of {getattr(sh.cache, 'name', None)}")
+            if len(sh.objects) > sh.capacity:
+                _fail(f"{s.name}: a sheaf holds {len(sh.objects)} objects, capacity {sh.capacity}")
+            for obj in sh.objects:
+                slab = slub.page_slab.get((obj - slub.page_offset) >> slub.page_shift)
+                if slab is None or slab.cache is not s or not slub.dbg.check_valid_pointer(s, slab, obj):
+                    _fail(f"{s.name}: sheaf object {obj:#x} is not an object of the cache's slabs")
+                if obj in seen:
+                    _fail(f"{s.name}: object {obj:#x} is in two sheaves ({seen[obj]}, {sh.owner})")
+                seen[obj] = sh.owner or "?"
+    if seen:
+        # no object in a sheaf is free as far as its slab knows
+        for sid, slab in slub.slabs.items():
+            s = slab.cache
+            chains = [slab.freelist]
+            for c in s.cpu_slab or ():
+                if c.slab is slab:
+                    chains.append(c.freelist)
+            for p in chains:
+                n = 0
+                while p and n <= slab.objects:
+                    if p in seen:
+                        _fail(f"{s.name}: object {p:#x} is in a sheaf ({seen[p]}) and on a freelist")
+                    p = slub.get_freepointer(s, p)
+                    n += 1

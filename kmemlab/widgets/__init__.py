@@ -20,10 +20,11 @@ from .palette import PALETTE_NAME
 from .mapping import MappingView
 from .messages import get_language, set_language
 from .physmap import PhysMap
+from .sheafview import SheafView
 from .slabview import SlabView
 from .virtmap import VirtMap
 from .walkview import WalkView
 
 __all__ = ["View", "Hub", "PhysMap", "BuddyChart", "Console", "Dashboard", "Coalescer", "VIEWS",
-           "MappingView", "SlabView", "VirtMap", "WalkView",
+           "MappingView", "SheafView", "SlabView", "VirtMap", "WalkView",
            "DEFAULT_VIEWS", "PALETTE_NAME", "set_language", "get_language"]

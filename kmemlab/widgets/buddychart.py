@@ -15,7 +15,7 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..kernel.helpers import for_each_populated_zone
+from ..kernel.helpers import for_each_populated_zone, nr_node_ids
 from .base import FRAME_EVENTS, View
 
 __all__ = ["BuddyChart"]
@@ -96,7 +96,7 @@ class BuddyChart(View):
         return list(for_each_populated_zone(self.machine))
 
     def _labels(self) -> list[str]:
-        single = self.machine.nodes == 1
+        single = nr_node_ids(self.machine) == 1
         return [z.name if single else f"node {z.node} {z.name}" for z in self._zones()]
 
     def counts(self) -> np.ndarray:

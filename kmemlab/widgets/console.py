@@ -19,6 +19,7 @@ import html
 import ipywidgets as W
 
 from ..kernel import gfp as G
+from ..kernel.helpers import prb_first_valid_seq, prb_next_seq, tracing_is_on
 from ..kernel.types import Address, Page
 from .base import View, weak_handler
 from .inputs import number_box, parse_bytes, parse_order_or_size
@@ -65,8 +66,8 @@ class Console(View):
         self.on_select = None
         #: called with the function a button ran ("alloc_pages", "kmalloc", ...)
         self.on_action = None
-        self._k_seen = m._k
         self._log_seen = None
+        self._restored = False
         t = self.t
         fs = self.px(15)
         half = W.Layout(width="100%", max_width="340px", min_width="0")
@@ -195,7 +196,7 @@ class Console(View):
     def _call(self, fn, *args):
         """Call ``fn(*args)``, traced where the machine can trace; the trace is shown."""
         m = self.machine
-        if self.trace is None or getattr(m._k, "tracer", None) is not None:
+        if self.trace is None or tracing_is_on(m):
             return fn(*args)
         with m.trace() as t:
             result = fn(*args)
@@ -333,15 +334,20 @@ class Console(View):
         else:
             self._on_list_select({"new": None})
 
+    def _note(self, changes) -> None:
+        if "restore" in changes.types:
+            self._restored = True
+
     def _redraw(self) -> None:
         m = self.machine
-        if m._k is not self._k_seen:
-            # restore(): allocations from before it belong to another mem_map: forget them
-            self._k_seen = m._k
+        if self._restored:
+            # restore(): allocations from before it belong to another mem_map, and the log
+            # is the snapshot's: forget them
+            self._restored = False
             self.live.clear()
             self._update_list()
-        records = m._k.log.records
-        mark = (len(records), records[-1] if records else None)
+            self._log_seen = None
+        mark = (prb_first_valid_seq(m), prb_next_seq(m))
         if mark == self._log_seen:
             return                       # nothing new was logged: no text to rebuild
         self._log_seen = mark

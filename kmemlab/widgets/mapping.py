@@ -25,12 +25,12 @@ import html
 import bqplot as bq
 import ipywidgets as W
 
+from ..kernel.helpers import OBJ_USED, get_vm_area_size, page_slab, slab_object_states
 from ..kernel.mem_map import K_FREE, K_KMALLOC_LARGE, K_PAGES, K_SLAB, KIND_NAMES
 from ..kernel.types import Address, Page
 from ..kernel.vmalloc import VM_ALLOC
 from .base import View, weak_handler
 from .inputs import number_box
-from .slabview import OBJ_USED, slab_object_states
 
 __all__ = ["MappingView", "MAX_LINES", "BAND_X0", "BAND_X1", "PAGE_COLOURS"]
 
@@ -150,7 +150,7 @@ class MappingView(View):
             vm = m.find_vm_area(addr)
             if vm is None:
                 raise ValueError(self.t("err.no_area", addr=Address(addr)))
-            size = vm.get_vm_area_size(ps)
+            size = get_vm_area_size(vm)
             guard = size != vm.size
             function = "vmalloc" if vm.flags & VM_ALLOC else "vmap"
             return Allocation(function, vm.addr, size, size // ps, guard, "vmalloc", vm.addr)
@@ -164,7 +164,7 @@ class MappingView(View):
         if kind == K_SLAB:
             size = m.ksize(addr)
             nr = -(-(addr - page_start + size) // ps)
-            cache = m._k.slub.page_slab[pfn].cache.name
+            cache = page_slab(m, pfn).slab_cache.name
             return Allocation(f"{cache} object", addr, size, nr, False, "direct map", page_start)
         # a block: kmalloc_large, alloc_pages, ... find its head
         for o in range(m.NR_PAGE_ORDERS):
@@ -218,16 +218,16 @@ class MappingView(View):
         if sel.region == "vmalloc":
             vm = m.find_vm_area(sel.first_page)
             return vm is not None and vm.addr == sel.first_page
-        pfn = (sel.first_page - m._k.profile.page_offset) >> m.PAGE_SHIFT
+        pfn = (sel.first_page - m.PAGE_OFFSET) >> m.PAGE_SHIFT
         if not 0 <= pfn < m.max_pfn:
             return False
         if sel.function.endswith(" object"):
-            slab = m._k.slub.page_slab.get(pfn)
+            slab = page_slab(m, pfn)
             if slab is None:
                 return False
-            s = slab.cache
+            s = slab.slab_cache
             i = (sel.addr - slab.addr - s.red_left_pad) // s.size
-            return 0 <= i < slab.objects and slab_object_states(m, slab)[i] == OBJ_USED
+            return 0 <= i < slab.objects and slab_object_states(slab)[i] == OBJ_USED
         return int(mm.kind[pfn]) not in (K_FREE,) and int(mm.order[pfn]) >= 0
 
     def _frames(self, sel: Allocation) -> list[tuple[int, int]]:

@@ -30,7 +30,8 @@ import ipywidgets as W
 import numpy as np
 from PIL import Image as PILImage
 
-from ..kernel import gfp as G
+from ..kernel.helpers import (for_each_populated_zone, for_each_zone, free_list_pfns,
+                              migratetype_names, nr_node_ids, page_slab, zone_end_pfn)
 from ..kernel.mem_map import K_FREE, K_NOMAP, K_SLAB
 from .base import FRAME_EVENTS, View, weak_handler
 from .inputs import number_box, parse_pfn
@@ -221,15 +222,14 @@ class PhysMap(View):
         m = self.machine
         mib = self._mib_per_row()
         xs, ys, texts, lx, ly = [], [], [], [], []
-        for z in m.zones:
-            if not z.populated():
-                continue
+        one_node = nr_node_ids(m) == 1
+        for z in for_each_populated_zone(m):
             b = z.zone_start_pfn
             c, r = b % self.width, b // self.width
             # below the frames before b, up along the cell edge, over the frames from b on
             xs.append([0, c, c, self.width])
             ys.append([(r + 1) * mib, (r + 1) * mib, r * mib, r * mib])
-            label = z.name if m.nodes == 1 else f"node {z.node} {z.name}"
+            label = z.name if one_node else f"node {z.node} {z.name}"
             texts.append(label)
             lx.append(c)
             ly.append(r * mib)
@@ -288,20 +288,21 @@ class PhysMap(View):
 
     def _shade_slabs(self, lo: int, kind: np.ndarray) -> None:
         """Slab frames in ``kind`` (frames from ``lo``) get their cache's size shade:
-        mem_map.owner of a slab frame is the slab's id (k.slub.slabs)."""
+        every frame of a slab has the same mem_map.owner (the slab's id), so one
+        ``page_slab()`` per slab, at one of its frames, finds its cache."""
         idx = np.flatnonzero(kind == K_SLAB)
         if not idx.size:
             return
-        slub = getattr(self.machine._k, "slub", None)
-        if slub is None:
-            return
         idx += lo
-        owners = self.machine.mem_map.owner[idx]
-        ids, inv = np.unique(owners, return_inverse=True)
-        slabs = slub.slabs
-        shade = np.array([SLAB_BASE + slab_shade(slabs[int(i)].cache.size) if int(i) in slabs
-                          else K_SLAB for i in ids], np.uint8)
-        self.pixels[idx] = shade[inv]
+        m = self.machine
+        ids, inv = np.unique(m.mem_map.owner[idx], return_inverse=True)
+        frame = np.empty(len(ids), np.int64)
+        frame[inv] = idx                   # a frame of each slab (any will do)
+        shades = []
+        for pfn in frame.tolist():
+            slab = page_slab(m, pfn)
+            shades.append(K_SLAB if slab is None else SLAB_BASE + slab_shade(slab.slab_cache.size))
+        self.pixels[idx] = np.array(shades, np.uint8)[inv]
 
     def _recolour_all(self) -> None:
         m = self.machine
@@ -309,11 +310,12 @@ class PhysMap(View):
         pix = self.pixels
         pix[:mm.max_pfn] = self._lut[mm.kind]
         self._shade_slabs(0, mm.kind)
-        for z in m.zones:
+        mts = range(len(migratetype_names(m)))
+        for z in for_each_zone(m):
             for fa in z.free_area:
                 o = fa.order
-                for mt in range(G.MIGRATE_TYPES):
-                    heads = fa.free_list(mt)
+                for mt in mts:
+                    heads = free_list_pfns(fa, mt)
                     if not heads:
                         continue
                     h = np.asarray(heads, np.int64)
@@ -578,7 +580,7 @@ class PhysMap(View):
         ww = min(860, max(self.width, 512))
         rows = "".join(
             f"<tr><td>{html.escape(z.name)}</td><td>{z.node}</td><td>{z.zone_start_pfn:#x}</td>"
-            f"<td>{z.zone_end_pfn:#x}</td></tr>" for z in self.machine.zones if z.populated())
+            f"<td>{zone_end_pfn(z):#x}</td></tr>" for z in for_each_populated_zone(self.machine))
         return (f'<div class="kmemlab-physmap-static"><b>Physical memory map</b> '
                 f'({self.machine.max_pfn} frames, {self.width} per row, first frame top left)<br>'
                 f'<img src="data:image/png;base64,{b64}" width="{ww}" '

@@ -125,7 +125,7 @@ class ReplayControl:
             if r.state == r.PLAYING:
                 r.play(speed=change["new"])      # goes on at the new pace from here
             else:
-                r.speed = r._check_speed(change["new"])
+                r.speed = change["new"]          # one of SPEEDS: a valid Replayer speed
         self._guard(go)
 
     # -- what the bar shows ----------------------------------------------------------------

@@ -20,13 +20,14 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..kernel.helpers import find_slab_cache
+from ..kernel.helpers import (OBJ_CPU_FREE, OBJ_FREE, OBJ_USED, find_slab_cache, page_slab,
+                              slab_cache_for_each_slab)
+from ..kernel.helpers import slab_object_states as _slab_object_states
 from .base import View, weak_handler
 from .buddychart import nice_ticks
 
 __all__ = ["SlabView", "parse_slabinfo", "slab_object_states", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
 
-OBJ_USED, OBJ_FREE, OBJ_CPU_FREE = 2, 0, 1
 _OBJ_COLOURS = ["#DDDDDD", "#88CCEE", "#117733"]     # free, free on a CPU freelist, in use
 MAX_CACHES = 14
 
@@ -47,26 +48,9 @@ def parse_slabinfo(text: str) -> list[dict]:
 
 def slab_object_states(machine, slab) -> np.ndarray:
     """int8 per object of ``slab``: OBJ_USED / OBJ_FREE / OBJ_CPU_FREE, found by following
-    the free pointers stored in the objects (``get_freepointer``), as the kernel does."""
-    slub = machine._k.slub
-    s = slab.cache
-    start = slab.addr + s.red_left_pad
-    st = np.full(slab.objects, OBJ_USED, np.int8)
-
-    def chase(p, state):
-        n = 0
-        while p and n <= slab.objects:
-            i, r = divmod(p - start, s.size)
-            if r or not 0 <= i < slab.objects:
-                break                  # a corrupted pointer (use-after-free lesson): stop
-            st[i] = state
-            p = slub.get_freepointer(s, p)
-            n += 1
-    chase(slab.freelist, OBJ_FREE)
-    for c in s.cpu_slab:
-        if c.slab is slab:
-            chase(c.freelist, OBJ_CPU_FREE)
-    return st
+    the free pointers stored in the objects (``get_freepointer``), as the kernel does
+    (:func:`kmemlab.helpers.slab_object_states`; ``machine`` is kept for callers)."""
+    return _slab_object_states(slab)
 
 
 class SlabView(View):
@@ -148,9 +132,6 @@ class SlabView(View):
 
     # -- data ------------------------------------------------------------------------
 
-    def _slub(self):
-        return self.machine._k.slub
-
     def object_states(self, slab=None) -> np.ndarray:
         """int8 per object of ``slab`` (default: the one shown): OBJ_USED / OBJ_FREE / OBJ_CPU_FREE."""
         slab = self.slab if slab is None else slab
@@ -165,7 +146,7 @@ class SlabView(View):
 
     def select_slab(self, pfn: int) -> None:
         """Draw the slab that holds frame ``pfn``."""
-        slab = self._slub().page_slab.get(int(pfn))
+        slab = page_slab(self.machine, int(pfn))
         if slab is None:
             raise ValueError(f"pfn {int(pfn):#x} is not a slab page")
         self.slab = slab
@@ -173,18 +154,16 @@ class SlabView(View):
 
     def select_cache(self, name: str) -> None:
         """Draw the first slab of cache ``name``."""
-        slub = self._slub()
         s = find_slab_cache(self.machine, name)
         if s is None:
             raise ValueError(f"no slab cache named {name!r}")
-        slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn)
-        self.slab = slabs[0] if slabs else None
+        self.slab = next(slab_cache_for_each_slab(s), None)      # the lowest pfn
         self._draw_slab(cache=s)
 
     # -- drawing --------------------------------------------------------------------
 
     def _redraw(self) -> None:
-        slub = self._slub()
+        m = self.machine
         rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
         rows.sort(key=lambda r: -r["num_objs"])
         self.rows = rows[:MAX_CACHES]
@@ -209,21 +188,21 @@ class SlabView(View):
             self.cache_box.observe(self._h_cache, names=["value"])
         if self._follow_pfn is not None:
             pfn, self._follow_pfn = self._follow_pfn, None
-            if pfn in slub.page_slab:
-                self.slab = slub.page_slab[pfn]
-        if self.slab is not None and slub.slabs.get(self.slab.id) is not self.slab:
+            followed = page_slab(m, pfn)
+            if followed is not None:
+                self.slab = followed
+        if self.slab is not None and page_slab(m, self.slab.pfn) is not self.slab:
             self.slab = None                         # discarded (or a restore happened)
         self._draw_slab()
 
     def _draw_slab(self, cache=None) -> None:
-        slub = self._slub()
         slab = self.slab
-        s = slab.cache if slab is not None else cache
+        s = slab.slab_cache if slab is not None else cache
         if s is not None and self.cache_box.value != s.name and s.name in self.cache_box.options:
             self.cache_box.unobserve(self._h_cache, names=["value"])
             self.cache_box.value = s.name
             self.cache_box.observe(self._h_cache, names=["value"])
-        slabs = sorted(slub.slabs_of(s), key=lambda sl: sl.pfn) if s is not None else []
+        slabs = list(slab_cache_for_each_slab(s)) if s is not None else []
         opts = [(f"pfn {sl.pfn:#x}  {sl.inuse}/{sl.objects}", sl.pfn) for sl in slabs]
         self.slab_box.unobserve(self._h_slab, names=["value"])
         self.slab_box.options = opts
@@ -287,6 +266,6 @@ class SlabView(View):
             st = self.object_states()
             cells = "".join(f'<span style="display:inline-block;width:12px;height:12px;margin:1px;'
                             f'background:{_OBJ_COLOURS[int(v)]};border:1px solid #333"></span>' for v in st)
-            out += (f"<p>{html.escape(self.slab.cache.name)} slab at pfn {self.slab.pfn:#x}: "
+            out += (f"<p>{html.escape(self.slab.slab_cache.name)} slab at pfn {self.slab.pfn:#x}: "
                     f"green in use, grey free, blue free on a CPU freelist</p><div style='width:480px'>{cells}</div>")
         return f'<div class="kmemlab-slab-static">{out}</div>'

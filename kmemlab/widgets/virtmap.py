@@ -6,7 +6,7 @@ log2 of its size, and the gaps between regions are drawn as breaks labelled with
 size, because to scale a 2 MiB region next to a 64 TiB one would be invisible.
 
 Bottom: the vmalloc range, zoomable (drag to pan, wheel to zoom, or ``zoom(lo, hi)``),
-in pages from ``VMALLOC_START``: each busy vm area (``k.vmalloc.areas()``) as its mapped
+in pages from ``VMALLOC_START``: each busy vm area (``for_each_vmap_area(m)``) as its mapped
 pages (cyan) followed by its guard page (white, red border), and the lazily freed areas
 waiting for ``__purge_vmap_area_lazy`` (hatched grey: their addresses are not reusable
 yet).
@@ -20,9 +20,9 @@ import math
 import bqplot as bq
 import ipywidgets as W
 
+from ..kernel.helpers import for_each_purge_vmap_area, for_each_vmap_area, get_vm_area_size
 from ..kernel.mem_map import K_VMALLOC
 from ..kernel.types import Address
-from ..kernel.vmalloc import VM_NO_GUARD
 from .base import View
 from .palette import KIND_COLOURS
 
@@ -117,17 +117,19 @@ class VirtMap(View):
     # -- the vmalloc band ------------------------------------------------------------------
 
     def _collect(self) -> list[tuple[str, int, int]]:
-        v = self.machine._k.vmalloc
-        ps = self.machine.PAGE_SIZE
+        m = self.machine
         out = []
-        for vm in v.areas():
+        for va in for_each_vmap_area(m):
+            vm = va.vm
+            if vm is None:             # a vm_map_ram() area has no vm_struct, and no guard
+                out.append(("pages", va.va_start, va.va_end))
+                continue
             end = vm.addr + vm.size
-            if vm.flags & VM_NO_GUARD:
-                out.append(("pages", vm.addr, end))
-            else:
-                out.append(("pages", vm.addr, end - ps))
-                out.append(("guard", end - ps, end))
-        for va in v.purge.values():
+            mapped = vm.addr + get_vm_area_size(vm)
+            out.append(("pages", vm.addr, mapped))
+            if mapped < end:
+                out.append(("guard", mapped, end))
+        for va in for_each_purge_vmap_area(m):
             out.append(("lazy", va.va_start, va.va_end))
         out.sort(key=lambda a: a[1])
         return out
