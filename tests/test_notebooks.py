@@ -4,6 +4,7 @@ what its source in notebooks/src/ generates (kmemlab.notebooks)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import time
@@ -14,6 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from kmemlab import notebooks as nbsrc
+from kmemlab.kernel.generation import GENERATIONS
 
 REPO = Path(__file__).resolve().parent.parent
 NB_DIR = REPO / "notebooks"
@@ -62,9 +64,65 @@ def test_notebook_runs_headless_without_error(path):
     stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{path.name} wrote to stderr (a warning?): {stderr}"
+    printed = "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
+                         for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    missing = [s for s in QUOTED.get(path.stem, ()) if s not in printed]
+    assert not missing, f"{path.name}: the prose quotes output that its cells no longer print: {missing}"
     RUN_TIMES[path] = took
     assert took <= NOTEBOOK_BUDGET_S, f"{path.name} took {took:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
 
+
+#: What a lecture's prose quotes from its cells' output, by notebook (both editions share the
+#: code cells): if a model change moves one of these numbers or names, the text has to follow.
+QUOTED = {
+    "01-kmalloc-vs-vmalloc": [
+        # section 1 on the article's kernel (v4.5): the article's own function names
+        "kmem_cache_alloc_trace() { /* kmalloc_caches[7] = kmalloc-128 */",
+        "buffered_rmqueue()", "__vmalloc_node_flags() {", "__vmalloc_node() {",
+        "__vmalloc_node_range() {", "__get_vm_area_node() { /* size=24576 align=1 */",
+        "__vmalloc_area_node() {", "alloc_kmem_pages() {", "alloc_kmem_pages() ×4 more",
+        "map_vm_area() {", "vmap_pte_range(); /* inline; 5 PTEs */",
+        "kmalloc_order_trace() {", "kmalloc_order() {",
+        "alloc_kmem_pages()  x14296", "warn_alloc_failed()",
+        "vmalloc: allocation failure, allocated 58552320 of 67112960 bytes",
+        "python3: page allocation failure: order:0, mode:0x24000c2\n",
+        # ... and the same calls on 6.18
+        "__kmalloc_cache_noprof()", "__kmalloc_large_noprof()", "alloc_frozen_pages_noprof()",
+        "__vmalloc_node_range_noprof()", "alloc_pages_bulk_mempolicy_noprof()", "vmap_pages_range()",
+        "vmalloc error: size 58114048, failed to allocate pages",
+        # sections 2-5
+        "pfn 0x3060", "pfn 0x3064", "steps [235, -304, 346, -20]", "physical 0x3051000",
+        "pfn 0x31ab",             # 0x3051..0x31ab: 1388 KiB (the view's title is in the edition's language)
+        "MemFree: 94864 kB  PageTables: 280 kB", "MemFree: 90768 kB", "MemFree: 88480 kB  PageTables: 288 kB",
+        "kmalloc(100)      5 kernel", "vmalloc(20000)   43 kernel", "kfree             3 kernel",
+        "vfree            31 kernel", "error_code(0x0002)", "PTE 0",
+        "1159 kept (4636 KiB)", "MemFree: 88960 kB", "kmalloc(2 MiB) = NULL",
+        "page allocation failure: order:9, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)", " 0*2048kB",
+        "512 distinct frames, from 0x306a to 0x7c51: spread over 77728 KiB",
+        "1 allocation failure report(s)", "kmalloc(4 MiB + 1) = NULL",
+    ],
+    "04-vmalloc-and-page-tables": [
+        # section 9: vmalloc(4 MiB) in /proc/meminfo
+        "boot:       MemFree: 94864 kB  PageTables: 280 kB",
+        "vmalloc 4M: MemFree: 90640 kB  PageTables: 296 kB", "VmallocUsed: 4104 kB",
+        "pages=1024 vmalloc vpages", "pages=2 vmalloc",
+        "vfree:      MemFree: 92560 kB  PageTables: 296 kB",
+    ],
+    "05-putting-it-together": [
+        "MemFree -7520  MemAvailable -7520  Slab +68  SUnreclaim +68  PageTables +20  VmallocUsed +6156",
+        "gfp=0x28c0(GFP_NOWAIT|__GFP_IO|__GFP_FS)", "order 11 > MAX_PAGE_ORDER",
+        "pages=1280 vmalloc vpages", "pages=3 vmalloc", "706 packets in flight",
+        "MemFree -3380  MemAvailable -3380  Slab +944  SUnreclaim +944  PageTables +0  VmallocUsed +0",
+        "mydrv_desc           873    896     64   64    1", "slabdata     14     14",
+        "DMA32      0      0      1      0      0      0      1      1      1      1    755",
+        "1      0      0   1243",
+        "vs boot: MemFree -18964  MemAvailable -18964  Slab +668  SUnreclaim +668  PageTables +28",
+        "kmalloc-2k           112    176   2048   16    8", "purged vmap areas: 5",
+        "vs boot: MemFree -18964  MemAvailable -18964  Slab +0  SUnreclaim +0  PageTables +28",
+        "drain_all_pages(): 4852 pages back from the per-CPU lists",
+        "vs boot, drained: MemFree +444  MemAvailable +444  Slab +0  SUnreclaim +0  PageTables +28",
+    ],
+}
 
 RUN_TIMES: dict[Path, float] = {}
 SET_BUDGET_S = 120
@@ -112,6 +170,39 @@ def test_notebook_cells_carry_slide_metadata(path):
     types = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
     assert all(t in nbsrc.SLIDE_TYPES for t in types), f"{path.name}: cells without slide_type"
     assert types.count("slide") >= 2, f"{path.name}: a lecture needs slides"
+
+
+LECTURES = [p for p in NOTEBOOKS if "exercises" not in p.relative_to(NB_DIR).parts]
+
+
+def _machine_calls(nb):
+    """Every km.Machine(...) call in the notebook's code cells."""
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(c.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Machine":
+                yield c.source, node
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=_ids(LECTURES))
+def test_lecture_states_its_kernel_and_every_machine_names_one(path):
+    """issue 17: a lecture says near its top which kernel generation it teaches, and every
+    machine it boots passes kernel= (the default moves on; the numbers in the prose must not)."""
+    nb = nbformat.read(path, as_version=4)
+    intro = "\n".join(c.source for c in nb.cells[:2] if c.cell_type == "markdown")
+    taught = re.findall(r"\*\*Linux (\d+\.\d+)\*\*", intro)
+    assert taught and taught[0] in GENERATIONS, \
+        f"{path.name}: the introduction must state the kernel it teaches as **Linux X.Y** (one of {GENERATIONS})"
+    kernels = []
+    for source, call in _machine_calls(nb):
+        kw = {k.arg: k.value for k in call.keywords}
+        assert "kernel" in kw, f"{path.name}: a machine without kernel=: {ast.get_source_segment(source, call)}"
+        if isinstance(kw["kernel"], ast.Constant):
+            assert kw["kernel"].value in GENERATIONS, ast.get_source_segment(source, call)
+            kernels.append(kw["kernel"].value)
+    assert kernels and max(set(kernels), key=kernels.count) == taught[0], \
+        f"{path.name}: teaches Linux {taught[0]} but its machines boot {sorted(set(kernels))}"
 
 
 def test_committed_notebooks_are_what_their_sources_generate():
