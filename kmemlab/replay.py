@@ -1339,7 +1339,8 @@ def sample_recording() -> str:
     """The path of the small real recording kmemlab ships (``kmemlab record`` of a shell
     workload on a 2-CPU Linux 6.18 VM; see its README), for machines that cannot trace."""
     here = os.path.dirname(os.path.abspath(__file__))
-    for cand in (os.path.join(here, "data", "recordings"),
+    # a wheel ships it as package data (setup.py); a checkout has it in tests/data
+    for cand in (os.path.join(here, "share", "recordings"),
                  os.path.join(os.path.dirname(here), "tests", "data", "recordings")):
         path = os.path.join(cand, "shell-loop-6.18.trace")
         if os.path.exists(path):

@@ -167,6 +167,8 @@ except km.KernelBug as e:
 else:
     raise AssertionError("a double vfree() must be a KernelBug")
 m.check_invariants()
+r = km.replay(km.sample_recording())     # the wheel's own real recording
+assert r.replayed > 0, r
 ex = km.exercise("buddy-merge", seed=3)
 print(ex.question().splitlines()[0])
 print(sorted(m._repr_mimebundle_()))        # display(m) without widgets: plain text

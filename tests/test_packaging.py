@@ -51,13 +51,13 @@ def _requires(metadata: str) -> list[str]:
 
 def test_the_wheel_carries_every_notebook_and_doc_the_checkout_has():
     names = set(dist().wheel_names())
-    for folder in ("notebooks", "docs"):
+    for folder, name in (("notebooks", "notebooks"), ("docs", "docs"), ("tests/data/recordings", "recordings")):
         files = _tree(ROOT / folder)
         assert files, f"nothing in {folder}/"
-        missing = [f for f in files if f"kmemlab/share/{folder}/{f}" not in names]
+        missing = [f for f in files if f"kmemlab/share/{name}/{f}" not in names]
         assert not missing, f"not in the wheel: {missing}"
         for f in files:             # byte for byte what the checkout has
-            assert dist().wheel_text(f"kmemlab/share/{folder}/{f}") == \
+            assert dist().wheel_text(f"kmemlab/share/{name}/{f}") == \
                 (ROOT / folder / f).read_text(encoding="utf-8"), f
     # the lectures in both languages, the exercises and the sources are among them
     shipped = {n.removeprefix("kmemlab/share/notebooks/") for n in names
