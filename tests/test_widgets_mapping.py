@@ -140,3 +140,20 @@ def test_dashboard_console_selection_drives_mapping_and_walk(m):
     _, pg = c.selected()
     assert [pfn for _, pfn in d.view("mapping").links] == [pg.pfn, pg.pfn + 1]
     d.close()
+
+
+def test_the_booted_machines_first_vmalloc_crosses_with_readable_pfn_labels():
+    # the seed lesson on the default (booted) machine: vmalloc(64K)'s frames are scattered,
+    # and where they bunch up the pfn labels under the band keep apart instead of overprinting
+    m = km.Machine(profile="x86_64", mem="128M", seed=0)
+    mv = MappingView(m)
+    v = m.vmalloc(64 * 1024)
+    mv.flush()
+    assert "cross" in mv.heading.value
+    xs = sorted(x for x, y, text, _ in mv.scene()["small"] if text.startswith("0x") and y > P_Y1)
+    assert len(xs) >= 2                                 # both ends of the scattered frames are named
+    # "0x37dd" at 14 px is ~55 px wide on the ~1000-px band: 0.055 of the band
+    assert all(b - a >= 0.055 for a, b in zip(xs, xs[1:])), xs
+    assert BAND_X0 + 0.0275 <= xs[0] and xs[-1] <= BAND_X1 - 0.0275     # not cut at the edges
+    frames = [m.vmalloc_to_pfn(v + i * m.PAGE_SIZE) for i in range(16)]
+    assert any(abs(b - a) != 1 for a, b in zip(frames, frames[1:]))

@@ -43,6 +43,8 @@ P_Y0, P_Y1 = 0.20, 0.36
 R_Y0, R_Y1 = 0.04, 0.08
 #: one colour per page, cycling (Paul Tol's "bright" scheme: colour-blind safe)
 PAGE_COLOURS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377")
+#: the least distance (band width = 1) between two pfn labels under the physical band
+PFN_LABEL_ROOM = 0.07
 GUARD_COLOUR = "#F2F2F2"
 BAND_BG = "#DDDDDD"
 
@@ -276,6 +278,7 @@ class MappingView(View):
         ncol = len(PAGE_COLOURS)
         # at most ~8 labels per band, so they stay readable from the back of a lecture hall
         lstep = max(1, -(-len(self.links) // 8))
+        pfn_label_xs: list[float] = []
         for j, (va, pfn) in enumerate(self.links):
             i = j * self.step
             colour = PAGE_COLOURS[j % ncol]
@@ -291,7 +294,14 @@ class MappingView(View):
                 sc["lines"].append((xv, xp, colour))
                 if j % lstep == 0:
                     sc["small"].append((xv, vy0 - 0.05, self.t("map.page", i=i), "#222222"))
-                    sc["small"].append((xp, py1 + 0.025, f"{pfn:#x}", "#222222"))
+                    # frames of a scattered area bunch up: a pfn label only where it has room
+                    # (~7 % of the band: "0x37dd" at the projector's font size)
+                    if all(abs(xp - x) >= PFN_LABEL_ROOM for x in pfn_label_xs):
+                        pfn_label_xs.append(xp)
+                        # centred on its frame, but kept inside the band (an end frame's
+                        # label would be cut at the picture's edge)
+                        xl = min(max(xp, BAND_X0 + PFN_LABEL_ROOM / 2), BAND_X1 - PFN_LABEL_ROOM / 2)
+                        sc["small"].append((xl, py1 + 0.025, f"{pfn:#x}", "#222222"))
         if sel.guard:
             x0 = BAND_X0 + sel.nr_pages * vw
             sc["cells"].append((x0, BAND_X1, vy0, vy1, GUARD_COLOUR))
