@@ -49,8 +49,8 @@ def serve(argv, probe_url: str, log_name: str, env=None, cwd=None, wait: float =
     wait until ``probe_url`` answers (an HTTP error counts: the server is up), log to
     tests/artifacts/``log_name``, and stop the group (the server and its kernels) after."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               **(env or {}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           **(env or {})}
     with open(ARTIFACTS / log_name, "w") as log:
         proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)

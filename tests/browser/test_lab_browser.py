@@ -6,15 +6,13 @@ autosave never writes outputs into the repository. A screenshot goes to tests/ar
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, free_port, launch_chromium
+from conftest import ARTIFACTS, free_port, launch_chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -42,32 +40,11 @@ def lab_url(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "jupyter", "labextension", "disable",
                     "@jupyterlab/apputils-extension:announcements"], env=env, check=False,
                    capture_output=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "jupyterlab.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "kmemlab.cli", "lab", "--no-browser",
-                             f"--port={port}", "--ip=127.0.0.1", f"--dir={work}",
-                             "--IdentityProvider.token=", "--ServerApp.password="],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    argv = [sys.executable, "-m", "kmemlab.cli", "lab", "--no-browser", f"--port={port}",
+            "--ip=127.0.0.1", f"--dir={work}", "--IdentityProvider.token=", "--ServerApp.password="]
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url + "api", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start; see tests/artifacts/jupyterlab.log")
-                time.sleep(0.5)
+    with serve(argv, url + "api", "jupyterlab.log", env=env):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def test_a_lecture_notebook_runs_in_jupyterlab_and_draws_its_figure(lab_url):
