@@ -225,3 +225,17 @@ def test_invariants_catch_a_pcp_count_that_does_not_match_its_lists():
     m.zone("DMA32").per_cpu_pageset[0].count += 1
     with pytest.raises(AssertionError, match="pcp->count"):
         m.check_invariants()
+
+
+def test_a_raising_slab_constructor_after_a_pcp_refill_loses_no_page():
+    # the slab's pages came with a refill of the CPU's empty list (rmqueue_bulk()): undoing
+    # the slab gives its pages back, and the other refilled pages stay free on the list
+    m = km.Machine(mem="256M", boot="bare")
+    m.drain_all_pages()
+    boom = m.kmem_cache_create("boom", 72, ctor=lambda addr: 1 // 0)
+    free = sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones)
+    with pytest.raises(km.SlabCtorError):
+        m.kmem_cache_alloc(boom)
+    assert sum(z.nr_free_pages + z.nr_pcp_pages for z in m.zones) == free
+    assert sum(z.nr_pcp_pages for z in m.zones) > 0          # the refill happened
+    m.check_invariants()

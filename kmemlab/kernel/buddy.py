@@ -1111,6 +1111,10 @@ class BuddyAllocator:
         for z, events, pcps in checkpoint:
             z.vm_numa_event[:] = events
             for p, scalars, lists in pcps:
+                # only a list holding the same pages again is put back in order: after a
+                # refill (rmqueue_bulk()) the other refilled pages are on it, and stay
+                if sorted(x for lst in p.lists for x in lst) != sorted(x for lst in lists for x in lst):
+                    continue
                 for f, v in zip(_PCP_SCALARS, scalars):
                     setattr(p, f, v)
                 for lst, saved in zip(p.lists, lists):
