@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 
+import fake_host as F
 import kmemlab as km
 from kmemlab import helpers as H
 from kmemlab.host import (HostError, HostFileMissing, HostParseError, HostPermissionError,
@@ -51,13 +52,7 @@ def write_tree(root, m, skip=()):
                      ("reclaim_account", int(bool(s.flags & km.SLAB_RECLAIM_ACCOUNT)))):
             texts[f"{d}/{f}"] = f"{v}\n"
         texts[f"{d}/ctor"] = "\n"
-    for rel, text in texts.items():
-        if rel in skip:
-            continue
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
+    return F.write(root, texts, skip)
 
 
 @pytest.fixture(scope="module")
