@@ -56,10 +56,22 @@ def _bar_heights(pg) -> list:
                                    "els => els.map(e => e.getAttribute('height'))")
 
 
-def _png_of(pg, href) -> bytes:
-    """The bytes the map's <image> shows (a blob: URL made from the widget's PNG)."""
-    data = pg.evaluate("""async h => { const r = await fetch(h); const b = new Uint8Array(await r.arrayBuffer());
-                          return Array.from(b); }""", href)
+def _png_of(pg, href=None) -> bytes:
+    """The bytes the map's <image> shows (a blob: URL made from the widget's PNG).
+
+    bqplot revokes the old blob: URL as soon as a new picture arrives, so a
+    fetch can fail when a redraw lands between reading the href and fetching
+    it: then the current href is read again and fetched (up to 50 times)."""
+    data = pg.evaluate("""async h => {
+        const cur = () => { const e = document.querySelector('.kmemlab-physmap svg.svg-figure image');
+                            return e.getAttribute('href') || e.getAttribute('xlink:href'); };
+        let last = null;
+        for (let i = 0; i < 50; i++) {
+            const u = (i === 0 && h) ? h : cur();
+            try { const r = await fetch(u); return Array.from(new Uint8Array(await r.arrayBuffer())); }
+            catch (e) { last = e; await new Promise(ok => setTimeout(ok, 100)); }
+        }
+        throw last; }""", href)
     return bytes(data)
 
 
@@ -109,7 +121,7 @@ def test_dashboard_renders_and_buttons_change_the_charts(page):
                          ".map(e => e.getAttribute('height'))) !== JSON.stringify(b)",
                          arg=bars0, timeout=30_000)
     assert "alloc_pages(order=9)" in pg.inner_text(".kmemlab-message")
-    png1 = _png_of(pg, _map_href(pg))
+    png1 = _png_of(pg)
     assert png1 != png0
     pg.screenshot(path=str(ARTIFACTS / "dashboard-after-alloc.png"))
 
@@ -127,7 +139,7 @@ def test_dashboard_renders_and_buttons_change_the_charts(page):
     pg.wait_for_function("() => document.querySelector('.kmemlab-message').innerText.includes('__free_pages')",
                          timeout=30_000)
     deadline = time.monotonic() + 30
-    while _png_of(pg, _map_href(pg)) != png0:
+    while _png_of(pg) != png0:
         assert time.monotonic() < deadline, "the map did not return to the boot picture after the free"
         time.sleep(0.2)
     pg.screenshot(path=str(ARTIFACTS / "dashboard-after-free.png"))
