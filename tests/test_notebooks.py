@@ -132,17 +132,24 @@ QUOTED = {
 #: must fall back and say so (run here by exec'ing its code cells in a subprocess)
 LECTURE06 = NB_DIR / "06-your-kernel-and-the-simulation.ipynb"
 _RUN_CELLS = """
-import sys, nbformat
+import ast, sys, nbformat
 import kmemlab as km
 if sys.argv[2] == "no-host":
     from kmemlab.host.errors import NotLinux
     def host(*args, **kw):
         raise NotLinux("km.host() reads a running Linux kernel's /proc and /sys; this is darwin.")
     km.host = host
-ns = {"display": lambda *objs: print(*(repr(o) for o in objs))}
+ns = {}
 for c in nbformat.read(sys.argv[1], as_version=4).cells:
-    if c.cell_type == "code":
-        exec(compile(c.source, sys.argv[1], "exec"), ns)
+    if c.cell_type != "code":
+        continue
+    tree = ast.parse(c.source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, sys.argv[1], "exec"), ns)
+    if last is not None:          # a cell's last expression is shown, as IPython does
+        value = eval(compile(ast.Expression(last.value), sys.argv[1], "eval"), ns)
+        if value is not None:
+            print(value)
 """
 
 
