@@ -36,6 +36,11 @@ def nice_ticks(top: float, n: int = 5) -> np.ndarray:
     return np.arange(0, top + 1e-9, step)
 
 
+#: the log scale's floor: an empty free list is drawn as this (no bar) and labelled by the
+#: bars' "d" format, which rounds it to "0" (0.8 was labelled "1": a block that is not there)
+_LOG_FLOOR = 0.4
+
+
 class BuddyChart(View):
     """Free blocks per order per zone: ``BuddyChart(m)``; ``.counts()`` is the data drawn.
 
@@ -62,11 +67,11 @@ class BuddyChart(View):
         # an explicit domain: with bqplot 0.13.1 a Bars mark whose scale computes its own
         # domain draws every bar with height 0 (measured in Chromium, Voila and JupyterLab)
         if self.log:
-            self._ys = ys = bq.LogScale(min=0.8, max=self._top(counts))
+            self._ys = ys = bq.LogScale(min=_LOG_FLOOR, max=self._top(counts))
         else:
             self._ys = ys = bq.LinearScale(min=0.0, max=self._top(counts))
         self.bars = bq.Bars(x=[str(o) for o in range(norders)], y=self._heights(counts),
-                            scales={"x": xs, "y": ys}, type="grouped", base=0.8 if self.log else 0.0,
+                            scales={"x": xs, "y": ys}, type="grouped", base=_LOG_FLOOR if self.log else 0.0,
                             colors=_ZONE_COLOURS[:len(self._zone_labels)],
                             labels=self._zone_labels, display_legend=True, padding=0.15,
                             label_display=True, label_display_format="d",
@@ -110,7 +115,7 @@ class BuddyChart(View):
 
     def _heights(self, counts):
         # on a log scale a 0 cannot be drawn: it becomes the base (a bar of no height)
-        return np.where(counts > 0, counts, 0.8) if self.log else counts
+        return np.where(counts > 0, counts, _LOG_FLOOR) if self.log else counts
 
     def _top(self, counts) -> float:
         top = float(counts.max()) if counts.size else 1.0

@@ -184,10 +184,14 @@ def _lecture06_content(pg, name: str, where: str) -> None:
         .map(g => Array.from(g.querySelectorAll('.bar')).map(b => +b.getAttribute('height')))""")
     got = np.array(groups, float).T                    # [zone, order]
     assert got.shape == want.shape, f"{where}: bars {got.shape}, model {want.shape}"
-    # log scale from a base of 0.8 (an empty list: no bar)
-    logs = np.log10(np.maximum(want, 0.8) / 0.8)
+    # log scale from a floor of 0.4 (an empty list: no bar, labelled 0)
+    logs = np.log10(np.maximum(want, 0.4) / 0.4)
     np.testing.assert_allclose(got, logs * (got.max() / logs.max()), atol=1.0,
                                err_msg=f"{where}: bar heights != log(nr_free)")
+    labels = pg.evaluate("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar_label'))"
+                         ".map(t => t.textContent)")
+    assert sorted(int(x) for x in labels if x.strip()) == sorted(want.astype(int).ravel().tolist()), \
+        f"{where}: the bars' numbers are not the free lists' nr_free"
     cells = pg.evaluate("""() => Array.from(document.querySelectorAll('.kmemlab-compare tr'))
         .filter(tr => tr.querySelectorAll('td').length === 5).map(tr => { const td = tr.children[4];
           return {align: getComputedStyle(td).textAlign, cut: td.scrollWidth > td.clientWidth + 1,
