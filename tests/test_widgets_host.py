@@ -22,6 +22,7 @@ import kmemlab as km
 from kmemlab import helpers as H
 from kmemlab.widgets import BuddyChart, PhysMap, SlabView, ZoneView
 from kmemlab.widgets.hostview import HostHub, check_auto
+from kmemlab.widgets.buddychart import LOG_BASE
 from kmemlab.widgets.slabview import parse_slabinfo
 
 LINUX = sys.platform.startswith("linux") and os.path.exists("/proc/buddyinfo")
@@ -83,9 +84,9 @@ def nr_free(m):
 
 
 def drawn(chart):
-    """The bar heights the browser gets, back as counts (the log scale's 0.8 is 0)."""
+    """The bar heights the browser gets, back as counts (the log scale's base is 0)."""
     y = np.asarray(chart.bars.y, np.float64)
-    return np.where(y == 0.8, 0.0, y) if chart.log else y
+    return np.where(y == LOG_BASE, 0.0, y) if chart.log else y
 
 
 def bar(view):

@@ -25,6 +25,11 @@ from .hostview import HOST_READ_ERRORS, HostReadable
 
 __all__ = ["BuddyChart"]
 
+#: where the bars of a log-scale chart start: below 1, so that a count of 1 has a visible
+#: bar, and below 0.5, so that the bar label of a 0 (drawn at the base, format "d") reads
+#: "0" (0.8 read "1" on every empty order of a real machine's chart)
+LOG_BASE = 0.45
+
 # one colour per zone, from the same Tol palette family as the map (bright scheme)
 _ZONE_COLOURS = ["#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB"]
 
@@ -78,11 +83,11 @@ class BuddyChart(HostReadable, View):
         # an explicit domain: with bqplot 0.13.1 a Bars mark whose scale computes its own
         # domain draws every bar with height 0 (measured in Chromium, Voila and JupyterLab)
         if self.log:
-            self._ys = ys = bq.LogScale(min=0.8, max=self._top(counts))
+            self._ys = ys = bq.LogScale(min=LOG_BASE, max=self._top(counts))
         else:
             self._ys = ys = bq.LinearScale(min=0.0, max=self._top(counts))
         self.bars = bq.Bars(x=[str(o) for o in range(norders)], y=self._heights(counts),
-                            scales={"x": xs, "y": ys}, type="grouped", base=0.8 if self.log else 0.0,
+                            scales={"x": xs, "y": ys}, type="grouped", base=LOG_BASE if self.log else 0.0,
                             colors=_ZONE_COLOURS[:len(self._zone_labels)],
                             labels=self._zone_labels, display_legend=True, padding=0.15,
                             label_display=True, label_display_format="d",
@@ -128,7 +133,7 @@ class BuddyChart(HostReadable, View):
 
     def _heights(self, counts):
         # on a log scale a 0 cannot be drawn: it becomes the base (a bar of no height)
-        return np.where(counts > 0, counts, 0.8) if self.log else counts
+        return np.where(counts > 0, counts, LOG_BASE) if self.log else counts
 
     def _top(self, counts) -> float:
         top = float(counts.max()) if counts.size else 1.0

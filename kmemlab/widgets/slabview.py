@@ -151,6 +151,8 @@ class SlabView(HostReadable, View):
             self.cache_detail.add_class("kmemlab-slab-cache-detail")
             right = W.VBox([self.cache_box, self.cache_detail, self.slab_heading],
                            layout=W.Layout(flex="1 1 320px", min_width="0"))
+            # a real machine has a hundred caches and more: the table scrolls, the bars stay in view
+            self.table.layout = W.Layout(max_height=f"{self.px(420)}px", overflow_y="auto", min_width="0")
         self.widget = W.VBox(self.host_widgets() + [
                               W.HBox([W.Box([self.figure], layout=W.Layout(flex="1 1 360px", min_width="0")),
                                       right], layout=W.Layout(flex_flow="row wrap", width="100%")),

@@ -105,7 +105,7 @@ class ZoneView(HostReadable, View):
             rows.append(f"<tr><th style='text-align:left;padding:2px 8px'>{html.escape(name)}</th>{nums}"
                         f"<td style='padding:2px 8px;width:30%'>{bar}</td>"
                         f"<td style='padding:2px 8px'>{html.escape(self.t(r['state']))}</td></tr>")
-        return (f"<table class='kmemlab-zones' style='font-size:{fs}px;border-collapse:collapse;width:100%'>"
+        return (f"<table class='kmemlab-zones' style='font-size:{fs}px;border-collapse:collapse;width:100%;max-width:1100px'>"
                 f"<caption style='text-align:left;font-size:{self.px(13)}px'>{html.escape(self.t('zone.caption'))}"
                 f"</caption><tr><th></th>{head}<th style='text-align:left'>free / managed (| min ¦ low ⋮ high)"
                 f"</th><th></th></tr>{''.join(rows)}</table>")
