@@ -19,7 +19,9 @@ root: ``/proc/slabinfo`` and, on 6.x, every ``/sys/kernel/slab`` attribute are m
 0400) is named in a plain message on the view; a read that fails keeps the last picture
 and says when it was taken, and the timer goes on.
 
-The timer holds the hub weakly and stops when the view is closed or collected.
+The timer holds the hub weakly and stops when the view is closed or collected. Views
+may share one hub (``hub = HostHub(h, auto=1.0)``; ``BuddyChart(h, hub=hub)``,
+``SlabView(h, hub=hub)``): one re-read, then every view redraws.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import asyncio
 import html
 import math
 import numbers
+import re
 import time
 import weakref
 
@@ -36,16 +39,10 @@ import ipywidgets as W
 from ..host import Host, HostError
 from ..kernel.helpers import NotAvailable
 
-__all__ = ["HostHub", "HostReadable", "host_hub", "check_auto", "HOST_VIEW_LIMITS", "HOST_READ_ERRORS"]
+__all__ = ["HostHub", "HostReadable", "host_hub", "check_auto", "HOST_READ_ERRORS"]
 
 #: what reading a host can raise: a file missing, root only, or not in the kernel's format
 HOST_READ_ERRORS = (NotAvailable, HostError)
-
-#: what a host cannot show (said in the views, never faked)
-HOST_VIEW_LIMITS = ("which frames are free or used (the physical map): /proc shows counts, not frames",
-                    "the objects of a slab and its freelists: /proc and /sys show counts per cache",
-                    "the pfns on each free list: /proc/pagetypeinfo shows how many blocks, not which")
-
 
 def check_auto(auto) -> float | None:
     """``auto`` as seconds between re-reads, or None (re-read on the refresh button only)."""
@@ -265,8 +262,8 @@ class HostBar:
     @property
     def text(self) -> str:
         """The header and message as plain text (tests, the static picture)."""
-        import re
-        return re.sub(r"<[^>]+>", "", (self.header.value + "\n" + self.message.value.replace("<br>", "\n")))
+        return html.unescape(re.sub(r"<[^>]+>", "", self.header.value + "\n"
+                                    + self.message.value.replace("<br>", "\n")))
 
 
 def _weak_refresh(hub):

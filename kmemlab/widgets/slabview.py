@@ -214,7 +214,13 @@ class SlabView(HostReadable, View):
             except HOST_READ_ERRORS as e:
                 names.append(s.name)
                 why = why or str(e)
-        notes = [self.t("host.slab_names_only", why=why, n=len(names))] if names else []
+        notes = []
+        if names:
+            # the host's own words for the files it could not read (slabinfo, the sysfs counts)
+            said = [why_not for path, why_not in self.machine.unreadable.items()
+                    if path == "/proc/slabinfo" or path.startswith("/sys/kernel/slab")]
+            notes = said or [why]
+            notes.append(self.t("host.slab_names_only", n=len(names)))
         return rows, names, notes
 
     def _show_host_cache(self, s) -> None:
