@@ -38,6 +38,8 @@ import ipywidgets as W
 
 from ..host import Host, HostError
 from ..kernel.helpers import NotAvailable
+from .base import PRESENTATION_SCALE
+from .messages import text
 
 __all__ = ["HostHub", "HostReadable", "host_hub", "check_auto", "HOST_READ_ERRORS"]
 
@@ -219,18 +221,20 @@ class HostBar:
 
     def __init__(self, hub: HostHub, view):
         self._hub_ref = weakref.ref(hub)
-        px = view.px
+        # the view's words and sizes, not the view: the bar must not keep its view alive
+        lang, scale = view.lang, PRESENTATION_SCALE if view.presentation else 1
+        self._t = lambda key, **fields: text(key, lang, **fields)
+        self._px = lambda size: round(size * scale)
         self.drawn_at = hub.host.read_at
         self.header = W.HTML(layout=W.Layout(min_width="0"))
         self.header.add_class("kmemlab-host-header")
-        self.button = W.Button(description=view.t("host.refresh"), icon="refresh",
-                               tooltip=view.t("host.refresh_tip"),
+        self.button = W.Button(description=self._t("host.refresh"), icon="refresh",
+                               tooltip=self._t("host.refresh_tip"),
                                layout=W.Layout(width="auto", min_width="0"))
         self.button.add_class("kmemlab-host-refresh")
         self.button.on_click(_weak_refresh(hub))
         self.message = W.HTML(layout=W.Layout(min_width="0"))
         self.message.add_class("kmemlab-host-message")
-        self._t, self._px = view.t, px
         self.notes: list[str] = []
         self.widget = W.VBox([W.HBox([self.button, self.header],
                                      layout=W.Layout(align_items="center", flex_flow="row wrap",
