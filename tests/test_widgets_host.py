@@ -272,6 +272,27 @@ def test_auto_without_a_loop_says_so_and_the_button_still_works(tree):
     np.testing.assert_array_equal(drawn(c), nr_free(m))
 
 
+def test_views_sharing_a_host_hub_redraw_together_from_one_read(tree):
+    m, root = tree
+    h = km.host(root=root)
+    loop = FakeLoop()
+    hub = HostHub(h, auto=1.0, loop=loop)
+    c, z = BuddyChart(h, hub=hub), ZoneView(h, hub=hub, presentation=True)
+    assert len(live(loop)) == 1                                       # one timer for both
+    p = m.alloc_pages(order=7)
+    rewrite(m, root)
+    assert loop.fire() == 1 and hub.reads == 1
+    np.testing.assert_array_equal(drawn(c), nr_free(m))
+    assert f">{z.zones()[-1]['free']}<" in z.table.value and z.zones()[-1]["free"] == \
+        list(H.for_each_populated_zone(m))[-1].nr_free_pages
+    assert "font-size:21px" in bar(z).header.value and "font-size:15px" in bar(c).header.value
+    c.close()
+    assert len(live(loop)) == 1                                       # the zone view still reads
+    z.close()
+    assert live(loop) == []
+    m.free_pages(p, 7)
+
+
 def test_a_japanese_host_view_labels_its_header_in_japanese(tree):
     _, root = tree
     c = BuddyChart(km.host(root=root), lang="ja")
