@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
-import time
 
-from common import figure, floor_us
+from common import figure, floor_us, median_us
 
 import kmemlab as km
 
 
 def _ms(fn, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(runs)
+    return median_us(fn, number=1, repeat=repeat) / 1e3
 
 
 def run(quick: bool = False) -> list[dict]:
