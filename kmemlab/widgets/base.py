@@ -27,7 +27,7 @@ from .messages import check_lang, text
 #: how much larger fonts and lines are with ``presentation=True``
 PRESENTATION_SCALE = 1.4
 
-__all__ = ["View", "Hub", "weak_handler", "close_tree", "FRAME_EVENTS"]
+__all__ = ["View", "Hub", "weak_handler", "close_tree", "pin_to_widget", "FRAME_EVENTS"]
 
 #: the changes that alter frames' allocation state (the page allocator's, and restore)
 FRAME_EVENTS = frozenset(("alloc_pages", "free_pages", "alloc_pages_bulk", "free_pages_bulk",
@@ -298,13 +298,93 @@ class View:
 
 def mimebundle(view, text: str) -> dict:
     """The live widget where a widget manager runs, the static picture elsewhere (GitHub,
-    nbviewer, a PDF export), and a line of text for a terminal."""
+    nbviewer, a PDF export), and a line of text for a terminal.
+
+    Showing the widget pins ``view`` to it (:func:`pin_to_widget`): ``display(PhysMap(m))``
+    with no name keeps drawing until the widget is closed."""
     bundle = {}
     if not view.closed:
         bundle.update(view.widget._repr_mimebundle_() or {})
+        pin_to_widget(view)
     bundle["text/html"] = view.to_html()
     bundle["text/plain"] = text
     return bundle
+
+
+#: the attribute of a shown root widget that holds its view
+_PIN = "_kmemlab_view"
+
+
+def pin_to_widget(view) -> None:
+    """Keep a shown ``view`` (a View or a Dashboard: ``widget``, ``close()``) alive as long
+    as its root widget is open.
+
+    Views are held weakly everywhere (issue 19: a dropped view unsubscribes itself), so
+    ``display(PhysMap(m))`` without a name would be collected at once and close its widget:
+    the front end then says "Error displaying widget: model not found". Once shown, the
+    root widget holds the view (ipywidgets keeps every open widget in its registry until
+    it is closed), and closing the widget closes the view: ``view.close()``,
+    ``view.widget.close()``, or the front end closing the model (its comm). A view that
+    was never shown is not pinned and still goes away when dropped.
+
+    Running a cell again replaces its outputs: the views an earlier run of the same cell
+    showed are off the screen then, and are let go (:func:`_release_earlier_run`), so
+    re-running ``display(PhysMap(m))`` ten times leaves one view drawing, not ten."""
+    w = view.widget
+    if w is None or w.comm is None:
+        return
+    _release_earlier_run(view)
+    if getattr(w, _PIN, None) is view:
+        return
+    ref = weakref.ref(view)
+
+    def closed(change=None) -> None:
+        if change is not None and change["new"] is not None:
+            return                        # a comm was opened, not closed
+        w.__dict__.pop(_PIN, None)        # the widget no longer keeps the view alive
+        v = ref()
+        if v is not None:
+            v.close()
+
+    setattr(w, _PIN, view)
+    w.observe(closed, names=["comm"])     # Widget.close() sets comm to None
+    w.comm.on_close(lambda _msg: closed())  # the front end closed the model
+
+
+def _cell_run():
+    """(the front end's id of the cell that runs now, the run's message id), or None
+    outside a kernel or for a front end that names no cell (JupyterLab and Notebook 7 send
+    ``cellId`` in the execute request's metadata)."""
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+        parent = ip.kernel.get_parent("shell")
+    except Exception:                     # noqa: BLE001 - no IPython, no kernel, older ipykernel
+        return None
+    cell = ((parent or {}).get("metadata") or {}).get("cellId")
+    if not cell:
+        return None
+    return ip, cell, (parent.get("header") or {}).get("msg_id")
+
+
+def _release_earlier_run(view) -> None:
+    """Unpin the views that an earlier run of the cell now running showed (that run's
+    outputs are gone); record ``view`` as shown by this run. An unpinned view that no
+    name holds is then collected and closes itself; one kept in a name stays."""
+    run = _cell_run()
+    if run is None:
+        return
+    ip, cell, msg_id = run
+    shown = ip.__dict__.setdefault("_kmemlab_shown", {})
+    earlier_id, refs = shown.get(cell, (None, []))
+    if earlier_id != msg_id:
+        for r in refs:
+            v = r()
+            if v is not None and v is not view and v.widget is not None:
+                v.widget.__dict__.pop(_PIN, None)
+        refs = []
+    refs.append(weakref.ref(view))
+    shown[cell] = (msg_id, refs)
 
 
 def close_tree(*roots) -> None:
