@@ -90,3 +90,33 @@ def test_slab_shades_stay_right_across_restore():
     del small, big
     fresh.close()
     pm.close()
+
+
+class _Clock:
+    t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.mark.parametrize("tick,per_second", [(1 / 30, 1 / PhysMap.burst_interval), (0.15, 1 / 0.15)])
+def test_during_a_burst_the_map_draws_once_per_burst_interval_on_average(tick, per_second):
+    """Redraws come in ticks; the map's burst_interval is a rate (>= 10 pictures a second,
+    issue 19), not a least gap that each wait rounds up to a whole tick (0.1 s with
+    ticks of 1/30 s drew every 4th tick: 7.5 a second). Ticks sparser than the interval:
+    a picture at every tick."""
+    from kmemlab.widgets.base import Hub
+    m = km.Machine(mem="128M", seed=0)
+    clock = _Clock()
+    pm = PhysMap(m, hub=Hub(m, interval=1 / 30, clock=clock))
+    r0, seconds = pm.redraws, 3.0
+    for i in range(int(seconds / tick)):
+        clock.t += tick
+        for _ in range(20):      # changes of frames (a burst wakes the hub every 32 changes)
+            m.free_pages(m.alloc_pages(km.GFP_KERNEL, 0), 0)
+        m.alloc_pages(km.GFP_KERNEL, 2)
+    drawn = pm.redraws - r0
+    assert per_second * seconds - 2 <= drawn <= per_second * seconds + 2
+    if tick < PhysMap.burst_interval:
+        assert drawn / seconds >= 10
+    pm.close()

@@ -97,9 +97,7 @@ class Hub:
         for v in self.views:
             if not v.stale():
                 continue
-            # (a tenth of slack: redraws come in ticks, and a view due a little early
-            # would otherwise wait a whole tick more)
-            if not final and v.burst_interval and now - v._last_draw < 0.9 * v.burst_interval:
+            if not final and v.burst_interval and now < v._due:
                 held_back = True          # drawn at a later tick or at the final flush
                 continue
             v._draw(now)
@@ -150,7 +148,7 @@ class View:
     the :class:`~kmemlab.kernel.events.Changes` collected since the view was last drawn
     (the frames touched, the newest address per type), once per redraw, never per kernel
     operation. ``burst_interval`` (seconds) spaces out redraws of a view while changes keep
-    coming. :meth:`to_html` is the static fallback a notebook shows where widgets cannot
+    coming: at most one per interval on average. :meth:`to_html` is the static fallback a notebook shows where widgets cannot
     run (GitHub, nbviewer, PDF). ``hub`` shares one watch and coalescer between views (a
     Dashboard passes it). A view dropped without ``close()`` closes itself when collected.
     """
@@ -178,6 +176,7 @@ class View:
         self._changes.armed = False
         self._forced = False
         self._last_draw = float("-inf")
+        self._due = float("-inf")         # when a burst may draw this view next
         self._redraws = 0
         self._closed = False
         self._widget = None
@@ -247,6 +246,13 @@ class View:
         ch = self._changes.take()
         self._forced = False
         self._last_draw = now
+        if self.burst_interval:
+            # during a burst the next drawing is due one interval after this one was due,
+            # not after it happened: redraws come in ticks (~1/30 s), and "an interval
+            # since the last drawing" rounds every wait up to a whole tick (a 0.1 s map
+            # drew ~8 times a second, not 10). A view late by more than half an interval
+            # (ticks sparser than its interval) starts afresh from now.
+            self._due = max(self._due + self.burst_interval, now - self.burst_interval / 2)
         self._redraws += 1
         self._note(ch)
         self._redraw()
