@@ -250,9 +250,11 @@ class View:
             # during a burst the next drawing is due one interval after this one was due,
             # not after it happened: redraws come in ticks (~1/30 s), and "an interval
             # since the last drawing" rounds every wait up to a whole tick (a 0.1 s map
-            # drew ~8 times a second, not 10). A view late by more than half an interval
-            # (ticks sparser than its interval) starts afresh from now.
-            self._due = max(self._due + self.burst_interval, now - self.burst_interval / 2)
+            # drew ~8 times a second, not 10). A view late by more than an interval (the
+            # first drawing of a burst, or ticks sparser than its interval) starts afresh
+            # from now.
+            bi = self.burst_interval
+            self._due = self._due + bi if now - self._due <= bi else now + bi
         self._redraws += 1
         self._note(ch)
         self._redraw()
