@@ -66,9 +66,6 @@ def _png_of(pg) -> bytes:
 
 def test_a_view_displayed_without_a_name_shows_and_follows_the_machine_in_voila(tmp_path):
     from kmemlab.kernel.mem_map import K_PAGES
-    from kmemlab.widgets.physmap import _row_width
-    import kmemlab as km
-    width = _row_width(km.Machine(mem="128M", seed=0).max_pfn)
     nb = _notebook(tmp_path / "unnamed.ipynb", UNNAMED)
     voila = Path(sys.executable).with_name("voila")
     port = free_port()
@@ -99,7 +96,6 @@ def test_a_view_displayed_without_a_name_shows_and_follows_the_machine_in_voila(
             text = pg.inner_text("body")
             assert "Error displaying widget" not in text and "model not found" not in text
             pg.locator(".kmemlab-physmap-view").first.screenshot(path=str(ARTIFACTS / "voila-unnamed-physmap-1024.png"))
-            assert width == 256
         finally:
             browser.close()
 
