@@ -133,6 +133,12 @@ def _show_and_drop(view) -> weakref.ref:
     return ref
 
 
+def _assert_gone(ref, m, n0) -> None:
+    """The view was collected, nothing watches the machine, no widget is left over."""
+    gc.collect()
+    assert ref() is None and m._bus.subscribers == [] and _live_widgets() == n0
+
+
 def test_a_shown_view_that_no_name_holds_keeps_drawing_until_closed():
     m = km.Machine(mem="128M", seed=0)
     n0 = _live_widgets()
@@ -144,8 +150,7 @@ def test_a_shown_view_that_no_name_holds_keeps_drawing_until_closed():
     assert ref().redraws > redraws and ref().png != png
     assert ref().pixels[pg.pfn] != before[pg.pfn]
     ref().close()
-    gc.collect()
-    assert ref() is None and m._bus.subscribers == [] and _live_widgets() == n0
+    _assert_gone(ref, m, n0)
 
 
 @pytest.mark.parametrize("how", ["widget.close()", "front end"])
@@ -160,8 +165,7 @@ def test_closing_a_shown_views_widget_closes_the_view(how):
         w.comm._closed = True
         w.comm.handle_close({"content": {"comm_id": w.comm.comm_id, "data": {}}})
     del w
-    gc.collect()
-    assert ref() is None and m._bus.subscribers == [] and _live_widgets() == n0
+    _assert_gone(ref, m, n0)
 
 
 def test_a_never_shown_view_that_is_dropped_still_closes_itself():
@@ -171,8 +175,7 @@ def test_a_never_shown_view_that_is_dropped_still_closes_itself():
     pm._repr_html_()                            # the static picture pins nothing
     ref = weakref.ref(pm)
     del pm
-    gc.collect()
-    assert ref() is None and m._bus.subscribers == [] and _live_widgets() == n0
+    _assert_gone(ref, m, n0)
 
 
 def test_a_shown_dashboard_that_no_name_holds_stays_and_close_releases_it():
@@ -186,8 +189,7 @@ def test_a_shown_dashboard_that_no_name_holds_stays_and_close_releases_it():
     assert f"free={m._free_pages() << 2}kB" in header.widget.value
     del header
     ref().close()
-    gc.collect()
-    assert ref() is None and m._bus.subscribers == [] and _live_widgets() == n0
+    _assert_gone(ref, m, n0)
 
 
 def test_showing_a_view_again_and_again_leaves_the_widget_count_flat():
