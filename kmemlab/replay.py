@@ -375,6 +375,8 @@ def _fast_slices() -> dict:
 
 
 _FAST = _fast_slices()
+#: the fast path's match (Replayer._step has _parse_fast() written out with it)
+_fast_match = _FAST_LINE.match
 
 
 def _parse_fast(line: str, _match=_FAST_LINE.match, _slices=_FAST):
@@ -642,7 +644,9 @@ class Replayer:
         done = 0
         r = self.report
         handlers = _HANDLERS
-        fast = _parse_fast
+        # _parse_fast() written into the loop (a call and a tuple less per event)
+        match = _fast_match
+        slices = _FAST
         slow = _parse_slow
         by_event = r.by_event
         skipped = r.skipped
@@ -677,8 +681,14 @@ class Replayer:
                 if line is None:
                     ignored["line too long"] += 1
                     continue
-                got = fast(line)
-                if got is None:
+                mo = match(line)
+                if mo is not None:
+                    ev, a, b = slices[mo.lastgroup]
+                    g = mo.groups()
+                    cpu = g[0]
+                    ts = g[1]
+                    vals = g[a:b]
+                else:
                     got = slow(line)
                     if type(got) is str:
                         ignored[got] += 1
@@ -688,7 +698,7 @@ class Replayer:
                             except (ValueError, IndexError):
                                 pass
                         continue
-                ev, cpu, ts, vals = got
+                    ev, cpu, ts, vals = got
                 if until is not None and self._t0 is not None:
                     t = self._ts(ts)
                     if t is not None and t - self._t0 > until:
