@@ -70,3 +70,44 @@ def test_mutated_lines_parse_alike_or_take_the_slow_path(line, pos, cut, text):
     pos = min(pos, len(line))
     mutated = line[:pos] + text + line[pos + cut:]
     assert agree(mutated), mutated
+
+
+# -- the whole replay: the fast path against the reference ---------------------------------------
+
+def _state(report):
+    """What a replay leaves behind, as the public read interface shows it, and its report
+    without the line that says how long it took."""
+    m = report.machine
+    rows = [r for r in report._rows() if " replayed in " not in r]
+    return (rows, report.replayed, report.events, dict(report.skipped), dict(report.ignored),
+            dict(report.differences), report.implied_frees, report.slab_pages,
+            m.proc.buddyinfo(), m.proc.pagetypeinfo(), m.proc.slabinfo(), m.proc.meminfo(), m.dmesg())
+
+
+def _bench_head(n: int) -> str:
+    text = gzip.open(BENCH, "rt").read().splitlines()
+    return "\n".join([line for line in text if line.startswith("#")]
+                     + [line for line in text if not line.startswith("#")][:n]) + "\n"
+
+
+def _recordings():
+    out = [SHIPPED[0].read_text()]
+    if BENCH.exists():
+        out.append(_bench_head(15_000))
+    return out
+
+
+def test_the_fast_path_and_the_reference_path_leave_the_same_state(monkeypatch):
+    """km.replay() (the fast parser, 4096-event steps) against the reference: every line
+    through the regex parser, one event per step(): the same machine and the same report."""
+    for text in _recordings():
+        fast = km.replay(text, progress=False)
+        monkeypatch.setattr(R, "_fast_match", lambda line: None)   # the loop's _parse_fast()
+        rp = R.Replayer(text, progress=False)
+        while rp.step(1):
+            pass
+        rp.close()
+        monkeypatch.undo()
+        assert fast.events > 1000
+        assert _state(fast) == _state(rp.report)
+        fast.machine.check_invariants()

@@ -36,6 +36,26 @@ def test_coalescer_redraws_at_most_once_per_interval_and_flushes_the_last_state(
     assert seen[-1] == 1000 and len(seen) == c.redraws
 
 
+def test_a_slow_redraw_gets_at_most_a_quarter_of_a_long_burst():
+    """A redraw that takes 40 ms (a big physical map on a loaded box) while pokes come every
+    millisecond: the coalescer spaces redraws out so drawing takes about a quarter of the
+    time, not a third (the gap runs from one redraw's start to the next one's)."""
+    clock = FakeClock()
+    drawing = {"s": 0.0}
+
+    def redraw():
+        clock.t += 0.040
+        drawing["s"] += 0.040
+    c = Coalescer(redraw, interval=1 / 30, clock=clock)
+    t0 = clock.t
+    for _ in range(20_000):
+        c.poke()
+        clock.t += 0.001
+    share = drawing["s"] / (clock.t - t0)
+    assert 0.2 <= share <= 0.27, share
+    assert c.redraws > 50                 # it still animates
+
+
 def test_coalescer_close_stops_redraws():
     c = Coalescer(lambda: pytest.fail("redrawn after close"), clock=FakeClock())
     c.close()

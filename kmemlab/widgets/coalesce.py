@@ -8,7 +8,7 @@ machine's change events and a view's redraw:
   calls :meth:`Coalescer.poke`;
 - ``poke`` redraws at once if the last redraw is older than ``interval`` (1/30 s), so a long
   cell still animates about 30 times a second (less often when a redraw takes more than a
-  third of that: drawing gets at most about a quarter of a long cell's time);
+  quarter of that: drawing gets at most about a quarter of a long cell's time);
 - otherwise it makes sure a later flush will happen: a timer on the kernel's asyncio loop
   (runs as soon as the cell yields) and IPython's ``post_run_cell`` hook (runs when the
   cell ends), so the final state is always drawn. Outside IPython, call :meth:`flush`.
@@ -52,9 +52,11 @@ class Coalescer:
         self.interval = float(interval)
         self._clock = clock
         self._last = float("-inf")
-        #: the smallest gap between two redraws during a burst: ``interval``, or three times
+        #: the smallest gap between two redraws during a burst: ``interval``, or four times
         #: what a burst redraw takes (smoothed) if that is longer, so drawing takes at most
-        #: about a quarter of a long cell's time however fast the kernel model runs
+        #: about a quarter of a long cell's time however fast the kernel model runs (the gap
+        #: runs from the start of one redraw to the start of the next: three times, as it
+        #: was, gave drawing a third)
         self._gap = self.interval
         self._cost = 0.0
         self.dirty = False
@@ -85,7 +87,7 @@ class Coalescer:
             # a smoothed cost: one expensive redraw (a view that draws twice a second)
             # must not slow down every later one
             self._cost = 0.7 * self._cost + 0.3 * (self._clock() - self._last)
-            self._gap = max(self.interval, 3 * self._cost)
+            self._gap = max(self.interval, 4 * self._cost)
         elif not self._scheduled:
             self._schedule()
 
