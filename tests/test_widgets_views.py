@@ -95,6 +95,16 @@ def test_physmap_describe_names_kind_zone_and_block(m):
     assert "banana" in pm.info.value                  # a bad pfn is a message, not an exception
 
 
+def test_physmap_zone_labels_never_overprint():
+    """On 4 GiB DMA's 16 MiB is a pixel above DMA32: one label names both (it drew 'DMA'
+    over 'DMA32'); every zone still gets its boundary line."""
+    m4 = km.Machine(mem="4G", boot="bare")
+    pm = PhysMap(m4)
+    assert list(pm.labels.text) == ["DMA, DMA32", "Normal"]
+    assert len(pm.boundaries.x) == 3
+    pm.close()
+
+
 def test_physmap_marks_zone_boundaries(m):
     pm = PhysMap(m)
     zones = [z for z in m.zones if z.populated()]

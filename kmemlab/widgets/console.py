@@ -70,9 +70,12 @@ class Console(View):
         self._restored = False
         t = self.t
         fs = self.px(15)
-        half = W.Layout(width="100%", max_width="340px", min_width="0")
+        # the room less the widgets' own 2 px margins each side (at 100% the boxes' right
+        # edges were cut off by the console column)
+        fit = "calc(100% - 4px)"
+        half = W.Layout(width=fit, max_width="340px", min_width="0")
         self.size = number_box(t("console.order"), t("console.order_ph"), value="0",
-                               css="kmemlab-size", max_width="340px")
+                               css="kmemlab-size", width=fit, max_width="340px")
         self.gfp = W.Dropdown(options=GFP_CHOICES, value="GFP_KERNEL", description="gfp", layout=half)
         self.gfp.add_class("kmemlab-gfp")
         self.modifiers = W.SelectMultiple(options=GFP_MODIFIERS, value=(), description=t("console.flags"),
@@ -84,7 +87,7 @@ class Console(View):
         self.alloc_button.add_class("kmemlab-alloc-pages")
         self.alloc_button.on_click(weak_handler(self._on_alloc))
         self.bytes = number_box(t("console.bytes"), t("console.bytes_ph"), value="16K",
-                                css="kmemlab-bytes", max_width="340px")
+                                css="kmemlab-bytes", width=fit, max_width="340px")
         self.kmalloc_button = W.Button(description="kmalloc", button_style="success",
                                        tooltip="kmalloc(size, gfp)")
         self.kmalloc_button.add_class("kmemlab-kmalloc")
@@ -101,7 +104,7 @@ class Console(View):
             self.kvmalloc_button.on_click(weak_handler(self._on_kvmalloc))
             size_buttons.append(self.kvmalloc_button)
         self.allocations = W.Select(options=[], description=t("console.live"), rows=7,
-                                    layout=W.Layout(width="100%", min_width="0"))
+                                    layout=W.Layout(width=fit, min_width="0"))
         self.allocations.style.description_width = "initial"
         self.allocations.add_class("kmemlab-live")
         self.allocations.observe(weak_handler(self._on_list_select), names=["value"])

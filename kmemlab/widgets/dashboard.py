@@ -129,7 +129,9 @@ class Dashboard:
         if mapping is not None and mapping.selection is None and "physmap" in self._tab_index:
             # nothing allocated through the dashboard yet: open on the whole machine
             self.tabs.selected_index = self._tab_index["physmap"]
-        left = W.Box([console.controls], layout=W.Layout(flex="0 1 340px", min_width="260px"))
+        # a gap between the console's boxes and the tab bar (at 1024 px they touched it)
+        left = W.Box([console.controls], layout=W.Layout(flex="0 1 340px", min_width="260px",
+                                                         margin="0 14px 0 0"))
         right = W.Box([self.tabs], layout=W.Layout(flex="1 1 560px", min_width="0"))
         body = W.HBox([left, right], layout=W.Layout(flex_flow="row wrap", width="100%",
                                                     align_items="flex-start"))
