@@ -32,6 +32,7 @@ def test_japanese_views_label_everything_in_japanese(m):
     sc = mv.scene()
     assert "ページ 0" in [t for *_, t, _ in sc["small"]] and "ガード" in [t for *_, t, _ in sc["small"]]
     assert any(w in sc["title"] for w in ("線が交差", "線は平行", "偶然に連続"))
+    assert f"vmalloc: {3 * m.PAGE_SIZE} バイト" in sc["title"] and "bytes" not in sc["title"]
     d = Dashboard(m, lang="ja")
     assert "物理メモリ" in d.tabs.titles
     assert "空き order" in d.view("physmap").legend.value

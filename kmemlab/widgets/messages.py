@@ -110,6 +110,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                        "ja": " 起動直後のマシンでは order-0 の空きリストがまだ隣り合うフレームを渡します。何度か割り当てと解放を繰り返すと散らばります。"},
     "map.scattered": {"en": "frames scattered over {kib} KiB: the lines cross",
                       "ja": "フレームは {kib} KiB に散らばる: 線が交差"},
+    "map.call_size": {"en": "{function}: {size} bytes", "ja": "{function}: {size} バイト"},
     "map.title": {"en": "{call} = {addr}: {n} page(s), {how}", "ja": "{call} = {addr}: {n} ページ、{how}"},
     "map.every": {"en": " Every {step}th page is drawn.", "ja": " {step} ページごとに 1 ページを描いています。"},
     "map.cap.direct": {"en": "Direct map: phys = virt - PAGE_OFFSET, so neighbouring pages sit on neighbouring frames.",
