@@ -89,7 +89,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "map.region.vmalloc": {"en": "vmalloc", "ja": "vmalloc"},
     # the virtual address map's region labels that are words, not kernel names
     "virt.region.direct_map": {"en": "direct map", "ja": "ダイレクトマップ"},
-    "virt.region.kernel_text": {"en": "kernel text", "ja": "カーネルテキスト"},
+    "virt.region.kernel_text": {"en": "kernel text", "ja": "カーネル"},      # a narrow box: the tooltip says "kernel text mapping"
     "virt.region.modules": {"en": "modules", "ja": "モジュール"},
     "virt.region.user": {"en": "user", "ja": "ユーザ空間"},
     "virt.static_caption": {"en": "vmalloc range", "ja": "vmalloc の範囲"},
