@@ -188,21 +188,22 @@ class Comparison:
         out = [f"<div class='kmemlab-compare' style='max-width:100%;overflow-x:auto'>"
                f"<b>{e(a)} vs {e(b)}</b>: {e(self.summary())}",
                "<table style='border-collapse:collapse;font-size:0.9em;width:100%'>",
-               f"<tr style='text-align:left'><th>what</th><th style='text-align:right'>{e(a)}</th>"
-               f"<th style='text-align:right'>{e(b)}</th><th></th><th>why</th></tr>"]
+               f"<tr style='text-align:left'><th style='text-align:left'>what</th><th style='text-align:right'>{e(a)}</th>"
+               f"<th style='text-align:right'>{e(b)}</th><th></th><th style='text-align:left;width:40%'>why</th></tr>"]
         for sec in self.sections():
-            out.append(f"<tr><td colspan='5' style='padding-top:0.6em;border-bottom:1px solid #ccc'>"
+            # text-align: the notebook front ends right-align table cells (JupyterLab, Voilà)
+            out.append(f"<tr><td colspan='5' style='padding-top:0.6em;border-bottom:1px solid #ccc;text-align:left'>"
                        f"<b>{e(sec)}</b></td></tr>")
             for r in self.rows:
                 if r.section != sec:
                     continue
                 c = color[r.verdict]
                 why = e(r.why) if r.verdict != AGREES else ""
-                out.append(f"<tr><td>{e(r.what)}</td><td style='text-align:right;font-family:monospace'>"
+                out.append(f"<tr><td style='text-align:left'>{e(r.what)}</td><td style='text-align:right;font-family:monospace'>"
                            f"{e(r._fmt(r.host))}</td><td style='text-align:right;font-family:monospace'>"
                            f"{e(r._fmt(r.twin))}</td><td style='color:{c};font-weight:bold;white-space:nowrap'"
                            f" title='{r.verdict}'>{sign[r.verdict]} {r.verdict}</td>"
-                           f"<td style='color:#444'>{why}</td></tr>")
+                           f"<td style='color:#444;text-align:left;min-width:14em;overflow-wrap:anywhere'>{why}</td></tr>")
         out.append("</table></div>")
         return "".join(out)
 

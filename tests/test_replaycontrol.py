@@ -37,6 +37,13 @@ def test_step_button_steps_the_chosen_number_of_events_and_the_bar_says_so():
     assert "finished" in c.text() and "100.0% replayed" in c.text()
 
 
+@pytest.mark.parametrize("speed, label", [(None, "as fast as possible"), (1.0, "recorded time"),
+                                          (10.0, "10x recorded time")])
+def test_the_speed_menu_shows_the_replayers_speed(speed, label):
+    c = km.Replayer(trace(10), km.Machine(mem="256M"), speed=speed, progress=False).control()
+    assert c.speed.value == speed and c.speed.label == label      # None too: not a blank box
+
+
 def test_play_and_pause_in_the_background():
     r = km.Replayer(trace(2000), km.Machine(mem="256M"), progress=False)
     r.SLICE = 0.001

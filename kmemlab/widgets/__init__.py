@@ -5,6 +5,9 @@
 >>> d = km.widgets.Dashboard(m, views=["console", "mapping", "walk", "physmap"])
 >>> display(d)        # or simply display(m)
 
+``BuddyChart``, ``SlabView`` and ``ZoneView`` also draw the running Linux
+(``BuddyChart(km.host(), auto=1.0)``; :mod:`.hostview` says what a host view can show).
+
 Views subscribe to the machine's change events and redraw at most ~30 times a second
 (:mod:`.coalesce`); each also renders a static HTML picture (``to_html()``) for notebooks
 viewed without a kernel. Colours: :mod:`.palette`; words (English and Japanese):
@@ -24,7 +27,8 @@ from .sheafview import SheafView
 from .slabview import SlabView
 from .virtmap import VirtMap
 from .walkview import WalkView
+from .zoneview import ZoneView
 
 __all__ = ["View", "Hub", "PhysMap", "BuddyChart", "Console", "Dashboard", "Coalescer", "VIEWS",
-           "MappingView", "SheafView", "SlabView", "VirtMap", "WalkView",
+           "MappingView", "SheafView", "SlabView", "VirtMap", "WalkView", "ZoneView",
            "DEFAULT_VIEWS", "PALETTE_NAME", "set_language", "get_language"]

@@ -160,9 +160,14 @@ class View:
     burst_interval = 0.0
 
     def __init__(self, machine: Machine, interval: float = DEFAULT_INTERVAL, hub: Hub | None = None,
-                 lang: str | None = None, presentation: bool = False):
+                 lang: str | None = None, presentation: bool = False, auto: float | None = None):
         if not isinstance(machine, Machine):
-            raise TypeError(f"{type(self).__name__} shows a km.Machine, got {type(machine).__name__}")
+            # km.host(): no events to follow; the view re-reads it (refresh button, auto=)
+            from .hostview import host_hub
+            hub = host_hub(type(self), machine, hub, auto)    # TypeError for anything else
+        elif auto is not None:
+            raise TypeError(f"auto= re-reads a host view (km.host()); a view of a km.Machine "
+                            f"follows the machine by itself: leave auto out, got auto={auto!r}")
         if hub is not None and hub.machine is not machine:
             raise ValueError("the hub belongs to another machine")
         if not isinstance(presentation, bool):

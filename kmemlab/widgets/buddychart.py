@@ -5,6 +5,10 @@ One group of bars per order, one bar per populated zone: the height is
 numbers ``/proc/buddyinfo`` prints. As memory fragments, the tall bars at the high orders
 shrink and the low orders grow. The y axis is linear on purpose: a student reads counts
 off it; the HTML fallback is the buddyinfo table itself.
+
+``BuddyChart(km.host())`` draws this Linux's ``/proc/buddyinfo`` the same way, re-read
+on its refresh button or every ``auto=`` seconds (:mod:`.hostview`); a host shows the
+counts, not which blocks they are.
 """
 
 from __future__ import annotations
@@ -15,10 +19,16 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..kernel.helpers import for_each_populated_zone, nr_node_ids
+from ..kernel.helpers import NR_PAGE_ORDERS, for_each_populated_zone, nr_node_ids
 from .base import FRAME_EVENTS, View
+from .hostview import HOST_READ_ERRORS, HostReadable
 
 __all__ = ["BuddyChart"]
+
+#: where the bars of a log-scale chart start: below 1, so that a count of 1 has a visible
+#: bar, and below 0.5, so that the bar label of a 0 (drawn at the base, format "d") reads
+#: "0" (0.8 read "1" on every empty order of a real machine's chart)
+LOG_BASE = 0.45
 
 # one colour per zone, from the same Tol palette family as the map (bright scheme)
 _ZONE_COLOURS = ["#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB"]
@@ -36,8 +46,12 @@ def nice_ticks(top: float, n: int = 5) -> np.ndarray:
     return np.arange(0, top + 1e-9, step)
 
 
-class BuddyChart(View):
+class BuddyChart(HostReadable, View):
     """Free blocks per order per zone: ``BuddyChart(m)``; ``.counts()`` is the data drawn.
+
+    ``BuddyChart(km.host(), auto=1.0)`` draws this Linux's ``/proc/buddyinfo`` and reads
+    it again every second (``auto=None``, the default: on the refresh button, or
+    ``chart.refresh()``).
 
     ``log=None`` (the default) chooses a log scale when the counts span more than two
     decades (a big machine: thousands of order-10 blocks next to a handful of small
@@ -53,20 +67,27 @@ class BuddyChart(View):
         super().__init__(machine, **kw)
         if log is not None and not isinstance(log, bool):
             raise TypeError(f"log is True, False or None (choose by the counts), got {log!r}")
-        self._zone_labels = self._labels()
-        norders = machine.NR_PAGE_ORDERS
+        try:
+            self._zone_labels = self._labels()
+            norders = NR_PAGE_ORDERS(machine)
+            counts = self.counts()
+        except HOST_READ_ERRORS as e:         # a host whose buddyinfo cannot be read: say so, draw nothing
+            if self.host is None:
+                raise
+            self.host_say([str(e)])
+            self._zone_labels, norders = [], 11
+            counts = np.zeros((0, norders))
         xs = bq.OrdinalScale(domain=[str(o) for o in range(norders)])
-        counts = self.counts()
         self.log = self._want_log(counts) if log is None else log
         self._log_choice = log
         # an explicit domain: with bqplot 0.13.1 a Bars mark whose scale computes its own
         # domain draws every bar with height 0 (measured in Chromium, Voila and JupyterLab)
         if self.log:
-            self._ys = ys = bq.LogScale(min=0.8, max=self._top(counts))
+            self._ys = ys = bq.LogScale(min=LOG_BASE, max=self._top(counts))
         else:
             self._ys = ys = bq.LinearScale(min=0.0, max=self._top(counts))
         self.bars = bq.Bars(x=[str(o) for o in range(norders)], y=self._heights(counts),
-                            scales={"x": xs, "y": ys}, type="grouped", base=0.8 if self.log else 0.0,
+                            scales={"x": xs, "y": ys}, type="grouped", base=LOG_BASE if self.log else 0.0,
                             colors=_ZONE_COLOURS[:len(self._zone_labels)],
                             labels=self._zone_labels, display_legend=True, padding=0.15,
                             label_display=True, label_display_format="d",
@@ -89,7 +110,9 @@ class BuddyChart(View):
         self.figure.add_class("kmemlab-buddychart")
         self.heading = W.HTML(f'<div style="font-size:{self.px(17)}px;font-weight:bold">'
                               f'{html.escape(self.t("buddy.title"))}</div>')
-        self.widget = W.VBox([self.heading, self.figure], layout=W.Layout(width="100%", min_width="0"))
+        self.widget = W.VBox(self.host_widgets() + [self.heading, self.figure],
+                             layout=W.Layout(width="100%", min_width="0"))
+        self.host_ready()
 
     def _zones(self):
         # the drgn-style read interface (kmemlab.kernel.helpers): the same code reads a host
@@ -110,7 +133,7 @@ class BuddyChart(View):
 
     def _heights(self, counts):
         # on a log scale a 0 cannot be drawn: it becomes the base (a bar of no height)
-        return np.where(counts > 0, counts, 0.8) if self.log else counts
+        return np.where(counts > 0, counts, LOG_BASE) if self.log else counts
 
     def _top(self, counts) -> float:
         top = float(counts.max()) if counts.size else 1.0
@@ -125,17 +148,28 @@ class BuddyChart(View):
 
     def _redraw(self) -> None:
         counts = self.counts()
+        labels = self._labels()
         with self.bars.hold_sync(), self._ys.hold_sync():
+            if labels != self._zone_labels:        # a host chart whose first read failed
+                self._zone_labels = labels
+                self.bars.labels = labels
+                self.bars.colors = _ZONE_COLOURS[:len(labels)]
             self._ys.max = self._top(counts)
             self.bars.y = self._heights(counts)
+        self.host_say([])
         self._yaxis.tick_values = self._ticks(counts)
 
     def to_html(self) -> str:
-        """The buddyinfo numbers as an HTML table."""
+        """The buddyinfo numbers as an HTML table (a host's: under its header)."""
         self.flush()
-        c = self.counts()
+        try:
+            c = self.counts()
+        except HOST_READ_ERRORS:
+            if self.host is None:
+                raise
+            return self.host_html()
         head = "".join(f"<th>{o}</th>" for o in range(c.shape[1]))
         rows = "".join(f"<tr><th>{html.escape(lab)}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
                        for lab, row in zip(self._zone_labels, c.astype(int).tolist()))
-        return (f'<table class="kmemlab-buddyinfo"><caption>{html.escape(self.t("buddy.title"))}'
+        return self.host_html() + (f'<table class="kmemlab-buddyinfo"><caption>{html.escape(self.t("buddy.title"))}'
                 f"</caption><tr><th>{html.escape(self.t('buddy.corner'))}</th>{head}</tr>{rows}</table>")

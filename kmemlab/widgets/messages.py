@@ -226,6 +226,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dash.tab.mapping": {"en": "mapping", "ja": "対応付け"},
     "dash.stale": {"en": "This picture was saved with the notebook. Run the cells again to see it live.",
                    "ja": "この図はノートブックと一緒に保存されたものです。動かすにはセルをもう一度実行してください。"},
+    # -- host views (km.host(): kmemlab/widgets/hostview.py) --------------------------------
+    "host.header": {"en": "this machine: {sysname} {release} ({node}), read at {at}",
+                    "ja": "このマシン: {sysname} {release} ({node})、{at} に読み取り"},
+    "host.not_root": {"en": "(not root)", "ja": "（root ではありません）"},
+    "host.refresh": {"en": "refresh", "ja": "再読み込み"},
+    "host.refresh_tip": {"en": "read /proc and /sys of this machine again", "ja": "このマシンの /proc と /sys を読み直します"},
+    "host.auto": {"en": "re-read every {s} s", "ja": "{s} 秒ごとに読み直し"},
+    "host.manual": {"en": "re-read on refresh", "ja": "再読み込みで読み直し"},
+    "host.kept": {"en": "{why} (the picture is still the read of {at})", "ja": "{why}（図は {at} に読み取ったままです）"},
+    "host.slab_objects": {"en": "The objects of a slab cannot be shown for this machine: /proc/slabinfo and /sys/kernel/slab count objects per cache, they do not list them (a simulated km.Machine shows them).",
+                          "ja": "このマシンではスラブのオブジェクトを表示できません。/proc/slabinfo と /sys/kernel/slab はキャッシュごとの数を示すだけで、オブジェクトを列挙しません（シミュレーションの km.Machine なら表示できます）。"},
+    "host.slab_names_only": {"en": "{n} caches, listed by name only (in the table below)",
+                             "ja": "{n} 個のキャッシュを名前だけ表示します（下の表）"},
+    "zone.title": {"en": "Zones: free pages and watermarks (/proc/zoneinfo)", "ja": "ゾーン: 空きページと水位 (/proc/zoneinfo)"},
+    "zone.caption": {"en": "pages; free below min: only atomic/__GFP_HIGH allocations, below low: kswapd wakes, above high: kswapd sleeps",
+                     "ja": "単位はページ。min 未満: アトミック/__GFP_HIGH の割り当てのみ、low 未満: kswapd が起きる、high 超: kswapd が眠る"},
+    "zone.meminfo": {"en": "/proc/meminfo (kB)", "ja": "/proc/meminfo (kB)"},
+    "zone.state.ok": {"en": "above high", "ja": "high 超"},
+    "zone.state.high": {"en": "between low and high", "ja": "low と high の間"},
+    "zone.state.low": {"en": "below low: kswapd wakes", "ja": "low 未満: kswapd が起きる"},
+    "zone.state.min": {"en": "below min", "ja": "min 未満"},
 }
 
 

@@ -74,8 +74,10 @@ class ReplayControl:
                                     layout=W.Layout(width="auto", min_width="6em"))
         self.step_size = W.Dropdown(options=[(f"{n:,} {w['events']}", n) for n in STEPS], value=100,
                                     layout=W.Layout(width="auto"))
-        current = replayer.speed if replayer.speed in dict(SPEEDS).values() else None
-        self.speed = W.Dropdown(options=[(w[k], v) for k, v in SPEEDS], value=current,
+        speeds = [v for _, v in SPEEDS]
+        current = replayer.speed if replayer.speed in speeds else None
+        # by index: a Dropdown given value=None selects nothing (its box would be blank)
+        self.speed = W.Dropdown(options=[(w[k], v) for k, v in SPEEDS], index=speeds.index(current),
                                 description=w["speed"], layout=W.Layout(width="auto"),
                                 style={"description_width": "initial"})
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(flex="1 1 8em", min_width="6em"))

@@ -10,6 +10,14 @@ Bottom: one slab of the chosen cache drawn object by object, in address order:
 in use (green), free on the slab's own freelist (grey), free on a CPU's lockless
 freelist (blue). The free lists are read by following the free pointers stored in the
 objects (``get_freepointer``), as the kernel does.
+
+``SlabView(km.host())`` draws this Linux's caches the same way, from the read interface
+(``/proc/slabinfo`` as root, else ``/sys/kernel/slab``), re-read on its refresh button or
+every ``auto=`` seconds (:mod:`.hostview`). The per-object picture needs what no file
+shows (the objects of a slab, its freelists): a host view says so instead of drawing
+it, and picking a cache shows its geometry. Without root on 6.x only the caches' names
+can be read (slabinfo and every ``/sys/kernel/slab`` attribute are mode 0400): the view
+lists them and says why.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ import bqplot as bq
 import ipywidgets as W
 import numpy as np
 
-from ..kernel.helpers import (OBJ_CPU_FREE, OBJ_FREE, OBJ_USED, find_slab_cache, page_slab,
-                              slab_cache_for_each_slab)
+from ..kernel.helpers import (OBJ_CPU_FREE, OBJ_FREE, OBJ_USED, find_slab_cache, for_each_slab_cache,
+                              page_slab, slab_cache_for_each_slab, slab_cache_is_merged,
+                              slab_cache_pages_per_slab, slab_cache_usage)
 from ..kernel.helpers import slab_object_states as _slab_object_states
 from .base import View, weak_handler
 from .buddychart import nice_ticks
+from .hostview import HOST_READ_ERRORS, HostReadable
 
 __all__ = ["SlabView", "parse_slabinfo", "slab_object_states", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
 
@@ -53,9 +63,14 @@ def slab_object_states(machine, slab) -> np.ndarray:
     return _slab_object_states(slab)
 
 
-class SlabView(View):
-    """``SlabView(m)``; ``sv.rows`` (slabinfo rows drawn), ``sv.select_slab(pfn)``,
-    ``sv.object_states()`` (state of each object of the shown slab)."""
+class SlabView(HostReadable, View):
+    """``SlabView(m)``; ``sv.rows`` (slabinfo rows drawn as bars; ``sv.table_rows``: every
+    row of the table), ``sv.select_slab(pfn)``,
+    ``sv.object_states()`` (state of each object of the shown slab).
+
+    ``SlabView(km.host(), auto=2.0)``: this Linux's caches (the cache table and bars;
+    ``sv.select_cache(name)`` shows a cache's geometry), re-read every 2 s; ``sv.names_only``
+    lists the caches whose counts could not be read (not root)."""
 
     title = "slab caches"
     WAKE = frozenset(("kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free", "vmalloc",
@@ -66,6 +81,8 @@ class SlabView(View):
     def __init__(self, machine, **kw):
         super().__init__(machine, **kw)
         self.rows: list[dict] = []
+        #: host caches whose counts could not be read (not root), by name
+        self.names_only: list[str] = []
         self.slab = None                 # the Slab drawn below
         self._follow_pfn = None
         ys = bq.OrdinalScale()
@@ -122,13 +139,27 @@ class SlabView(View):
                                     ("#3388BB", "&#9670;", "slab.cpu_free"))) + "</span>")
         self.table = W.HTML("")
         self.table.add_class("kmemlab-slabinfo")
-        right = W.VBox([self.cache_box, self.slab_box, self.legend, self.slab_heading, self.slab_figure],
-                       layout=W.Layout(flex="1 1 320px", min_width="0"))
-        self.widget = W.VBox([W.HBox([W.Box([self.figure], layout=W.Layout(flex="1 1 360px", min_width="0")),
+        if self.host is None:
+            right = W.VBox([self.cache_box, self.slab_box, self.legend, self.slab_heading, self.slab_figure],
+                           layout=W.Layout(flex="1 1 320px", min_width="0"))
+        else:
+            # a host has no per-object picture: say so where it would be (never fake one)
+            self._extra_widgets += [self.slab_box, self.legend, self.slab_figure]
+            self.slab_heading.value = (f'<div style="font-size:{self.px(14)}px;color:#555;max-width:40em">'
+                                       f'{html.escape(self.t("host.slab_objects"))}</div>')
+            self.cache_detail = W.HTML("")
+            self.cache_detail.add_class("kmemlab-slab-cache-detail")
+            right = W.VBox([self.cache_box, self.cache_detail, self.slab_heading],
+                           layout=W.Layout(flex="1 1 320px", min_width="0"))
+            # a real machine has a hundred caches and more: the table scrolls, the bars stay in view
+            self.table.layout = W.Layout(max_height=f"{self.px(420)}px", overflow_y="auto", min_width="0")
+        self.widget = W.VBox(self.host_widgets() + [
+                              W.HBox([W.Box([self.figure], layout=W.Layout(flex="1 1 360px", min_width="0")),
                                       right], layout=W.Layout(flex_flow="row wrap", width="100%")),
                               self.table], layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-slab-view")
         self._redraw()
+        self.host_ready()
 
     # -- data ------------------------------------------------------------------------
 
@@ -153,20 +184,72 @@ class SlabView(View):
         self._draw_slab()
 
     def select_cache(self, name: str) -> None:
-        """Draw the first slab of cache ``name``."""
+        """Draw the first slab of cache ``name`` (a host's: show the cache's geometry)."""
         s = find_slab_cache(self.machine, name)
         if s is None:
             raise ValueError(f"no slab cache named {name!r}")
+        if self.host is not None:
+            self._show_host_cache(s)
+            return
         self.slab = next(slab_cache_for_each_slab(s), None)      # the lowest pfn
         self._draw_slab(cache=s)
 
     # -- drawing --------------------------------------------------------------------
 
+    def _host_rows(self) -> tuple[list[dict], list[str], list[str]]:
+        """(slabinfo-like rows, names of caches without counts, notes) of a host, read
+        through the read interface."""
+        rows, names, why = [], [], None
+        try:
+            caches = list(for_each_slab_cache(self.machine))
+        except HOST_READ_ERRORS as e:
+            return [], [], [str(e)]
+        for s in caches:
+            try:
+                u = slab_cache_usage(s)
+                rows.append({"name": s.name, "active_objs": u.active_objs, "num_objs": u.num_objs,
+                             "objsize": s.size, "objperslab": s.objects,
+                             "pagesperslab": slab_cache_pages_per_slab(s),
+                             "active_slabs": u.num_slabs, "num_slabs": u.num_slabs})
+            except HOST_READ_ERRORS as e:
+                names.append(s.name)
+                why = why or str(e)
+        notes = []
+        if names:
+            # the host's own words for the files it could not read (slabinfo, the sysfs counts)
+            said = [why_not for path, why_not in self.machine.unreadable.items()
+                    if path == "/proc/slabinfo" or path.startswith("/sys/kernel/slab")]
+            notes = said or [why]
+            notes.append(self.t("host.slab_names_only", n=len(names)))
+        return rows, names, notes
+
+    def _show_host_cache(self, s) -> None:
+        """A host cache's geometry, as far as the files show it (root only on 6.x)."""
+        parts = []
+        for label, get in (("object_size", lambda: s.object_size), ("size", lambda: s.size),
+                           ("align", lambda: s.align), ("objs/slab", lambda: s.objects),
+                           ("order", lambda: s.order), ("merged", lambda: slab_cache_is_merged(s))):
+            try:
+                parts.append(f"{label} {get()}")
+            except HOST_READ_ERRORS as e:
+                parts.append(f"{label}: {e}")
+                break
+        if s.alias_names:
+            parts.append("aliases " + ", ".join(s.alias_names[:6]) + (" ..." if len(s.alias_names) > 6 else ""))
+        self.cache_detail.value = (f'<div style="font-size:{self.px(14)}px"><b>{html.escape(s.name)}</b>: '
+                                   f'{html.escape("; ".join(parts))}</div>')
+
     def _redraw(self) -> None:
         m = self.machine
-        rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
+        if self.host is not None:
+            rows, self.names_only, notes = self._host_rows()
+            self.host_say(notes)
+        else:
+            rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
+        rows = [r for r in rows if r["num_objs"]]
         rows.sort(key=lambda r: -r["num_objs"])
-        self.rows = rows[:MAX_CACHES]
+        self.table_rows = rows                       # every cache holding slabs (the table)
+        self.rows = rows[:MAX_CACHES]                # the largest (the bars)
         shown = list(reversed(self.rows))            # the largest at the top
         names = [r["name"] for r in shown] or ["(no slabs)"]
         tot = np.array([r["num_objs"] for r in shown] or [0], np.float64)
@@ -178,14 +261,16 @@ class SlabView(View):
             self.total_bars.y = tot
             self.active_bars.x = names
             self.active_bars.y = act
-        self.table.value = self._table_html(rows)
-        names_all = [r["name"] for r in rows]
+        self.table.value = self._table_html(rows, self.names_only)
+        names_all = [r["name"] for r in rows] + self.names_only
         if list(self.cache_box.options) != names_all:
             keep = self.cache_box.value
             self.cache_box.unobserve(self._h_cache, names=["value"])
             self.cache_box.options = names_all
             self.cache_box.value = keep if keep in names_all else None
             self.cache_box.observe(self._h_cache, names=["value"])
+        if self.host is not None:
+            return                                   # no slabs to follow on a host
         if self._follow_pfn is not None:
             pfn, self._follow_pfn = self._follow_pfn, None
             followed = page_slab(m, pfn)
@@ -248,18 +333,25 @@ class SlabView(View):
             self.select_slab(change["new"])
 
     @staticmethod
-    def _table_html(rows) -> str:
+    def _table_html(rows, names_only=()) -> str:
         head = ("<tr><th>name</th><th>active_objs</th><th>num_objs</th><th>objsize</th>"
                 "<th>objperslab</th><th>pagesperslab</th><th>active_slabs</th><th>num_slabs</th></tr>")
         body = "".join(
             f"<tr><td>{html.escape(r['name'])}</td><td>{r['active_objs']}</td><td>{r['num_objs']}</td>"
             f"<td>{r['objsize']}</td><td>{r['objperslab']}</td><td>{r['pagesperslab']}</td>"
             f"<td>{r['active_slabs']}</td><td>{r['num_slabs']}</td></tr>" for r in rows)
+        names = (f'<p class="kmemlab-slab-names-only" style="font-size:13px">{len(names_only)} caches: '
+                 f'{html.escape(", ".join(names_only))}</p>') if names_only else ""
         return (f'<table class="kmemlab-slabinfo-table" style="font-size:14px">'
-                f"<caption>/proc/slabinfo</caption>{head}{body}</table>")
+                f"<caption>/proc/slabinfo</caption>{head}{body}</table>{names}")
 
     def to_html(self) -> str:
         self.flush()
+        if self.host is not None:
+            rows, names, _ = self._host_rows()
+            return (f'<div class="kmemlab-slab-static">{self.host_html()}'
+                    f'{self._table_html([r for r in rows if r["num_objs"]], names)}'
+                    f'<p>{html.escape(self.t("host.slab_objects"))}</p></div>')
         rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
         out = self._table_html(rows)
         if self.slab is not None:

@@ -164,6 +164,48 @@ def _expected_lecture_content(pg, name: str, where: str) -> None:
                 f"{where}: pfn {pfn:#x} is not drawn in the vmalloc colour"
 
 
+    if name.endswith("06-your-kernel-and-the-simulation.ipynb"):
+        _lecture06_content(pg, name, where)
+
+
+def _lecture06_content(pg, name: str, where: str) -> None:
+    """Lecture 06: the play bar says what the replay did, the buddy chart (a log scale) shows
+    the replayed machine's nr_free, and km.compare()'s table has its reasons readable."""
+    ns = _run_cells_until(NB / name, "player.run()")
+    report, rm = ns["report"], ns["rm"]
+    bar = pg.evaluate("() => Array.from(document.querySelectorAll('.widget-html')).map(e => e.innerText)"
+                      ".filter(t => t.includes(' · '))")
+    assert len(bar) == 1, f"{where}: one replay bar expected, got {bar}"
+    state = "終了" if name.startswith("ja/") else "finished"
+    assert bar[0].startswith(state) and f"{report.events:,} " in bar[0] \
+        and f"{report.fraction_replayed:.1%}" in bar[0], f"{where}: the bar says {bar[0]!r}"
+    want = np.array([[fa.nr_free for fa in z.free_area] for z in rm.zones if z.populated()], float)
+    groups = pg.evaluate("""() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bargroup'))
+        .map(g => Array.from(g.querySelectorAll('.bar')).map(b => +b.getAttribute('height')))""")
+    got = np.array(groups, float).T                    # [zone, order]
+    assert got.shape == want.shape, f"{where}: bars {got.shape}, model {want.shape}"
+    # log scale from a floor of 0.4 (an empty list: no bar, labelled 0)
+    logs = np.log10(np.maximum(want, 0.4) / 0.4)
+    np.testing.assert_allclose(got, logs * (got.max() / logs.max()), atol=1.0,
+                               err_msg=f"{where}: bar heights != log(nr_free)")
+    labels = pg.evaluate("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar_label'))"
+                         ".map(t => t.textContent)")
+    assert sorted(int(x) for x in labels if x.strip()) == sorted(want.astype(int).ravel().tolist()), \
+        f"{where}: the bars' numbers are not the free lists' nr_free"
+    cells = pg.evaluate("""() => Array.from(document.querySelectorAll('.kmemlab-compare tr'))
+        .filter(tr => tr.querySelectorAll('td').length === 5).map(tr => { const td = tr.children[4];
+          return {align: getComputedStyle(td).textAlign, cut: td.scrollWidth > td.clientWidth + 1,
+                  right: td.getBoundingClientRect().right, text: td.innerText}; })""")
+    assert len(cells) > 20, f"{where}: the comparison table has {len(cells)} rows"
+    assert all(c["align"] in ("left", "start") for c in cells), f"{where}: reasons not left-aligned"
+    assert not [c for c in cells if c["cut"] or c["right"] > VIEWPORT["width"] + 1], \
+        f"{where}: a reason is cut off"
+    cmp = ns["cmp"]
+    assert sum(bool(c["text"].strip()) for c in cells) == sum(1 for r in cmp.rows if r.why and r.verdict != "agrees"
+                                                             and r.section in ns["shown"]), \
+        f"{where}: the table does not show the reason of every row that is not equal"
+
+
 #: English labels that a Japanese edition's views must not show: every message of the
 #: views' table that is plain English prose (kernel names such as nr_free stay as they are)
 def _english_labels() -> list[str]:

@@ -1,0 +1,127 @@
+"""ZoneView: each zone's free pages against its watermarks, and ``/proc/meminfo``.
+
+One row per populated zone, as ``/proc/zoneinfo`` prints it: ``free`` (``NR_FREE_PAGES``),
+the watermarks ``min``, ``low`` and ``high`` (``wmark_pages()``, boost included), and
+``managed``; a bar shows free out of managed with the three watermarks marked on it, and
+the row says where free stands (below ``low`` kswapd wakes, below ``min`` only atomic
+and ``__GFP_HIGH`` requests get pages: mm/page_alloc.c ``__zone_watermark_ok``). Under
+it, the lines of ``/proc/meminfo`` a kernel lecture talks about.
+
+``ZoneView(m)`` follows a Machine's page allocator; ``ZoneView(km.host(), auto=1.0)``
+reads this Linux's ``zoneinfo`` and ``meminfo`` (both readable without root) again every
+second (:mod:`.hostview`).
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from ..kernel.helpers import (for_each_populated_zone, high_wmark_pages, low_wmark_pages, meminfo,
+                              min_wmark_pages, nr_node_ids, zone_managed_pages, zone_page_state)
+from .base import FRAME_EVENTS, View
+from .hostview import HOST_READ_ERRORS, HostReadable
+
+__all__ = ["ZoneView", "MEMINFO_FIELDS"]
+
+#: the /proc/meminfo lines shown, in the file's order
+MEMINFO_FIELDS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "AnonPages", "Slab",
+                  "SReclaimable", "SUnreclaim", "KernelStack", "PageTables", "VmallocUsed", "Percpu")
+
+
+class ZoneView(HostReadable, View):
+    """``ZoneView(m)`` or ``ZoneView(km.host(), auto=1.0)``: ``zv.zones()`` (the rows
+    drawn: node, zone, free, min, low, high, managed, state) and ``zv.meminfo()``."""
+
+    title = "zone watermarks"
+    WAKE = FRAME_EVENTS
+    burst_interval = 0.5
+
+    def __init__(self, machine, **kw):
+        super().__init__(machine, **kw)
+        self.heading = W.HTML(f'<div style="font-size:{self.px(17)}px;font-weight:bold">'
+                              f'{html.escape(self.t("zone.title"))}</div>')
+        self.table = W.HTML(layout=W.Layout(min_width="0", overflow_x="auto"))
+        self.table.add_class("kmemlab-zone-table")
+        self.meminfo_table = W.HTML(layout=W.Layout(min_width="0"))
+        self.meminfo_table.add_class("kmemlab-meminfo")
+        self.widget = W.VBox(self.host_widgets() + [self.heading, self.table, self.meminfo_table],
+                             layout=W.Layout(width="100%", min_width="0"))
+        self.widget.add_class("kmemlab-zone-view")
+        try:
+            self._redraw()
+        except HOST_READ_ERRORS as e:      # a host whose zoneinfo cannot be read: say so
+            if self.host is None:
+                raise
+            self.host_say([str(e)])
+        self.host_ready()
+
+    # -- data ---------------------------------------------------------------------------
+
+    def zones(self) -> list[dict]:
+        """One dict per populated zone: node, zone, free, min, low, high, managed (pages), state."""
+        out = []
+        for z in for_each_populated_zone(self.machine):
+            free = zone_page_state(z, "nr_free_pages")
+            lo, mi, hi = low_wmark_pages(z), min_wmark_pages(z), high_wmark_pages(z)
+            state = ("zone.state.min" if free < mi else "zone.state.low" if free < lo
+                     else "zone.state.high" if free <= hi else "zone.state.ok")
+            out.append({"node": z.node, "zone": z.name, "free": free, "min": mi, "low": lo, "high": hi,
+                        "managed": zone_managed_pages(z), "state": state})
+        return out
+
+    def meminfo(self) -> dict[str, int]:
+        """The :data:`MEMINFO_FIELDS` of ``/proc/meminfo`` this source prints (kB)."""
+        mi = meminfo(self.machine)
+        return {k: mi[k] for k in MEMINFO_FIELDS if k in mi}
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def _redraw(self) -> None:
+        zones, mi = self.zones(), self.meminfo()        # read everything before changing the picture
+        single = nr_node_ids(self.machine) == 1
+        self.table.value = self._zone_html(zones, single)
+        self.meminfo_table.value = self._meminfo_html(mi)
+        self.host_say([])
+
+    def _zone_html(self, zones, single: bool) -> str:
+        fs = self.px(14)
+        head = "".join(f"<th style='text-align:right;padding:2px 8px'>{h}</th>"
+                       for h in ("free", "min", "low", "high", "managed"))
+        rows = []
+        for r in zones:
+            name = r["zone"] if single else f"node {r['node']} {r['zone']}"
+            top = max(r["managed"], 1)
+            marks = "".join(
+                f"<div title='{k} {r[k]}' style='position:absolute;top:0;bottom:0;left:{min(100.0, 100 * r[k] / top):.2f}%;"
+                f"border-left:2px {style} #882255'></div>" for k, style in (("min", "solid"), ("low", "dashed"),
+                                                                           ("high", "dotted")))
+            bar = (f"<div class='kmemlab-zone-bar' style='position:relative;height:{self.px(14)}px;min-width:80px;"
+                   f"background:#EEEEEE;border:1px solid #999'><div class='kmemlab-zone-free' style='height:100%;"
+                   f"width:{min(100.0, 100 * r['free'] / top):.2f}%;background:#228833'></div>{marks}</div>")
+            nums = "".join(f"<td style='text-align:right;padding:2px 8px'>{r[k]}</td>"
+                           for k in ("free", "min", "low", "high", "managed"))
+            rows.append(f"<tr><th style='text-align:left;padding:2px 8px'>{html.escape(name)}</th>{nums}"
+                        f"<td style='padding:2px 8px;width:30%'>{bar}</td>"
+                        f"<td style='padding:2px 8px'>{html.escape(self.t(r['state']))}</td></tr>")
+        return (f"<table class='kmemlab-zones' style='font-size:{fs}px;border-collapse:collapse;width:100%;max-width:1100px'>"
+                f"<caption style='text-align:left;font-size:{self.px(13)}px'>{html.escape(self.t('zone.caption'))}"
+                f"</caption><tr><th></th>{head}<th style='text-align:left'>free / managed (| min ¦ low ⋮ high)"
+                f"</th><th></th></tr>{''.join(rows)}</table>")
+
+    def _meminfo_html(self, mi: dict[str, int]) -> str:
+        cells = "".join(f"<tr><th style='text-align:left;padding:1px 8px'>{html.escape(k)}</th>"
+                        f"<td style='text-align:right;padding:1px 8px'>{v} kB</td></tr>" for k, v in mi.items())
+        return (f"<table class='kmemlab-meminfo-table' style='font-size:{self.px(14)}px'><caption "
+                f"style='text-align:left'>{html.escape(self.t('zone.meminfo'))}</caption>{cells}</table>")
+
+    def to_html(self) -> str:
+        self.flush()
+        try:
+            body = self._zone_html(self.zones(), nr_node_ids(self.machine) == 1) + self._meminfo_html(self.meminfo())
+        except HOST_READ_ERRORS:
+            if self.host is None:
+                raise
+            body = ""
+        return f"<div class='kmemlab-zone-static'>{self.host_html()}{body}</div>"
