@@ -229,8 +229,10 @@ def _japanese_widgets(pg, name: str, where: str) -> None:
     for ch in "物理メモリ空き":
         assert pg.evaluate(_CJK_GLYPH_DRAWN, ch), \
             f"{where}: {ch!r} is drawn as a missing-glyph box: install fonts-noto-cjk or fonts-ipafont-gothic"
-    # the views' own words: not tooltips (<title> quotes the kernel's mm.rst), not kernel output
-    shown = pg.evaluate("""() => Array.from(document.querySelectorAll('[class*="kmemlab-"]')).map(e => {
+    # the views' own words: not tooltips (<title> quotes the kernel's mm.rst), not kernel output,
+    # not km.compare()'s table (its reasons are English prose of kmemlab.compare, not view labels)
+    shown = pg.evaluate("""() => Array.from(document.querySelectorAll('[class*="kmemlab-"]'))
+        .filter(e => !e.closest('.kmemlab-compare')).map(e => {
         const c = e.cloneNode(true);
         c.querySelectorAll('title, style, script, textarea, select, pre').forEach(x => x.remove());
         return c.textContent; }).join('\\n')""")
