@@ -144,8 +144,9 @@ def _lab(args) -> int:
         raise CommandError(f"JupyterLab is not installed for {sys.executable}; install it "
                            "with: pip install 'kmemlab[lab]'")
     report = lectures.sync(args.dir, reset=args.reset)
-    for line in report.lines():
-        print(f"kmemlab: {line}")
+    for line in report.lines() + [lectures.save_widget_state()]:
+        if line:
+            print(f"kmemlab: {line}")
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={report.folder}"]
     if args.no_browser:
         argv.append("--no-browser")

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["notebooks_dir", "docs_dir", "working_dir", "student_files", "shipped_files",
-           "sync", "copy_set", "SyncReport", "STATE_FILE", "WORKDIR_ENV", "DEFAULT_DIRNAME"]
+           "sync", "copy_set", "SyncReport", "STATE_FILE", "WORKDIR_ENV", "DEFAULT_DIRNAME",
+           "save_widget_state"]
 
 _PKG = Path(__file__).resolve().parent
 #: the environment variable that moves the working folder (default ``~/kmemlab-notebooks``)
@@ -82,6 +83,33 @@ def working_dir(path: str | os.PathLike | None = None) -> Path:
     if path is None:
         path = os.environ.get(WORKDIR_ENV) or Path.home() / DEFAULT_DIRNAME
     return Path(path).expanduser().resolve()
+
+
+#: JupyterLab's "Save Jupyter widget state in notebooks" (ipywidgets' jupyterlab-manager
+#: plugin, off by default): the user-settings file that holds it, under the settings folder
+WIDGET_STATE_SETTINGS = Path("@jupyter-widgets") / "jupyterlab-manager" / "plugin.jupyterlab-settings"
+
+
+def save_widget_state(settings_dir: str | os.PathLike | None = None) -> str | None:
+    """Turn on JupyterLab's "save widget state" for this user, so that a saved lecture
+    reopened later (its kernel gone) shows its pictures as they were instead of "Error
+    displaying widget: model not found" (the widget manager then restores the models
+    from the notebook's metadata). ``settings_dir``: JupyterLab's user settings folder
+    (default ``$JUPYTERLAB_SETTINGS_DIR``, else ``<jupyter config dir>/lab/user-settings``,
+    where JupyterLab looks). A settings file the user already has is left alone, whatever
+    it says. Returns a line for the report, or None when nothing was written."""
+    if settings_dir is None:
+        settings_dir = os.environ.get("JUPYTERLAB_SETTINGS_DIR")
+        if not settings_dir:
+            from jupyter_core.paths import jupyter_config_dir
+            settings_dir = Path(jupyter_config_dir()) / "lab" / "user-settings"
+    path = Path(settings_dir).expanduser() / WIDGET_STATE_SETTINGS
+    if path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{\n    // kmemlab lab: keep the lectures\' pictures in saved notebooks\n'
+                    '    "saveState": true\n}\n', encoding="utf-8")
+    return f"JupyterLab will save widget state in notebooks (set in {path})"
 
 
 def _files(root: Path) -> list[str]:

@@ -213,3 +213,20 @@ def test_a_missing_extra_is_named_with_its_pip_command(capsys):
             main(["test-needs", "no_such_module_anywhere"])
     finally:
         del cli._COMMANDS["test-needs"]
+
+
+def test_kmemlab_lab_turns_on_saving_widget_state_once_and_never_over_the_users_setting(tmp_path, monkeypatch):
+    # (the browser test reopens a saved notebook with it: tests/browser/test_view_lifetime_browser.py)
+    from kmemlab.lectures import WIDGET_STATE_SETTINGS, save_widget_state
+    monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "settings"))
+    line = save_widget_state()
+    path = tmp_path / "settings" / WIDGET_STATE_SETTINGS
+    assert line and str(path) in line
+    text = path.read_text(encoding="utf-8")
+    assert '"saveState": true' in text
+    assert save_widget_state() is None and path.read_text(encoding="utf-8") == text
+    mine = tmp_path / "mine"
+    (mine / WIDGET_STATE_SETTINGS).parent.mkdir(parents=True)
+    (mine / WIDGET_STATE_SETTINGS).write_text('{"saveState": false}')
+    assert save_widget_state(mine) is None
+    assert (mine / WIDGET_STATE_SETTINGS).read_text() == '{"saveState": false}'

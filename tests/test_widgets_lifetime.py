@@ -111,3 +111,138 @@ def test_the_whole_dashboard_live_widget_count_stays_flat():
         d.flush()
     assert _live_widgets() == n0
     d.close()
+
+
+# -- a shown view stays until its widget closes (issue 14: display(PhysMap(m)) with no name) --
+
+import types
+import weakref
+
+import pytest
+
+from kmemlab.widgets import base
+
+
+def _show_and_drop(view) -> weakref.ref:
+    """What ``display(view)`` with no name leaves: the bundle went out, no name holds it."""
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    ref = weakref.ref(view)
+    del view, bundle
+    gc.collect()
+    return ref
+
+
+def _assert_gone(ref, m, n0) -> None:
+    """The view was collected, nothing watches the machine, no widget is left over."""
+    gc.collect()
+    assert ref() is None and m._bus.subscribers == [] and _live_widgets() == n0
+
+
+def test_a_shown_view_that_no_name_holds_keeps_drawing_until_closed():
+    m = km.Machine(mem="128M", seed=0)
+    n0 = _live_widgets()
+    ref = _show_and_drop(PhysMap(m, interval=0))
+    assert ref() is not None and not ref().closed and m._bus.subscribers
+    redraws, png, before = ref().redraws, ref().png, ref().pixels.copy()
+    pg = m.alloc_pages(km.GFP_KERNEL, 6)          # 64 frames change colour
+    ref().flush()
+    assert ref().redraws > redraws and ref().png != png
+    assert ref().pixels[pg.pfn] != before[pg.pfn]
+    ref().close()
+    _assert_gone(ref, m, n0)
+
+
+@pytest.mark.parametrize("how", ["widget.close()", "front end"])
+def test_closing_a_shown_views_widget_closes_the_view(how):
+    m = km.Machine(mem="128M", seed=0)
+    n0 = _live_widgets()
+    ref = _show_and_drop(PhysMap(m, interval=0))
+    w = ref().widget
+    if how == "widget.close()":
+        w.close()
+    else:                                       # the comm_close message the front end sends
+        w.comm._closed = True
+        w.comm.handle_close({"content": {"comm_id": w.comm.comm_id, "data": {}}})
+    del w
+    _assert_gone(ref, m, n0)
+
+
+def test_a_never_shown_view_that_is_dropped_still_closes_itself():
+    m = km.Machine(mem="128M", seed=0)
+    n0 = _live_widgets()
+    pm = PhysMap(m)
+    pm._repr_html_()                            # the static picture pins nothing
+    ref = weakref.ref(pm)
+    del pm
+    _assert_gone(ref, m, n0)
+
+
+def test_a_shown_dashboard_that_no_name_holds_stays_and_close_releases_it():
+    m = km.Machine(mem="128M", seed=0)
+    n0 = _live_widgets()
+    ref = _show_and_drop(Dashboard(m))
+    assert ref() is not None and m._bus.subscribers
+    header = ref().header
+    m.alloc_pages(km.GFP_KERNEL, 4)
+    ref().flush()
+    assert f"free={m._free_pages() << 2}kB" in header.widget.value
+    del header
+    ref().close()
+    _assert_gone(ref, m, n0)
+
+
+def test_showing_a_view_again_and_again_leaves_the_widget_count_flat():
+    m = km.Machine(mem="128M", seed=0)
+    pm = PhysMap(m, interval=0)
+    pm._repr_mimebundle_()
+    n0 = _live_widgets()
+    for _ in range(20):
+        pm._repr_mimebundle_()
+    assert _live_widgets() == n0
+    pm.close()
+
+
+def _fake_kernel(monkeypatch, cell, msg_id):
+    parent = {"header": {"msg_id": msg_id}, "metadata": {"cellId": cell}}
+    shell = getattr(_fake_kernel, "shell", None) or types.SimpleNamespace(
+        events=types.SimpleNamespace(register=lambda *a: None, unregister=lambda *a: None))
+    _fake_kernel.shell = shell
+    shell.kernel = types.SimpleNamespace(get_parent=lambda channel=None: parent)
+    import IPython
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+
+
+def test_running_the_cell_again_lets_the_views_of_its_earlier_run_go(monkeypatch):
+    _fake_kernel.shell = None
+    m = km.Machine(mem="128M", seed=0)
+    n0 = _live_widgets()
+    _fake_kernel(monkeypatch, "cell-a", "run-1")
+    first = _show_and_drop(PhysMap(m))
+    second = _show_and_drop(PhysMap(m))       # the same run shows two: both stay
+    _fake_kernel(monkeypatch, "cell-b", "run-2")
+    other = _show_and_drop(PhysMap(m))        # another cell's view is not touched
+    assert first() and second() and other()
+    _fake_kernel(monkeypatch, "cell-a", "run-3")   # cell a runs again: its outputs are replaced
+    third = _show_and_drop(PhysMap(m))
+    gc.collect()
+    assert first() is None and second() is None
+    assert third() is not None and other() is not None
+    assert len(m._bus.subscribers) == 2
+    third().close()
+    other().close()
+    gc.collect()
+    assert m._bus.subscribers == [] and _live_widgets() == n0
+
+
+def test_running_the_cell_again_keeps_a_view_a_name_holds(monkeypatch):
+    _fake_kernel.shell = None
+    m = km.Machine(mem="128M", seed=0)
+    _fake_kernel(monkeypatch, "cell-a", "run-1")
+    kept = PhysMap(m)
+    kept._repr_mimebundle_()
+    _fake_kernel(monkeypatch, "cell-a", "run-2")
+    _show_and_drop(PhysMap(m))
+    gc.collect()
+    assert not kept.closed and m._bus.subscribers
+    kept.close()

@@ -27,7 +27,7 @@ from .messages import check_lang, text
 #: how much larger fonts and lines are with ``presentation=True``
 PRESENTATION_SCALE = 1.4
 
-__all__ = ["View", "Hub", "weak_handler", "close_tree", "FRAME_EVENTS"]
+__all__ = ["View", "Hub", "weak_handler", "close_tree", "pin_to_widget", "FRAME_EVENTS"]
 
 #: the changes that alter frames' allocation state (the page allocator's, and restore)
 FRAME_EVENTS = frozenset(("alloc_pages", "free_pages", "alloc_pages_bulk", "free_pages_bulk",
@@ -97,9 +97,7 @@ class Hub:
         for v in self.views:
             if not v.stale():
                 continue
-            # (a tenth of slack: redraws come in ticks, and a view due a little early
-            # would otherwise wait a whole tick more)
-            if not final and v.burst_interval and now - v._last_draw < 0.9 * v.burst_interval:
+            if not final and v.burst_interval and now < v._due:
                 held_back = True          # drawn at a later tick or at the final flush
                 continue
             v._draw(now)
@@ -150,7 +148,7 @@ class View:
     the :class:`~kmemlab.kernel.events.Changes` collected since the view was last drawn
     (the frames touched, the newest address per type), once per redraw, never per kernel
     operation. ``burst_interval`` (seconds) spaces out redraws of a view while changes keep
-    coming. :meth:`to_html` is the static fallback a notebook shows where widgets cannot
+    coming: at most one per interval on average. :meth:`to_html` is the static fallback a notebook shows where widgets cannot
     run (GitHub, nbviewer, PDF). ``hub`` shares one watch and coalescer between views (a
     Dashboard passes it). A view dropped without ``close()`` closes itself when collected.
     """
@@ -183,6 +181,7 @@ class View:
         self._changes.armed = False
         self._forced = False
         self._last_draw = float("-inf")
+        self._due = float("-inf")         # when a burst may draw this view next
         self._redraws = 0
         self._closed = False
         self._widget = None
@@ -252,6 +251,15 @@ class View:
         ch = self._changes.take()
         self._forced = False
         self._last_draw = now
+        if self.burst_interval:
+            # during a burst the next drawing is due one interval after this one was due,
+            # not after it happened: redraws come in ticks (~1/30 s), and "an interval
+            # since the last drawing" rounds every wait up to a whole tick (a 0.1 s map
+            # drew ~8 times a second, not 10). A view late by more than an interval (the
+            # first drawing of a burst, or ticks sparser than its interval) starts afresh
+            # from now.
+            bi = self.burst_interval
+            self._due = self._due + bi if now - self._due <= bi else now + bi
         self._redraws += 1
         self._note(ch)
         self._redraw()
@@ -303,13 +311,93 @@ class View:
 
 def mimebundle(view, text: str) -> dict:
     """The live widget where a widget manager runs, the static picture elsewhere (GitHub,
-    nbviewer, a PDF export), and a line of text for a terminal."""
+    nbviewer, a PDF export), and a line of text for a terminal.
+
+    Showing the widget pins ``view`` to it (:func:`pin_to_widget`): ``display(PhysMap(m))``
+    with no name keeps drawing until the widget is closed."""
     bundle = {}
     if not view.closed:
         bundle.update(view.widget._repr_mimebundle_() or {})
+        pin_to_widget(view)
     bundle["text/html"] = view.to_html()
     bundle["text/plain"] = text
     return bundle
+
+
+#: the attribute of a shown root widget that holds its view
+_PIN = "_kmemlab_view"
+
+
+def pin_to_widget(view) -> None:
+    """Keep a shown ``view`` (a View or a Dashboard: ``widget``, ``close()``) alive as long
+    as its root widget is open.
+
+    Views are held weakly everywhere (issue 19: a dropped view unsubscribes itself), so
+    ``display(PhysMap(m))`` without a name would be collected at once and close its widget:
+    the front end then says "Error displaying widget: model not found". Once shown, the
+    root widget holds the view (ipywidgets keeps every open widget in its registry until
+    it is closed), and closing the widget closes the view: ``view.close()``,
+    ``view.widget.close()``, or the front end closing the model (its comm). A view that
+    was never shown is not pinned and still goes away when dropped.
+
+    Running a cell again replaces its outputs: the views an earlier run of the same cell
+    showed are off the screen then, and are let go (:func:`_release_earlier_run`), so
+    re-running ``display(PhysMap(m))`` ten times leaves one view drawing, not ten."""
+    w = view.widget
+    if w is None or w.comm is None:
+        return
+    _release_earlier_run(view)
+    if getattr(w, _PIN, None) is view:
+        return
+    ref = weakref.ref(view)
+
+    def closed(change=None) -> None:
+        if change is not None and change["new"] is not None:
+            return                        # a comm was opened, not closed
+        w.__dict__.pop(_PIN, None)        # the widget no longer keeps the view alive
+        v = ref()
+        if v is not None:
+            v.close()
+
+    setattr(w, _PIN, view)
+    w.observe(closed, names=["comm"])     # Widget.close() sets comm to None
+    w.comm.on_close(lambda _msg: closed())  # the front end closed the model
+
+
+def _cell_run():
+    """(the front end's id of the cell that runs now, the run's message id), or None
+    outside a kernel or for a front end that names no cell (JupyterLab and Notebook 7 send
+    ``cellId`` in the execute request's metadata)."""
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+        parent = ip.kernel.get_parent("shell")
+    except Exception:                     # noqa: BLE001 - no IPython, no kernel, older ipykernel
+        return None
+    cell = ((parent or {}).get("metadata") or {}).get("cellId")
+    if not cell:
+        return None
+    return ip, cell, (parent.get("header") or {}).get("msg_id")
+
+
+def _release_earlier_run(view) -> None:
+    """Unpin the views that an earlier run of the cell now running showed (that run's
+    outputs are gone); record ``view`` as shown by this run. An unpinned view that no
+    name holds is then collected and closes itself; one kept in a name stays."""
+    run = _cell_run()
+    if run is None:
+        return
+    ip, cell, msg_id = run
+    shown = ip.__dict__.setdefault("_kmemlab_shown", {})
+    earlier_id, refs = shown.get(cell, (None, []))
+    if earlier_id != msg_id:
+        for r in refs:
+            v = r()
+            if v is not None and v is not view and v.widget is not None:
+                v.widget.__dict__.pop(_PIN, None)
+        refs = []
+    refs.append(weakref.ref(view))
+    shown[cell] = (msg_id, refs)
 
 
 def close_tree(*roots) -> None:

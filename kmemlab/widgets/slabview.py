@@ -38,6 +38,9 @@ from .hostview import HOST_READ_ERRORS, HostReadable
 
 __all__ = ["SlabView", "parse_slabinfo", "slab_object_states", "OBJ_USED", "OBJ_FREE", "OBJ_CPU_FREE"]
 
+#: how many slabs the slab list offers at a time (those around the slab shown)
+_SLAB_CHOICES = 64
+
 _OBJ_COLOURS = ["#DDDDDD", "#88CCEE", "#117733"]     # free, free on a CPU freelist, in use
 MAX_CACHES = 14
 
@@ -288,9 +291,17 @@ class SlabView(HostReadable, View):
             self.cache_box.value = s.name
             self.cache_box.observe(self._h_cache, names=["value"])
         slabs = list(slab_cache_for_each_slab(s)) if s is not None else []
+        if len(slabs) > _SLAB_CHOICES:
+            # the slabs around the one shown: a kmalloc cache after a burst on a 4 GiB
+            # machine has thousands, and a Dropdown of them cost ~120 ms per redraw (the
+            # widget validates every option), which spaced out every view's redraws
+            i = next((k for k, sl in enumerate(slabs) if sl is slab), 0)
+            lo = max(0, min(i - _SLAB_CHOICES // 2, len(slabs) - _SLAB_CHOICES))
+            slabs = slabs[lo:lo + _SLAB_CHOICES]
         opts = [(f"pfn {sl.pfn:#x}  {sl.inuse}/{sl.objects}", sl.pfn) for sl in slabs]
         self.slab_box.unobserve(self._h_slab, names=["value"])
-        self.slab_box.options = opts
+        if tuple(self.slab_box.options) != tuple(opts):
+            self.slab_box.options = opts
         self.slab_box.value = slab.pfn if slab is not None and opts else None
         self.slab_box.observe(self._h_slab, names=["value"])
         if slab is None:

@@ -184,8 +184,9 @@ def _lecture06_content(pg, name: str, where: str) -> None:
         .map(g => Array.from(g.querySelectorAll('.bar')).map(b => +b.getAttribute('height')))""")
     got = np.array(groups, float).T                    # [zone, order]
     assert got.shape == want.shape, f"{where}: bars {got.shape}, model {want.shape}"
-    # log scale from a floor of 0.4 (an empty list: no bar, labelled 0)
-    logs = np.log10(np.maximum(want, 0.4) / 0.4)
+    # log scale from the chart's floor (an empty list: no bar, labelled 0)
+    from kmemlab.widgets.buddychart import LOG_BASE
+    logs = np.log10(np.maximum(want, LOG_BASE) / LOG_BASE)
     np.testing.assert_allclose(got, logs * (got.max() / logs.max()), atol=1.0,
                                err_msg=f"{where}: bar heights != log(nr_free)")
     labels = pg.evaluate("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar_label'))"
