@@ -60,8 +60,11 @@ def test_notebook_runs_headless_without_error(path):
     stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"{path.name} wrote to stderr (a warning?): {stderr}"
-    printed = "\n".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
-                         for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    # one cell's stream chunks join without a separator: the kernel flushes stdout on a timer,
+    # so under load one print() can arrive as two outputs ("purged vmap areas:" + " 5\n")
+    printed = "\n".join("".join(o.text if o.output_type == "stream" else "\n" + o.get("data", {}).get("text/plain", "") + "\n"
+                                 for o in c.outputs)
+                         for c in nb.cells if c.cell_type == "code")
     missing = [s for s in QUOTED.get(path.stem, ()) if s not in printed]
     assert not missing, f"{path.name}: the prose quotes output that its cells no longer print: {missing}"
 
@@ -215,6 +218,32 @@ def test_notebook_cells_carry_slide_metadata(path):
     types = [c.metadata.get("slideshow", {}).get("slide_type") for c in nb.cells]
     assert all(t in nbsrc.SLIDE_TYPES for t in types), f"{path.name}: cells without slide_type"
     assert types.count("slide") >= 2, f"{path.name}: a lecture needs slides"
+
+
+#: a line that starts a Markdown block of its own (heading, list item, table row, fence, quote)
+_BLOCK_START = re.compile(r"^\s*(#{1,6} |\||[-*+] |\d+\. |```|>)")
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if _lang(p) != "en"],
+                         ids=_ids([p for p in NOTEBOOKS if _lang(p) != "en"]))
+def test_translated_paragraphs_are_one_line_each(path):
+    """A newline inside a Japanese paragraph renders as a space between two CJK characters
+    (Markdown joins the lines with one): every paragraph and list item of a translation is
+    one source line; only a heading, list item, table row or fence may follow a text line."""
+    nb = nbformat.read(path, as_version=4)
+    broken = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "markdown":
+            continue
+        fence, prev = False, ""
+        for line in c.source.splitlines():
+            if line.lstrip().startswith("```"):
+                fence = not fence
+            elif not fence and line.strip() and prev.strip() and not _BLOCK_START.match(line) \
+                    and not prev.startswith(("#", "|")):
+                broken.append(f"cell {i}: {prev[-20:]!r} / {line[:20]!r}")
+            prev = "" if fence else line
+    assert not broken, f"{path.name}: paragraphs broken over lines: {broken}"
 
 
 LECTURES = [p for p in NOTEBOOKS if "exercises" not in p.relative_to(NB_DIR).parts]

@@ -32,6 +32,7 @@ def test_japanese_views_label_everything_in_japanese(m):
     sc = mv.scene()
     assert "ページ 0" in [t for *_, t, _ in sc["small"]] and "ガード" in [t for *_, t, _ in sc["small"]]
     assert any(w in sc["title"] for w in ("線が交差", "線は平行", "偶然に連続"))
+    assert f"vmalloc: {3 * m.PAGE_SIZE} バイト" in sc["title"] and "bytes" not in sc["title"]
     d = Dashboard(m, lang="ja")
     assert "物理メモリ" in d.tabs.titles
     assert "空き order" in d.view("physmap").legend.value
@@ -40,6 +41,27 @@ def test_japanese_views_label_everything_in_japanese(m):
         PhysMap(m, lang="fr")
     d.close()
 
+
+
+def test_japanese_views_static_html_and_tooltips_are_japanese(m):
+    """What a Japanese view draws without a kernel (to_html: exported notebooks) and its
+    tooltips come from the table too: no English label of the table in them."""
+    english = {d["en"] for d in MESSAGES.values()
+               if d["en"] != d["ja"] and "{" not in d["en"] and re.search(r"[a-z]{3,} [a-z]{3,}", d["en"])}
+    english |= {"Physical memory map", "first frame top left", "start pfn", "zone \\ order", "(tail)", "vmalloc range"}
+    d = Dashboard(m, lang="ja")
+    m.vfree(m.vmalloc(8192))                   # a lazily freed area in the virtual map's table
+    # what is shown (the tooltips of the address map quote mm.rst's descriptions, in English)
+    static = re.sub(r"<title>.*?</title>", "", "".join(v.to_html() for v in d.views))
+    assert not [e for e in english if e in static], [e for e in english if e in static]
+    for words in ("物理メモリマップ", "先頭 pfn", "ゾーン \\ order", "dmesg（末尾）", "ダイレクトマップ", "遅延解放", "バイト数"):
+        assert words in static, words
+    tips = d.view("console").free_button.tooltip
+    assert tips == text("console.free_tip", "ja") and "__free_pages" in tips
+    en = Dashboard(m, lang="en")
+    assert "Physical memory map" in en.view("physmap").to_html() and "zone \\ order" in en.view("buddy").to_html()
+    d.close()
+    en.close()
 
 def test_one_parser_one_message_for_a_number_wider_than_64_bits(m):
     c = Console(m)

@@ -172,4 +172,4 @@ class BuddyChart(HostReadable, View):
         rows = "".join(f"<tr><th>{html.escape(lab)}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
                        for lab, row in zip(self._zone_labels, c.astype(int).tolist()))
         return self.host_html() + (f'<table class="kmemlab-buddyinfo"><caption>{html.escape(self.t("buddy.title"))}'
-                f"</caption><tr><th>zone \\ order</th>{head}</tr>{rows}</table>")
+                f"</caption><tr><th>{html.escape(self.t('buddy.corner'))}</th>{head}</tr>{rows}</table>")

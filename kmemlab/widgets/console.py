@@ -109,7 +109,7 @@ class Console(View):
         self.allocations.add_class("kmemlab-live")
         self.allocations.observe(weak_handler(self._on_list_select), names=["value"])
         self.free_button = W.Button(description=t("console.free"), button_style="warning",
-                                    tooltip="__free_pages / kfree / vfree, as it was allocated")
+                                    tooltip=t("console.free_tip"))
         self.free_button.add_class("kmemlab-free")
         self.free_button.on_click(weak_handler(self._on_free))
         for bt in [self.alloc_button, self.free_button, *size_buttons]:
@@ -360,4 +360,5 @@ class Console(View):
     def to_html(self) -> str:
         self.flush()
         tail = "\n".join(str(self.machine.dmesg()).splitlines()[-self.DMESG_LINES:])
-        return f'<div class="kmemlab-console-static"><b>dmesg</b> (tail)<pre>{html.escape(tail)}</pre></div>'
+        return (f'<div class="kmemlab-console-static"><b>{html.escape(self.t("console.dmesg"))}</b>'
+                f'<pre>{html.escape(tail)}</pre></div>')

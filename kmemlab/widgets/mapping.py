@@ -315,7 +315,8 @@ class MappingView(View):
                                                         kib=(phi - plo) * ps >> 10), "black"))
         sc["small"].append((0.5, R_Y0 - 0.035, self.t("map.ruler", n=m.max_pfn), "#444444"))
         # sel.size is what the allocation really holds (ksize / the area), not the request
-        call = f"{sel.function}: {sel.size} bytes" if sel.function in ("kmalloc", "vmalloc") else sel.function
+        call = (self.t("map.call_size", function=sel.function, size=sel.size)
+                if sel.function in ("kmalloc", "vmalloc") else sel.function)
         if sel.freed:
             sc["title"] = self.t("map.freed_title", call=call, addr=Address(sel.addr))
             sc["caption"] = self.t("map.freed")

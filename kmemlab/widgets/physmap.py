@@ -680,10 +680,11 @@ class PhysMap(View):
         rows = "".join(
             f"<tr><td>{html.escape(z.name)}</td><td>{z.node}</td><td>{z.zone_start_pfn:#x}</td>"
             f"<td>{zone_end_pfn(z):#x}</td></tr>" for z in for_each_populated_zone(self.machine))
-        return (f'<div class="kmemlab-physmap-static"><b>Physical memory map</b> '
-                f'({self.machine.max_pfn} frames, {self.width} per row, first frame top left)<br>'
+        heading = self.t("phys.static_title", n=self.machine.max_pfn, w=self.width)
+        head = "".join(f"<th>{html.escape(self.t(k))}</th>" for k in ("phys.col_zone", "phys.col_node", "phys.col_start", "phys.col_end"))
+        return (f'<div class="kmemlab-physmap-static"><b>{html.escape(heading)}</b><br>'
                 f'<img src="data:image/png;base64,{b64}" width="{ww}" '
                 f'style="image-rendering:pixelated;border:1px solid #444" alt="physical memory map"/>'
                 f"{self._legend_html()}"
-                f'<table><tr><th>zone</th><th>node</th><th>start pfn</th><th>end pfn</th></tr>{rows}</table>'
+                f'<table><tr>{head}</tr>{rows}</table>'
                 f"</div>")

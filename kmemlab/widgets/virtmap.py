@@ -24,6 +24,7 @@ from ..kernel.helpers import for_each_purge_vmap_area, for_each_vmap_area, get_v
 from ..kernel.mem_map import K_VMALLOC
 from ..kernel.types import Address
 from .base import View
+from .messages import MESSAGES
 from .palette import KIND_COLOURS
 
 __all__ = ["VirtMap", "format_bytes"]
@@ -104,7 +105,7 @@ class VirtMap(View):
             out.append(f'<rect x="{x:.1f}" y="40" width="{w:.1f}" height="56" fill="{c}" stroke="#222">'
                        f"<title>{html.escape(r.what)}</title></rect>")
             out.append(f'<text x="{x + w / 2:.1f}" y="64" font-size="14" text-anchor="middle" '
-                       f'font-weight="bold">{html.escape(r.name)}</text>')
+                       f'font-weight="bold">{html.escape(self._region_label(r.name))}</text>')
             out.append(f'<text x="{x + w / 2:.1f}" y="84" font-size="13" text-anchor="middle">'
                        f"{format_bytes(r.end - r.start)}</text>")
             out.append(f'<text x="{x:.1f}" y="{112 + 16 * (regions.index(r) % 2)}" font-size="11" '
@@ -184,10 +185,17 @@ class VirtMap(View):
         self.band.title = (self.t("virt.band", start=Address(base), n=n, lazy=lazy)
                            + (self.t("virt.far", far=far) if far else ""))
 
+    def _region_label(self, name: str) -> str:
+        """A region's label: the table's word for the descriptive names ("direct map",
+        "kernel text"); kernel names (vmalloc, vmemmap, EFI, ...) stay as they are."""
+        key = "virt.region." + name.replace(" ", "_")
+        return self.t(key) if key in MESSAGES else name
+
     def to_html(self) -> str:
         self.flush()
-        rows = "".join(f"<tr><td>{k}</td><td>{Address(s)}</td><td>{Address(e)}</td><td>{e - s}</td></tr>"
-                       for k, s, e in self.areas)
+        rows = "".join(f"<tr><td>{html.escape(self.t('virt.kind.' + k))}</td><td>{Address(s)}</td>"
+                       f"<td>{Address(e)}</td><td>{e - s}</td></tr>" for k, s, e in self.areas)
+        head = "".join(f"<th>{html.escape(self.t('virt.col.' + c))}</th>" for c in ("what", "start", "end", "bytes"))
         return (f'<div class="kmemlab-virtmap-static">{self._regions_svg()}'
-                f"<table><caption>vmalloc range</caption><tr><th>what</th><th>start</th><th>end</th>"
-                f"<th>bytes</th></tr>{rows}</table></div>")
+                f"<table><caption>{html.escape(self.t('virt.static_caption'))}</caption><tr>{head}</tr>"
+                f"{rows}</table></div>")

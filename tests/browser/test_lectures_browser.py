@@ -207,6 +207,43 @@ def _lecture06_content(pg, name: str, where: str) -> None:
         f"{where}: the table does not show the reason of every row that is not equal"
 
 
+#: English labels that a Japanese edition's views must not show: every message of the
+#: views' table that is plain English prose (kernel names such as nr_free stay as they are)
+def _english_labels() -> list[str]:
+    import re
+    from kmemlab.widgets.messages import MESSAGES
+    return sorted({d["en"] for d in MESSAGES.values()
+                   if d["en"] != d["ja"] and "{" not in d["en"] and re.search(r"[a-z]{3,} [a-z]{3,}", d["en"])})
+
+
+#: whether a CJK glyph is drawn from a font or as the missing-glyph box ("tofu"): a canvas
+#: draws the character and a code point no font has; identical pixels mean tofu
+_CJK_GLYPH_DRAWN = """ch => { const draw = s => { const c = document.createElement('canvas'); c.width = 40; c.height = 40;
+    const g = c.getContext('2d'); g.font = '28px sans-serif'; g.fillText(s, 4, 32);
+    return Array.from(g.getImageData(0, 0, 40, 40).data).join(','); };
+  return draw(ch) !== draw(String.fromCodePoint(0x10FFFD)) && draw(ch) !== draw(' '); }"""
+
+
+def _japanese_widgets(pg, name: str, where: str) -> None:
+    """A Japanese edition: its views are labelled in Japanese (no English label of the
+    message table on screen) and the machine has a font that draws the glyphs."""
+    for ch in "物理メモリ空き":
+        assert pg.evaluate(_CJK_GLYPH_DRAWN, ch), \
+            f"{where}: {ch!r} is drawn as a missing-glyph box: install fonts-noto-cjk or fonts-ipafont-gothic"
+    # the views' own words: not tooltips (<title> quotes the kernel's mm.rst), not kernel output,
+    # not km.compare()'s table (its reasons are English prose of kmemlab.compare, not view labels)
+    shown = pg.evaluate("""() => Array.from(document.querySelectorAll('[class*="kmemlab-"]'))
+        .filter(e => !e.closest('.kmemlab-compare')).map(e => {
+        const c = e.cloneNode(true);
+        c.querySelectorAll('title, style, script, textarea, select, pre').forEach(x => x.remove());
+        return c.textContent; }).join('\\n')""")
+    english = [t for t in _english_labels() if t in shown]
+    assert not english, f"{where}: English labels in a Japanese lecture: {english}"
+    if not name.endswith("02-buddy-allocator.ipynb"):         # 02 draws its one chart with bqplot itself
+        import re
+        assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", shown), f"{where}: the views show no Japanese"
+
+
 @pytest.mark.parametrize("name", LECTURES)
 def test_lecture_in_voila_shows_every_figure_with_content(browser, voila_url, name):
     pg = browser.new_page(viewport=VIEWPORT)
@@ -220,6 +257,8 @@ def test_lecture_in_voila_shows_every_figure_with_content(browser, voila_url, na
         _no_widget_errors(pg, where)
         _check_figures(pg, where)
         _expected_lecture_content(pg, name, where)
+        if name.startswith("ja/"):
+            _japanese_widgets(pg, name, where)
         assert pg.evaluate("() => document.documentElement.scrollWidth") <= VIEWPORT["width"] + 1, \
             f"{where}: the page scrolls sideways"
         shot = name.replace("/", "-").replace(".ipynb", "")
