@@ -45,6 +45,7 @@ SUPPORTED_KERNELS = GENERATIONS
 _GFP_KERNEL = G.GFP_KERNEL
 _GFP_KERNEL_INT = int(G.GFP_KERNEL)
 _new_address = int.__new__
+_new_page = object.__new__
 
 
 class Text(str):
@@ -447,7 +448,12 @@ class Machine(VmallocAPI):
         # a trace shows the CONFIG_NUMA path: alloc_pages_current(), alloc_pages_mpol(), ...
         pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, True, "alloc_pages_chain")
         k.clock.ns += 300
-        return None if pfn < 0 else Page(k.mem_map, pfn)
+        if pfn < 0:
+            return None
+        pg = _new_page(Page)            # Page(k.mem_map, pfn) without its int() check: pfn is an int
+        pg._mm = k.mem_map
+        pg.pfn = pfn
+        return pg
 
     def alloc_pages_node(self, node: int, gfp=G.GFP_KERNEL, order: int = 0) -> Page | None:
         """``alloc_pages_node(nid, gfp_mask, order)``: prefer ``node`` (-1: the current CPU's)."""
