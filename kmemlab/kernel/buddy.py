@@ -470,7 +470,7 @@ class BuddyAllocator:
                 k.warn_on("order_too_big", k.gen.order_warn_site, names[-1], names[:-1])
             return -1
         if node is None or node < 0:
-            node = k.numa_node_id() if k.nr_nodes > 1 else 0
+            node = 0 if self.single_node else k.numa_node_id()
         # an int key (a node id fits in 10 bits: MAX_NUMNODES is 1024): no tuple per call
         plan = self._plans.get((gfp << 10) | node)
         if plan is None:
@@ -492,10 +492,8 @@ class BuddyAllocator:
                         migratetype=mt, gfp_flags=gfp)
             while len(tr.stack) > depth:
                 tr.leave(pfn if pfn >= 0 else None)
-        if pfn >= 0:
-            bus = k.bus
-            if bus.subscribers:
-                bus.changed("alloc_pages", pfn, 1 << order, kind)
+        if pfn >= 0 and k.bus.subscribers:
+            k.bus.changed("alloc_pages", pfn, 1 << order, kind)
         return pfn
 
     alloc = _alloc_pages        # what the other subsystems call
@@ -1101,10 +1099,8 @@ class BuddyAllocator:
         if tr is not None:
             while len(tr.stack) > depth:
                 tr.leave()
-        if emit:
-            bus = k.bus
-            if bus.subscribers:
-                bus.changed("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE)
+        if emit and k.bus.subscribers:
+            k.bus.changed("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE)
 
     free = _free_pages
 
@@ -1198,11 +1194,8 @@ class BuddyAllocator:
         high_min = pcp.high_min
         high_max = pcp.high_max
         high = pcp.high
-        if high < high_min:
-            high = high_min
-        if high > high_max:
-            high = high_max
-        pcp.high = high
+        if not high_min <= high <= high_max:
+            high = pcp.high = high_min if high < high_min else high_max
         if not high:
             pass
         elif free_high:

@@ -490,7 +490,8 @@ class Machine(VmallocAPI):
         allocated with, raises :class:`KernelBug` and changes nothing."""
         if type(order) is not int or order < 0:
             order = self._order(order)
-        if type(page) is Page and page._mm is self._k.mem_map:     # the hot path
+        k = self._k
+        if type(page) is Page and page._mm is k.mem_map:     # the hot path
             pfn = page.pfn
         elif isinstance(page, Page):
             self._check_page(page)
@@ -503,9 +504,9 @@ class Machine(VmallocAPI):
             if addr == 0:
                 return
             pfn = self._direct_map_pfn(addr, "free_pages")
-        k = self._k
-        k.buddy.check_free(pfn, order)   # free_page_is_bad(): raises, changing nothing
-        k.buddy.free(pfn, order)
+        buddy = k.buddy
+        buddy.check_free(pfn, order)     # free_page_is_bad(): raises, changing nothing
+        buddy.free(pfn, order)
         k.clock.ns += 300
 
 
