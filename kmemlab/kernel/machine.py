@@ -541,7 +541,7 @@ class Machine(VmallocAPI):
         """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
         (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
         from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
-        if type(size) is int and 0 <= size <= 0xffffffff:    # the hot path: plain ints
+        if type(size) is int and not size >> 32:     # the hot path: plain ints, 0 <= size < 2**32
             if gfp is _GFP_KERNEL:
                 gfp = _GFP_KERNEL_INT
             elif type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:
