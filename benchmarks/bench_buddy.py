@@ -12,14 +12,12 @@ floor with one implementation per kernel function; issue 12, the pcp fast path a
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 import subprocess
 import sys
-import time
 
-from common import figure
+from common import figure, paired
 
 import kmemlab as km
 
@@ -37,32 +35,6 @@ t = time.perf_counter(); m.proc.buddyinfo(); bi = time.perf_counter() - t
 t = time.perf_counter(); m.proc.zoneinfo(); zi = time.perf_counter() - t
 print(json.dumps({{"boot_s": dt, "rss_mb": rss_mb() - r0, "buddyinfo_s": bi, "zoneinfo_s": zi}}))
 """
-
-_d: dict = {}
-
-
-def _floor_pair():
-    _d[12345] = None
-    del _d[12345]
-
-
-def _cpu_us(fn, n: int) -> float:
-    t = time.process_time()
-    for _ in range(n):
-        fn()
-    return (time.process_time() - t) / n * 1e6
-
-
-def paired(fn, number: int = 1000, repeat: int = 25) -> tuple[float, float]:
-    """(microseconds, ratio to the floor): the fastest repeat of ``fn`` and of the floor
-    timed just before each, in CPU time."""
-    gc.collect()
-    best_f = best_v = float("inf")
-    for _ in range(repeat):
-        best_f = min(best_f, _cpu_us(_floor_pair, 5000))
-        best_v = min(best_v, _cpu_us(fn, number))
-    return best_v, best_v / best_f
-
 
 def boot_probe(mem: str) -> dict:
     """Boot in a fresh interpreter so RSS growth is the machine's alone."""

@@ -11,7 +11,7 @@ import sys
 import time
 
 import numpy as np
-from common import figure, floor_us, median_us
+from common import figure, median_us, paired
 
 import kmemlab as km
 
@@ -195,21 +195,14 @@ def run(quick: bool = False) -> list[dict]:
 
     def pair():
         kfree(kmalloc(64))
-    pair_us = median_us(pair, number=2000)
-    out.append(figure("kmalloc(64)+kfree pair (cpu freelist hit)", pair_us, "us", 3.0))
-    # the ratio from floor and pair measured back to back, 7 times (the box's load moves
-    # between the run's one floor measurement and the pair's): the lowest ratio, as timeit
-    # takes the lowest time (other processes' load only ever adds to either side)
-    d = {}
-
-    def dict_pair():
-        d[12345] = None
-        del d[12345]
-    ratios = sorted(median_us(pair, number=2000, repeat=3) / median_us(dict_pair, number=20000, repeat=3)
-                    for _ in range(3 if quick else 7))
-    out.append(figure("  the pair in same-run floors (target <= 20x)", ratios[0], "x", 20.0,
-                      note=f"lowest of {len(ratios)} back-to-back pair/floor ratios "
-                           f"(median {ratios[len(ratios) // 2]:.1f}, highest {ratios[-1]:.1f})"))
+    pair_us, ratio = paired(pair, repeat=7 if quick else 25)
+    rec = figure("kmalloc(64)+kfree pair (cpu freelist hit)", pair_us, "us", 3.0)
+    rec["floor_ratio"] = round(ratio, 1)
+    out.append(rec)
+    # the ratio from the fastest CPU-time repeats of the pair and of the floor, each right
+    # after the other (common.paired): other processes' load only ever adds to either side
+    out.append(figure("  the pair in same-run floors (target <= 20x)", ratio, "x", 20.0,
+                      note="fastest CPU-time pair over fastest floor, timed alternately"))
     churn_m = km.Machine(mem="256M", cpus=4)
     churn_n = 4096
 

@@ -214,6 +214,18 @@ class BuddyAllocator:
                 self.nr_pcp_lists += gen.pcp_thp_lists
         self._pcp_ok = allowed
         self.tuning = gen.pcp_tuning
+        #: order_to_pindex() worked out once: _pindex[order][migratetype] for the pcp orders
+        #: (a list index on the hot paths instead of a call)
+        self._pindex = [[self.order_to_pindex(mt, o) for mt in range(MIGRATE_PCPTYPES)] if ok else None
+                        for o, ok in enumerate(allowed)]
+        #: pindex_to_order() for every list, and the migratetype a low-order list caches
+        #: (None for the THP lists): what free_pcppages_bulk() asks for each list it drains
+        self._pindex_order = [self.pindex_to_order(i) for i in range(self.nr_pcp_lists)]
+        self._pindex_mt = [i % MIGRATE_PCPTYPES if o <= PAGE_ALLOC_COSTLY_ORDER else None
+                           for i, o in enumerate(self._pindex_order)]
+        self.single_node = k.nr_nodes == 1
+        #: 6.10+: free_pcppages_bulk() frees to the pageblock's migratetype, not the list's
+        self.drain_pageblock_mt = gen.pcp_drain_pageblock_mt
 
     # -- look-ups ------------------------------------------------------------------
 
@@ -458,7 +470,7 @@ class BuddyAllocator:
                 k.warn_on("order_too_big", k.gen.order_warn_site, names[-1], names[:-1])
             return -1
         if node is None or node < 0:
-            node = k.numa_node_id() if k.nr_nodes > 1 else 0
+            node = 0 if self.single_node else k.numa_node_id()
         # an int key (a node id fits in 10 bits: MAX_NUMNODES is 1024): no tuple per call
         plan = self._plans.get((gfp << 10) | node)
         if plan is None:
@@ -480,10 +492,8 @@ class BuddyAllocator:
                         migratetype=mt, gfp_flags=gfp)
             while len(tr.stack) > depth:
                 tr.leave(pfn if pfn >= 0 else None)
-        if pfn >= 0:
-            bus = k.bus
-            if bus.subscribers:
-                bus.changed("alloc_pages", pfn, 1 << order, kind)
+        if pfn >= 0 and k.bus.subscribers:
+            k.bus.changed("alloc_pages", pfn, 1 << order, kind)
         return pfn
 
     alloc = _alloc_pages        # what the other subsystems call
@@ -546,18 +556,21 @@ class BuddyAllocator:
                 elif tuning == "split_high":
                     pcp.free_factor >>= 1
                 pfn = self._rmqueue_pcplist(z, order, mt, alloc_flags, pcp,
-                                            pcp.lists[mt if not order else self.order_to_pindex(mt, order)])
+                                            pcp.lists[self._pindex[order][mt]])
                 if pfn >= 0:
-                    if z is zl[0] and k.nr_nodes == 1:
+                    if z is zl[0] and self.single_node:
                         ev = z.vm_numa_event        # zone_statistics() (inline), one node
                         ev[NUMA_HIT] += 1
                         ev[NUMA_LOCAL] += 1
                     else:
                         self.zone_statistics(zl[0], z, 1)
+                elif k.gen.rmqueue_buddy:
+                    if framed:
+                        tr.leave(pfn)
+                        framed = False
+                    pfn = self.rmqueue_buddy(zl[0], z, order, alloc_flags, mt)
                 if framed:
                     tr.leave(pfn)
-                if pfn < 0 and k.gen.rmqueue_buddy:
-                    pfn = self.rmqueue_buddy(zl[0], z, order, alloc_flags, mt)
             else:
                 pfn = self.rmqueue_buddy(zl[0], z, order, alloc_flags, mt)
             if tr is not None:
@@ -633,7 +646,12 @@ class BuddyAllocator:
             if self.tuning == "fixed":
                 return base
             return max(base >> order, 2) if base > 1 else base
-        high = pcp.high = min(max(pcp.high, pcp.high_min), pcp.high_max)
+        high = pcp.high                          # clamped to high_min .. high_max
+        if high < pcp.high_min:
+            high = pcp.high_min
+        if high > pcp.high_max:
+            high = pcp.high_max
+        pcp.high = high
         if high < base:                          # pcp disabled, or the boot pageset
             return 1
         batch = base if order else base << pcp.alloc_factor
@@ -663,12 +681,7 @@ class BuddyAllocator:
                 break
             taken.append(pfn)
         if taken:
-            if lst:
-                lst[:0] = taken[::-1]            # list_add_tail() each: the tail is lst[0]
-            else:
-                taken.reverse()                  # (the usual case: an empty list)
-                lst += taken
-                taken.reverse()
+            lst[:0] = taken[::-1]                # list_add_tail() each: the tail is lst[0]
             if order or len(taken) > 63:
                 self._mark_frames(taken, order, K_PCP)
             else:
@@ -1086,10 +1099,8 @@ class BuddyAllocator:
         if tr is not None:
             while len(tr.stack) > depth:
                 tr.leave()
-        if emit:
-            bus = k.bus
-            if bus.subscribers:
-                bus.changed("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE)
+        if emit and k.bus.subscribers:
+            k.bus.changed("free_pages", pfn, 1 << order, K_PCP if pcp_path else K_FREE)
 
     free = _free_pages
 
@@ -1151,41 +1162,40 @@ class BuddyAllocator:
         tuning = self.tuning
         if tuning == "auto":
             pcp.alloc_factor >>= 1
-        pindex = mt if not order else self.order_to_pindex(mt, order)
+        pindex = self._pindex[order][mt]
         pcp.lists[pindex].append(pfn)            # list_add(): the head
-        pcp.count += nr
+        count = pcp.count = pcp.count + nr
         if order:
             self._mark_frames((pfn,), order, K_PCP)
         else:
             self.mem_map.kind_mv[pfn] = K_PCP
         batch = pcp.batch
         if tuning == "fixed":
-            if pcp.count >= pcp.high:
+            if count >= pcp.high:
                 self.free_pcppages_bulk(z, batch, pcp, pindex)
             return
         if tuning == "split_high":
             free_high = bool(pcp.free_factor and order and order <= PAGE_ALLOC_COSTLY_ORDER)
             high = 0 if free_high else pcp.high                       # nr_pcp_high()
-            if pcp.count >= high:
+            if count >= high:
                 self.free_pcppages_bulk(z, self.nr_pcp_free(pcp, batch, high, free_high), pcp, pindex)
             return
         free_high = False
+        free_count = pcp.free_count
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:
-            free_high = (pcp.free_count >= batch + pcp.high_min // 2
+            free_high = (free_count >= batch + pcp.high_min // 2
                          and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER))   # no PCPF_FREE_HIGH_BATCH
             pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER
         elif pcp.flags & PCPF_PREV_FREE_HIGH_ORDER:
             pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
-        if pcp.free_count < batch << PCP_BATCH_SCALE_MAX:
-            pcp.free_count += nr
+        if free_count < batch << PCP_BATCH_SCALE_MAX:
+            free_count = pcp.free_count = free_count + nr
         # nr_pcp_high()
-        high_min, high_max = pcp.high_min, pcp.high_max
+        high_min = pcp.high_min
+        high_max = pcp.high_max
         high = pcp.high
-        if high < high_min:
-            high = high_min
-        if high > high_max:
-            high = high_max
-        pcp.high = high
+        if not high_min <= high <= high_max:
+            high = pcp.high = high_min if high < high_min else high_max
         if not high:
             pass
         elif free_high:
@@ -1194,13 +1204,13 @@ class BuddyAllocator:
         elif high_min == high_max:
             pass
         elif z.below_high:
-            pcp.high = max(high - max(pcp.free_count, batch), high_min)
-            high = max(pcp.count, high_min)
-        elif pcp.count >= high:
-            need_high = pcp.free_count + batch
-            if pcp.high < need_high:
+            pcp.high = max(high - max(free_count, batch), high_min)
+            high = max(count, high_min)
+        elif count >= high:
+            need_high = free_count + batch
+            if high < need_high:
                 pcp.high = min(max(need_high, high_min), high_max)
-        if pcp.count < high:
+        if count < high:
             return
         self.free_pcppages_bulk(z, self.nr_pcp_free(pcp, batch, high, free_high), pcp, pindex)
         if z.below_high and self.zone_watermark_ok(z, 0, z.watermark[WMARK_HIGH],
@@ -1242,7 +1252,7 @@ class BuddyAllocator:
         lists = pcp.lists
         nlists = len(lists)
         free_one = self._free_one_page
-        pageblock_mt = self.k.gen.pcp_drain_pageblock_mt
+        pageblock_mt = self.drain_pageblock_mt
         pb_mv, pbo = self.pageblock_mt_mv, self.pageblock_order
         emit = self.k.bus.subscribers
         freed = []                               # for the event, when someone listens
@@ -1273,6 +1283,7 @@ class BuddyAllocator:
                     freed += chunk
                     hi = max(hi, max(chunk) + 1)
         else:
+            pindex_order, pindex_mt = self._pindex_order, self._pindex_mt
             pindex -= 1
             while count > 0:
                 while True:
@@ -1280,10 +1291,12 @@ class BuddyAllocator:
                     lst = lists[pindex]
                     if lst:
                         break
-                order = self.pindex_to_order(pindex)
+                order = pindex_order[pindex]
                 nr = 1 << order
-                mt_list = pindex % MIGRATE_PCPTYPES if order <= PAGE_ALLOC_COSTLY_ORDER else None
-                n = min(len(lst), -(-count // nr))     # "while (count > 0 && !list_empty(list))"
+                mt_list = pindex_mt[pindex]
+                n = -(-count // nr)                    # "while (count > 0 && !list_empty(list))"
+                if n > len(lst):
+                    n = len(lst)
                 chunk = lst[:n]
                 del lst[:n]
                 count -= n * nr

@@ -45,6 +45,7 @@ SUPPORTED_KERNELS = GENERATIONS
 _GFP_KERNEL = G.GFP_KERNEL
 _GFP_KERNEL_INT = int(G.GFP_KERNEL)
 _new_address = int.__new__
+_new_page = object.__new__
 
 
 class Text(str):
@@ -447,7 +448,12 @@ class Machine(VmallocAPI):
         # a trace shows the CONFIG_NUMA path: alloc_pages_current(), alloc_pages_mpol(), ...
         pfn = k.buddy.alloc(gfp, order, K_PAGES, 0, -1, True, "alloc_pages_chain")
         k.clock.ns += 300
-        return None if pfn < 0 else Page(k.mem_map, pfn)
+        if pfn < 0:
+            return None
+        pg = _new_page(Page)            # Page(k.mem_map, pfn) without its int() check: pfn is an int
+        pg._mm = k.mem_map
+        pg.pfn = pfn
+        return pg
 
     def alloc_pages_node(self, node: int, gfp=G.GFP_KERNEL, order: int = 0) -> Page | None:
         """``alloc_pages_node(nid, gfp_mask, order)``: prefer ``node`` (-1: the current CPU's)."""
@@ -484,7 +490,8 @@ class Machine(VmallocAPI):
         allocated with, raises :class:`KernelBug` and changes nothing."""
         if type(order) is not int or order < 0:
             order = self._order(order)
-        if type(page) is Page and page._mm is self._k.mem_map:     # the hot path
+        k = self._k
+        if type(page) is Page and page._mm is k.mem_map:     # the hot path
             pfn = page.pfn
         elif isinstance(page, Page):
             self._check_page(page)
@@ -497,9 +504,9 @@ class Machine(VmallocAPI):
             if addr == 0:
                 return
             pfn = self._direct_map_pfn(addr, "free_pages")
-        k = self._k
-        k.buddy.check_free(pfn, order)   # free_page_is_bad(): raises, changing nothing
-        k.buddy.free(pfn, order)
+        buddy = k.buddy
+        buddy.check_free(pfn, order)     # free_page_is_bad(): raises, changing nothing
+        buddy.free(pfn, order)
         k.clock.ns += 300
 
 
@@ -534,7 +541,7 @@ class Machine(VmallocAPI):
         """``kmalloc(size, flags)``: physically contiguous memory from a kmalloc-N cache
         (``km.kmalloc_index``) or, above ``KMALLOC_MAX_CACHE_SIZE``, a compound block
         from the buddy allocator. ``NULL`` on failure, ``ZERO_SIZE_PTR`` for size 0."""
-        if type(size) is int and 0 <= size <= 0xffffffff:    # the hot path: plain ints
+        if type(size) is int and not size >> 32:     # the hot path: plain ints, 0 <= size < 2**32
             if gfp is _GFP_KERNEL:
                 gfp = _GFP_KERNEL_INT
             elif type(gfp) is not int or gfp < 0 or gfp & ~G._GFP_VALID:

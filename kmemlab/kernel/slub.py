@@ -705,10 +705,7 @@ class Slub(SlabCommon, SlubSheaves):
         always takes the slow path. A cache with sheaves (6.18: created with a
         sheaf_capacity; 7.0: nearly all) first tries ``alloc_from_pcs()``; 7.0 has no CPU
         slab, so a miss goes to ``___slab_alloc()``."""
-        obj = 0
-        if s.cpu_sheaves is not None:
-            obj = self.alloc_from_pcs(s, gfp, node)
-        if not obj:
+        if s.cpu_sheaves is None or not (obj := self.alloc_from_pcs(s, gfp, node)):
             # __slab_alloc_node() (inline)
             cs = s.cpu_slab
             if cs is None:
