@@ -274,15 +274,16 @@ def test_meminfo_is_the_real_machines_order_of_magnitude(twin):
     SUnreclaim and PageTables also grow with what the machine has done since boot (its page
     cache, its processes, every kmalloc its load made: a CI box running the suite holds
     80 MB of SUnreclaim after a few hours): the booted model may not exceed them, and is at
-    least a hundredth -- of SUnreclaim and PageTables; not of Slab, whose reclaimable part
-    (dentries and inodes of every file the machine has touched: 1.7 GB seen on a box that
-    built a dozen venvs) has no such bound."""
+    least a hundredth (of SUnreclaim, for Slab: see below)."""
     real = {k: int(v) for k, v in re.findall(r"^([\w()]+): +(\d+)", Path("/proc/meminfo").read_text(), re.M)}
     model = meminfo(twin)
     for field in ("KernelStack", "Percpu", "VmallocUsed"):
         assert model[field] > 0 and real[field] / 10 <= model[field] <= real[field] * 10, \
             (field, model[field], real[field])
-    for field in ("Slab", "SUnreclaim", "PageTables"):
-        low = 0 if field == "Slab" else real[field] / 100
-        assert low <= model[field] <= real[field], (field, model[field], real[field])
+    for field in ("SUnreclaim", "PageTables"):
+        assert real[field] / 100 <= model[field] <= real[field], (field, model[field], real[field])
+    # Slab also holds SReclaimable: the inode and dentry caches of every file the box has
+    # touched (1.7 GB of ext4_inode_cache/dentry after a day of pip installs here), which
+    # the model, having no filesystem, never grows: bound it by the unreclaimable part below
+    assert real["SUnreclaim"] / 100 <= model["Slab"] <= real["Slab"], (model["Slab"], real["SUnreclaim"], real["Slab"])
     assert abs(model["MemTotal"] - real["MemTotal"]) < real["MemTotal"] // 100      # within 1 %

@@ -22,11 +22,10 @@ def _state(m):
     return zones, mm.kind.tobytes(), mm.order.tobytes(), mm.owner.tobytes(), mm.flags.tobytes()
 
 
-def warm(seed, mem="128M"):
-    """Free lists holding blocks of every order, in a seed-dependent order. Pristine
-    (boot="bare"): on a booted machine seed 2 finds free_bulk() and page-by-page frees
-    leaving different states (an open question for the buddy code, see the boot report)."""
-    m = km.Machine(mem=mem, boot="bare")
+def warm(seed, mem="128M", boot="init"):
+    """Free lists holding blocks of every order, in a seed-dependent order, on a booted
+    or a pristine machine."""
+    m = km.Machine(mem=mem, boot=boot)
     rng = random.Random(seed)
     held = [m.alloc_pages(km.GFP_KERNEL, rng.choice((0, 0, 0, 1, 2))) for _ in range(3000)]
     rng.shuffle(held)
@@ -35,10 +34,11 @@ def warm(seed, mem="128M"):
     return m
 
 
+@pytest.mark.parametrize("boot", ["init", "bare"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("nr", [2, 37, 100])
-def test_bulk_alloc_and_free_leave_the_same_free_lists_as_page_by_page(seed, nr):
-    m = warm(seed)
+def test_bulk_alloc_and_free_leave_the_same_free_lists_as_page_by_page(seed, nr, boot):
+    m = warm(seed, boot=boot)
     buddy = m._k.buddy
     snap = m.snapshot()
     bulk = buddy.alloc_bulk(GFP, nr, K_VMALLOC, 7)
