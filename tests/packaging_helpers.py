@@ -49,6 +49,39 @@ def elsewhere(name: str = "cwd") -> Path:
     return d
 
 
+#: what the lowest-versions and other-Python jobs leave out of the suite they run in their
+#: own venv (the main job runs all of it, on this Python with the newest releases): the
+#: browser and packaging tests; the comparisons with the host kernel, which read this
+#: machine (its load, its /proc), not the dependencies; the generation table's static
+#: checks; and the long parametrised sweeps of pure arithmetic and sandboxing (every bad
+#: call's fingerprint, every cache's geometry, every sandbox escape)
+JOB_LEAVES_OUT = ("tests/browser", "tests/test_packaging.py", "tests/test_packaging_lowest.py",
+                  "tests/test_packaging_pythons.py", "tests/test_twin.py",
+                  "tests/test_compare.py", "tests/test_host.py", "tests/test_record.py",
+                  "tests/test_kernel_generations.py", "tests/test_bad_input.py",
+                  "tests/test_slub_geometry.py", "tests/test_grading_attacks.py")
+#: single tests of that kind in files the jobs run (this one reads the host's load)
+JOB_DESELECTS = ("tests/test_boot.py::test_meminfo_is_the_real_machines_order_of_magnitude",)
+
+
+def job_pytest(v: "Venv", *leave_out: str, timeout: int = 3000):
+    """Run the suite of the checkout against what ``v`` has installed, with
+    KMEMLAB_HYPOTHESIS=quick (tests/conftest.py), leaving out JOB_LEAVES_OUT and
+    ``leave_out``; fail with the end of its output, else return it (the slowest tests
+    and the count, printed: ``-rP`` shows it)."""
+    args = [a for t in (*JOB_LEAVES_OUT, *leave_out) for a in ("--ignore", t)]
+    args += [a for t in JOB_DESELECTS for a in ("--deselect", t)]
+    # the pytest script, not `python -m pytest`: the checkout must not shadow the wheel
+    r = run([v.bin("pytest"), "-q", "-p", "no:cacheprovider", "-x", "--durations=15", *args,
+             "tests"], cwd=ROOT, env=v.env(KMEMLAB_HYPOTHESIS="quick"), timeout=timeout,
+            check=False)
+    tail = r.stdout[-6000:] + r.stderr[-3000:]
+    if r.returncode != 0 or not re.search(r"\d+ passed", r.stdout):
+        pytest.fail(f"the tests in {v.path} failed\n{tail}", pytrace=False)
+    print(tail)
+    return tail
+
+
 @dataclass(frozen=True)
 class Dist:
     sdist: Path

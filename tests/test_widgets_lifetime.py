@@ -10,7 +10,9 @@ from kmemlab.widgets import Dashboard, PhysMap
 
 
 def _live_widgets() -> int:
-    return len(ipywidgets.Widget.widgets)
+    # the live-widget registry: _active_widgets from 8.0.0 on (8.0.1, the lower bound, has
+    # no public Widget.widgets; later 8.x keep that as a deprecated alias of it)
+    return len(ipywidgets.Widget._active_widgets)
 
 
 def test_a_dropped_dashboard_unsubscribes_itself_and_closes_its_widgets():
