@@ -40,7 +40,7 @@ _ROOM = 640                # px of content height per slide (the frame minus its
 _TEXT_PX = 30              # line heights, in frame pixels, of what the CSS below sets
 _CODE_PX = 24
 _OUT_PX = 22
-_CHARS_TEXT = 72           # characters per line of body text in the frame's width
+_CHARS_TEXT = 64           # characters per line of body text in the frame's width (code spans are wider)
 _CHARS_CODE = 86            # (18 px monospace in the frame's width)
 _PICTURE_MAX = 430         # CSS max-height of pictures (px)
 
@@ -244,7 +244,8 @@ def _output_blocks(out, room: float) -> list[Block]:
     data = out.get("data", {})
     if "text/html" in data:           # the static picture of a view (never the widget)
         h = "".join(data["text/html"]) if isinstance(data["text/html"], list) else data["text/html"]
-        return [_html_block(part, room) for part in h.split(_SPLIT) if part.strip()]
+        return [_html_block(piece, room) for part in h.split(_SPLIT) if part.strip()
+                for piece in _table_pieces(part, room)]
     if "image/png" in data:
         return [Block(f'<img class="kl-img" src="data:image/png;base64,{data["image/png"]}"/>', _PICTURE_MAX)]
     if "image/svg+xml" in data:
@@ -257,13 +258,48 @@ def _output_blocks(out, room: float) -> list[Block]:
 _SPLIT = "<!--kmemlab-split-->"       # kmemlab.widgets.dashboard.SPLIT (no widget import here)
 
 
+def _table_px(h: str) -> float:
+    """The height of a static picture's table rows: a row is as tall as its longest cell
+    wraps (about 40 characters a line in a narrow column, as km.compare()'s reasons are;
+    counting rows alone left a long report 96 px below the frame)."""
+    px = 0.0
+    for row in re.findall(r"<tr\b.*?(?:</tr>|(?=<tr\b)|$)", h, flags=re.S):
+        cells = re.findall(r"<t[dh]\b[^>]*>(.*?)(?=<t[dh]\b|</tr>|$)", row, flags=re.S)
+        longest = max((len(html.unescape(re.sub(r"<[^>]+>", "", c)).strip()) for c in cells), default=0)
+        px += max(30.0, 8 + 24 * math.ceil(longest / 40))
+    return px
+
+
+def _table_pieces(h: str, room: float) -> list[str]:
+    """A static picture whose table is taller than a slide, cut between rows into tables
+    that each fit (the header row repeated on each), so a long report (km.compare()'s
+    card) goes on over several slides in a readable size instead of shrunk into one."""
+    m = re.search(r"(<table\b[^>]*>)(.*?)(</table>)", h, flags=re.S)
+    if m is None or _table_px(h) <= room - 120:
+        return [h]
+    rows = re.findall(r"<tr\b.*?</tr>", m.group(2), flags=re.S)
+    if len(rows) < 2:
+        return [h]
+    head, body = rows[0], rows[1:]
+    pieces, cur = [], []
+    for r in body:
+        if cur and _table_px(head + "".join(cur + [r])) > room - 120:
+            pieces.append(cur)
+            cur = []
+        cur.append(r)
+    pieces.append(cur)
+    # each piece keeps what wraps the table (its wrapper's tags stay balanced)
+    return [f"{h[:m.start()]}{m.group(1)}{head}{''.join(rs)}{m.group(3)}{h[m.end():]}" for rs in pieces]
+
+
 def _html_block(h: str, room: float) -> Block:
     """One static picture: its height estimated from what it holds; one taller than the
     frame is shown smaller (CSS zoom), never cut."""
     pictures = len(re.findall(r"<(?:img|svg)\b", h))
-    rows = len(re.findall(r"<tr\b", h))
     pre_lines = sum(p.count("\n") + 1 for p in re.findall(r"<pre\b.*?</pre>", h, flags=re.S))
-    est = pictures * (_PICTURE_MAX + 10) + rows * 30 + pre_lines * _OUT_PX + 60
+    # a line of text in its own element (a report's lines: <div>kfree 570</div>)
+    text_lines = len(re.findall(r"<(div|p|li)\b[^>]*>[^<]*</\1>", h))
+    est = pictures * (_PICTURE_MAX + 10) + _table_px(h) + pre_lines * _OUT_PX + text_lines * _TEXT_PX + 60
     if est <= room:
         return Block(f'<div class="kl-html">{h}</div>', est)
     z = max(0.3, room / est)
