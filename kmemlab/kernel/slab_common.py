@@ -649,7 +649,7 @@ class SlabCommon:
         if slab is None:
             return self._kfree(addr)                # not a slab page (or not the direct map)
         s = slab.cache
-        self.slab_free(s, slab, addr, "kfree")
+        s.slab_free_fn(self, s, slab, addr, "kfree")        # slab_free() (Slub.bind_slab_free)
         k.clock.ns += 100
         if k.bus.subscribers:
             k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)

@@ -236,6 +236,9 @@ class KmemCache:
         self.cpu_slab = [KmemCacheCpu() for _ in range(slub.k.nr_cpus)] if slub.gen.slab_cpu_slab else None
         #: ``s->cpu_sheaves`` (:mod:`kmemlab.kernel.slub_sheaves`): None without sheaves
         self.cpu_sheaves = None
+        #: the function a kfree()/kmem_cache_free() of this cache enters (Slub.bind_slab_free)
+        self.slab_free_fn = None
+        slub.bind_slab_free(self)
         self.node = [KmemCacheNode() for _ in range(slub.k.nr_nodes)]
         self.red_left_pad = 0
         slub.calculate_sizes(self)
@@ -1044,6 +1047,16 @@ class Slub(SlabCommon, SlubSheaves):
 
     # -- freeing ---------------------------------------------------------------------
 
+    def bind_slab_free(self, s: KmemCache) -> None:
+        """Which function a kfree() of ``s``'s objects enters (``s.slab_free_fn``):
+        :meth:`slab_free` when the cache has sheaves (or, on 7.0, no CPU slab), else
+        :meth:`do_slab_free` directly. The kernel's ``slab_free()`` is inline, so a cache
+        without sheaves pays for one NULL test; here it would pay for a whole frame.
+        Called whenever ``s->cpu_sheaves`` is set or cleared."""
+        cls = type(self)
+        s.slab_free_fn = (cls.do_slab_free if s.cpu_sheaves is None and s.cpu_slab is not None
+                          else cls.slab_free)
+
     def slab_free(self, s: KmemCache, slab: Slab, obj: int, fn: str) -> None:
         """``slab_free()`` (inline in kfree() and kmem_cache_free()): a cache with sheaves
         frees to this CPU's main sheaf when the object is from this CPU's node
@@ -1449,7 +1462,7 @@ class Slub(SlabCommon, SlubSheaves):
             s = slab.cache
         tr = k.tracer
         if tr is None:
-            self.slab_free(s, slab, addr, "kmem_cache_free")
+            s.slab_free_fn(self, s, slab, addr, "kmem_cache_free")    # slab_free()
         else:
             if tr.events is not None:       # kmem_cache_free(): trace_kmem_cache_free() first
                 tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)

@@ -194,6 +194,7 @@ class SlubSheaves:
         if not s.sheaf_capacity:
             if self.gen.slab_sheaves_all:
                 s.cpu_sheaves = [SlubPercpuSheaves(self.bootstrap_sheaf) for _ in range(self.k.nr_cpus)]
+                self.bind_slab_free(s)
             return True
         for nid, n in enumerate(s.node):
             addr = self.kmalloc_variable(self.barn_struct_size(), G.GFP_KERNEL, nid, "__kmalloc_node_chain")
@@ -203,6 +204,7 @@ class SlubSheaves:
             n.barn = NodeBarn(addr)
         pcs = []
         s.cpu_sheaves = pcs
+        self.bind_slab_free(s)
         for _ in range(self.k.nr_cpus):
             main = self.alloc_empty_sheaf(s, G.GFP_KERNEL)
             if main is None:
@@ -221,6 +223,7 @@ class SlubSheaves:
                 self.free_empty_sheaf(s, main)
                 pcs.main = None
         s.cpu_sheaves = None
+        self.bind_slab_free(s)
         for n in s.node:
             if n.barn is not None:
                 self.kfree(n.barn.addr)
