@@ -63,3 +63,16 @@ def machine(request) -> km.Machine:
 def state_of():
     """``state_of(m)``: the machine's :func:`fingerprint`."""
     return fingerprint
+
+
+@pytest.fixture(autouse=True)
+def _views_speak_english_again():
+    """A test that runs a Japanese lecture's cells in this process calls
+    km.widgets.set_language("ja"): put the views' default language back after every test,
+    so the tests after it see the English labels they check."""
+    yield
+    try:
+        from kmemlab.widgets.messages import set_language
+    except ImportError:                  # a job without the widget stack
+        return
+    set_language("en")
