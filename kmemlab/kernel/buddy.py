@@ -169,6 +169,19 @@ class Zone:
                 f"managed {self.managed_pages} free {self.nr_free_pages}>")
 
 
+def recommended_min_free_kbytes(nr_zones: int, pageblock_order: int, nr_free_buffer_pages: int,
+                                page_shift: int) -> int:
+    """The kB mm/khugepaged.c ``set_recommended_min_free_kbytes()`` asks for, given the
+    populated zones up to gfp_zone(GFP_USER) and ``nr_free_buffer_pages()``: two free
+    pageblocks per zone plus MIGRATE_PCPTYPES squared per zone, at most 5 % of the pages.
+    :meth:`BuddyAllocator.set_recommended_min_free_kbytes` applies it; ``km.compare()``
+    recognises it in a host's ``min_free_kbytes``."""
+    pb = 1 << pageblock_order
+    recommended = pb * nr_zones * 2 + pb * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
+    recommended = min(recommended, nr_free_buffer_pages // 20)
+    return recommended << (page_shift - 10)
+
+
 class BuddyAllocator:
     """The page allocator of one machine: ``alloc_pages()`` and ``__free_pages()``.
 
@@ -322,10 +335,8 @@ class BuddyAllocator:
         (4.5 counted every populated zone: the same on every profile with THP)."""
         highest = self.k.zone_type_index(G.gfp_zone(G.GFP_USER, self.k.profile))
         nr_zones = sum(1 for z in self.zones if z.populated() and z.zone_idx <= highest)
-        pb = 1 << self.pageblock_order
-        recommended = pb * nr_zones * 2 + pb * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
-        recommended = min(recommended, self.nr_free_buffer_pages() // 20)
-        recommended <<= self.k.profile.page_shift - 10
+        recommended = recommended_min_free_kbytes(nr_zones, self.pageblock_order, self.nr_free_buffer_pages(),
+                                                  self.k.profile.page_shift)
         if recommended > self.min_free_kbytes:
             self.min_free_kbytes = recommended
         self.setup_per_zone_wmarks()

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 __all__ = ["MESSAGES", "LANGS", "text", "set_language", "get_language", "check_lang"]
 
-LANGS = ("en", "ja")
+from ..messages import LANGS, check_lang as _check_lang    # the languages km.compare() speaks too
+
 _default = ["en"]
 
 #: key -> {lang: text}; text may hold str.format fields
@@ -252,11 +253,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def check_lang(lang: str | None) -> str:
     """``lang`` itself, or the default for None; ValueError for a language not in the table."""
-    if lang is None:
-        return _default[0]
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(map(repr, LANGS))}, got {lang!r}")
-    return lang
+    return _check_lang(lang, _default[0])
 
 
 def set_language(lang: str) -> None:
