@@ -161,6 +161,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "buddy.xaxis": {"en": "order (a block is 2^order pages)", "ja": "order（ブロック = 2^order ページ）"},
     "buddy.yaxis": {"en": "free blocks (nr_free)", "ja": "空きブロック数 (nr_free)"},
     "buddy.ylog": {"en": "free blocks (nr_free, log scale)", "ja": "空きブロック数（nr_free、対数目盛）"},
+    # the legend of lecture 02's hand-drawn nr_free chart (notebooks/src/02-buddy-allocator.md)
+    "chart.after_boot": {"en": "after boot", "ja": "起動直後"},
+    "chart.after_workload": {"en": "after the workload", "ja": "負荷の後"},
     # -- slab view --------------------------------------------------------------------------
     "slab.title": {"en": "Slab caches in use (/proc/slabinfo)", "ja": "使用中のスラブキャッシュ (/proc/slabinfo)"},
     "slab.xaxis": {"en": "objects (light: num_objs, dark: active_objs)", "ja": "オブジェクト数（淡: num_objs、濃: active_objs）"},
