@@ -16,6 +16,11 @@ side may be a ``km.Machine``, a ``km.host()`` or a ``km.host(root=...)`` tree:
 
 >>> h = km.host(); m = km.Machine.like_host(h)
 >>> km.compare(h, m)            # a table in a notebook, text in a terminal
+>>> km.compare(h, m, lang="ja") # the same card in Japanese
+
+Every word of the card comes from :mod:`kmemlab.messages` (English and Japanese); kernel
+names, file names and numbers stay as they are. The rows keep their English names whatever
+the language (``card.row("slab caches", "caches")``, ``REASONS["free"]``).
 """
 
 from __future__ import annotations

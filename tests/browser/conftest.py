@@ -1,6 +1,7 @@
 """What the browser tests share: where Chromium is, where screenshots go, a free port on
-127.0.0.1 and how to launch headless Debian Chromium with Playwright (never `playwright
-install`: it cannot download here). The tests are skipped only when /usr/bin/chromium is
+127.0.0.1, how to launch headless Debian Chromium with Playwright (never `playwright
+install`: it cannot download here), how to serve a server (``serve``) and a notebook in
+Voilà shown in a Chromium page (``voila_page``). The tests are skipped only when /usr/bin/chromium is
 missing outside CI; under CI=true they must run (`./run test` installs chromium)."""
 
 import contextlib
@@ -8,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -74,3 +76,32 @@ def serve(argv, probe_url: str, log_name: str, env=None, cwd=None, wait: float =
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@contextlib.contextmanager
+def voila_page(notebook, log_name: str, *, viewport: dict, ready=(), cwd=None, timeout: float = 120_000):
+    """Voilà serving ``notebook`` on a free port and a headless Chromium page showing it:
+    yields the page once every selector of ``ready`` is there (a selector, or a
+    ``(selector, state)`` pair for ``wait_for_selector``: "attached" when not said), then
+    closes the browser and stops Voilà and its kernel. The log goes to
+    tests/artifacts/``log_name``; the notebook's folder is Voilà's working directory
+    unless ``cwd`` says another."""
+    voila = Path(sys.executable).with_name("voila")
+    assert voila.exists(), f"voila is not installed next to {sys.executable}"
+    notebook = Path(notebook)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    from playwright.sync_api import sync_playwright
+    with serve([str(voila), str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+                "--show_tracebacks=True"], url + "voila/static/", log_name, cwd=cwd or notebook.parent), \
+            sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            pg = browser.new_page(viewport=viewport)
+            pg.goto(url, timeout=timeout)
+            for sel in ready:
+                sel, state = (sel, "attached") if isinstance(sel, str) else sel
+                pg.wait_for_selector(sel, state=state, timeout=timeout)
+            yield pg
+        finally:
+            browser.close()

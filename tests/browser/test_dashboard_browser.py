@@ -6,12 +6,11 @@ Skipped only when /usr/bin/chromium is missing outside CI; under CI it must run
 (``./run test`` installs chromium when tests/browser/ exists).
 """
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, free_port, launch_chromium, serve
+from conftest import ARTIFACTS, voila_page
 
 pytestmark = pytest.mark.browser
 
@@ -22,28 +21,10 @@ ROOT = HERE.parent.parent
 
 
 @pytest.fixture(scope="module")
-def voila_url():
-    voila = Path(sys.executable).with_name("voila")
-    assert voila.exists(), f"voila is not installed next to {sys.executable}"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with serve([str(voila), str(HERE / "dashboard.ipynb"), "--no-browser", f"--port={port}",
-                "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], url + "voila/static/", "voila.log",
-               cwd=HERE):
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page(voila_url):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        pg = browser.new_page(viewport={"width": 1280, "height": 4200})
-        pg.goto(voila_url, timeout=120_000)
-        pg.wait_for_selector(".kmemlab-physmap svg.svg-figure image", timeout=120_000)
-        pg.wait_for_selector(".kmemlab-buddychart .bar", state="attached", timeout=60_000)
+def page():
+    with voila_page(HERE / "dashboard.ipynb", "voila.log", viewport={"width": 1280, "height": 4200},
+                    ready=[(".kmemlab-physmap svg.svg-figure image", "visible"), ".kmemlab-buddychart .bar"]) as pg:
         yield pg
-        browser.close()
 
 
 def _map_href(pg) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ARTIFACTS, free_port, launch_chromium, serve
+from conftest import voila_page
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists("/proc/buddyinfo") and os.environ.get("CI") != "true",
@@ -44,23 +45,11 @@ def _buddyinfo():
 
 @pytest.fixture(scope="module")
 def page():
-    voila = Path(sys.executable).with_name("voila")
-    assert voila.exists(), f"voila is not installed next to {sys.executable}"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    from playwright.sync_api import sync_playwright
-    with serve([str(voila), str(HERE / "host.ipynb"), "--no-browser", f"--port={port}",
-                "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], url + "voila/static/", "voila-host.log",
-               cwd=HERE):
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            pg = browser.new_page(viewport={"width": 1280, "height": 2600})
-            pg.goto(url, timeout=120_000)
-            pg.wait_for_selector(".kmemlab-buddychart .bar", state="attached", timeout=120_000)
-            pg.wait_for_function("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
-                                 ".some(b => +b.getAttribute('height') > 1)", timeout=60_000)
-            yield pg
-            browser.close()
+    with voila_page(HERE / "host.ipynb", "voila-host.log", viewport={"width": 1280, "height": 2600},
+                    ready=[".kmemlab-buddychart .bar"]) as pg:
+        pg.wait_for_function("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
+                             ".some(b => +b.getAttribute('height') > 1)", timeout=60_000)
+        yield pg
 
 
 def _labels(pg) -> list:

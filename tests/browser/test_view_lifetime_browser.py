@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, free_port, launch_chromium, serve
+from conftest import ARTIFACTS, free_port, launch_chromium, serve, voila_page
 from PIL import Image
 
 pytestmark = pytest.mark.browser
@@ -67,37 +67,25 @@ def _png_of(pg) -> bytes:
 def test_a_view_displayed_without_a_name_shows_and_follows_the_machine_in_voila(tmp_path):
     from kmemlab.kernel.mem_map import K_PAGES
     nb = _notebook(tmp_path / "unnamed.ipynb", UNNAMED)
-    voila = Path(sys.executable).with_name("voila")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    from playwright.sync_api import sync_playwright
-    with serve([str(voila), str(nb), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
-               url + "voila/static/", "voila-unnamed.log", cwd=tmp_path), sync_playwright() as p:
-        browser = launch_chromium(p)
-        try:
-            pg = browser.new_page(viewport={"width": 1024, "height": 768})
-            pg.goto(url, timeout=120_000)
-            pg.wait_for_selector(".test-alloc", timeout=120_000)
-            pg.wait_for_selector(MAP_IMAGE, state="attached", timeout=60_000)
-            before = _png_of(pg)
-            for n in (1, 2):
-                pg.click(".test-alloc")
-                pg.wait_for_function(f"() => (document.querySelector('.test-said').innerText"
-                                     f" || '').includes('\"n\": {n}')", timeout=30_000)
-            pfn = json.loads(pg.inner_text(".test-said"))["pfn"]
-            deadline = time.monotonic() + 30
-            while True:                         # the coalescer's timer draws it a moment later
-                pix = np.asarray(Image.open(io.BytesIO(_png_of(pg)))).ravel()
-                if pix[pfn] == K_PAGES and pix[pfn + 511] == K_PAGES:
-                    break
-                assert time.monotonic() < deadline, "the map never showed the allocated block"
-                time.sleep(0.3)
-            assert _png_of(pg) != before
-            text = pg.inner_text("body")
-            assert "Error displaying widget" not in text and "model not found" not in text
-            pg.locator(".kmemlab-physmap-view").first.screenshot(path=str(ARTIFACTS / "voila-unnamed-physmap-1024.png"))
-        finally:
-            browser.close()
+    with voila_page(nb, "voila-unnamed.log", viewport={"width": 1024, "height": 768},
+                    ready=[(".test-alloc", "visible"), MAP_IMAGE]) as pg:
+        before = _png_of(pg)
+        for n in (1, 2):
+            pg.click(".test-alloc")
+            pg.wait_for_function(f"() => (document.querySelector('.test-said').innerText"
+                                 f" || '').includes('\"n\": {n}')", timeout=30_000)
+        pfn = json.loads(pg.inner_text(".test-said"))["pfn"]
+        deadline = time.monotonic() + 30
+        while True:                         # the coalescer's timer draws it a moment later
+            pix = np.asarray(Image.open(io.BytesIO(_png_of(pg)))).ravel()
+            if pix[pfn] == K_PAGES and pix[pfn + 511] == K_PAGES:
+                break
+            assert time.monotonic() < deadline, "the map never showed the allocated block"
+            time.sleep(0.3)
+        assert _png_of(pg) != before
+        text = pg.inner_text("body")
+        assert "Error displaying widget" not in text and "model not found" not in text
+        pg.locator(".kmemlab-physmap-view").first.screenshot(path=str(ARTIFACTS / "voila-unnamed-physmap-1024.png"))
 
 
 def _lab(work: Path, log: str):
