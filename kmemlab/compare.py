@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from .kernel import helpers as H
 from .kernel.buddy import recommended_min_free_kbytes
 from .kernel.helpers import NotAvailable
 from .messages import Joined, Msg, check_lang, tr
+from .messages import columns as _width
 
 __all__ = ["compare", "Comparison", "Row", "REASONS"]
 
@@ -214,11 +214,6 @@ class Comparison:
                            f"<td style='color:#444;text-align:left;min-width:14em;overflow-wrap:anywhere'>{why}</td></tr>")
         out.append("</table></div>")
         return "".join(out)
-
-
-def _width(s: str) -> int:
-    """Columns ``s`` takes in a terminal: East Asian wide and full-width characters take two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 def _pad(s: str, n: int, right: bool = False) -> str:

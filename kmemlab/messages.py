@@ -19,7 +19,9 @@ Japanese entry is a test failure (``tests/test_compare_lang.py``), never English
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "MESSAGES", "Msg", "Joined", "check_lang", "text", "tr"]
+import unicodedata
+
+__all__ = ["LANGS", "MESSAGES", "Msg", "Joined", "check_lang", "text", "tr", "columns"]
 
 LANGS = ("en", "ja")
 
@@ -44,6 +46,12 @@ def text(key: str, lang: str = "en", **fields) -> str:
 def tr(s, lang: str) -> str:
     """``s`` in ``lang``: a :class:`Msg` rendered, anything else as ``str()`` gives it."""
     return s.text(lang) if isinstance(s, Msg) else str(s)
+
+
+def columns(s: str) -> int:
+    """The columns ``s`` takes in a terminal (and, roughly, in a proportional font): East
+    Asian wide and full-width characters (Japanese) take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 class Msg(str):

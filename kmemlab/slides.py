@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .messages import columns
 
 __all__ = ["build", "figure_svg", "Slide", "FRAME", "main"]
 
@@ -261,11 +262,12 @@ _SPLIT = "<!--kmemlab-split-->"       # kmemlab.widgets.dashboard.SPLIT (no widg
 def _table_px(h: str) -> float:
     """The height of a static picture's table rows: a row is as tall as its longest cell
     wraps (about 40 characters a line in a narrow column, as km.compare()'s reasons are;
-    counting rows alone left a long report 96 px below the frame)."""
+    counting rows alone left a long report 96 px below the frame; a Japanese character
+    counts as two, the Japanese card's reasons wrap twice as often)."""
     px = 0.0
     for row in re.findall(r"<tr\b.*?(?:</tr>|(?=<tr\b)|$)", h, flags=re.S):
         cells = re.findall(r"<t[dh]\b[^>]*>(.*?)(?=<t[dh]\b|</tr>|$)", row, flags=re.S)
-        longest = max((len(html.unescape(re.sub(r"<[^>]+>", "", c)).strip()) for c in cells), default=0)
+        longest = max((columns(html.unescape(re.sub(r"<[^>]+>", "", c)).strip()) for c in cells), default=0)
         px += max(30.0, 8 + 24 * math.ceil(longest / 40))
     return px
 

@@ -14,9 +14,9 @@ Japanese needs a CJK font in the browser (Debian: ``fonts-noto-cjk`` or
 
 from __future__ import annotations
 
-__all__ = ["MESSAGES", "LANGS", "text", "set_language", "get_language", "check_lang"]
-
 from ..messages import LANGS, check_lang as _check_lang    # the languages km.compare() speaks too
+
+__all__ = ["MESSAGES", "LANGS", "text", "set_language", "get_language", "check_lang"]
 
 _default = ["en"]
 
