@@ -659,7 +659,7 @@ class Machine(VmallocAPI):
         # plain int inside the model: Address arithmetic is slow (it re-validates)
         t = type(p)
         if t is Address:
-            self._k.slub.kfree(int(p))
+            self._k.slub.kfree(p.real)       # int(p) without the call: an int subclass's .real is the int
         elif t is int and 0 <= p < 0x10000000000000000:
             self._k.slub.kfree(p if p < 1 << self._k.profile.bits else self._pointer(p))
         else:

@@ -645,8 +645,9 @@ class SlabCommon:
             if tr.events is not None:
                 tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return tr.through(("kfree",), lambda: self._kfree(addr), f"{addr:#x}")
-        slab = self.page_slab.get((addr - self.page_offset) >> self.page_shift)
-        if slab is None:
+        try:                                        # virt_to_slab() (no .get() call: see slab_alloc_node)
+            slab = self.page_slab[(addr - self.page_offset) >> self.page_shift]
+        except KeyError:
             return self._kfree(addr)                # not a slab page (or not the direct map)
         s = slab.cache
         s.slab_free_fn(self, s, slab, addr, "kfree")        # slab_free() (Slub.bind_slab_free)

@@ -717,9 +717,13 @@ class Slub(SlabCommon, SlubSheaves):
                 c = cs[self.k.cpu]
                 obj = c.freelist
                 if obj and (node < 0 or c.slab.node == node):
+                    # get_freepointer() inline, as in the kernel; the frame is subscripted
+                    # (no .get() call: try costs nothing when it does not raise)
                     phys = obj + s.fp_phys
-                    page = self.pages.get(phys >> self.page_shift)
-                    c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
+                    try:
+                        c.freelist = self._fp_get(self.pages[phys >> self.page_shift], phys & self.page_mask)[0]
+                    except KeyError:
+                        c.freelist = 0              # a frame nobody wrote reads as zeros
                 else:
                     obj = self.__slab_alloc(s, gfp, node, c, orig_size)
             if not obj:
@@ -1080,11 +1084,10 @@ class Slub(SlabCommon, SlubSheaves):
         if c.slab is slab:
             last = tail or obj
             phys = last + s.fp_phys
-            page = self.pages.get(phys >> self.page_shift)
-            if page is None:
-                self.set_freepointer(s, last, c.freelist)
-            else:
-                self._fp_set(page, phys & self.page_mask, c.freelist)
+            try:                                    # set_freepointer() inline (see slab_alloc_node)
+                self._fp_set(self.pages[phys >> self.page_shift], phys & self.page_mask, c.freelist)
+            except KeyError:
+                self.set_freepointer(s, last, c.freelist)   # a frame nobody wrote yet
             c.freelist = obj
         else:
             self.__slab_free(s, slab, obj, fn, tail, cnt)
