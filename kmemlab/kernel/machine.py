@@ -657,10 +657,11 @@ class Machine(VmallocAPI):
         a double free corrupts the freelist silently, as in the kernel: later allocations
         hand the same object out twice."""
         # plain int inside the model: Address arithmetic is slow (it re-validates)
-        t = type(p)
-        if t is Address:
+        if type(p) is Address:
             self._k.slub.kfree(p.real)       # int(p) without the call: an int subclass's .real is the int
-        elif t is int and 0 <= p < 0x10000000000000000:
+            return
+        t = type(p)
+        if t is int and 0 <= p < 0x10000000000000000:
             self._k.slub.kfree(p if p < 1 << self._k.profile.bits else self._pointer(p))
         else:
             self._k.slub.kfree(self._pointer(p))
