@@ -680,10 +680,12 @@ class Slub(SlabCommon, SlubSheaves):
         k.vmstat[key] -= nr
         del self.slabs[slab.id]
         ps = self.page_slab
+        fmv = k.mem_map.flags_mv
         for p in range(slab.pfn, slab.pfn + nr):
             del ps[p]
+            fmv[p] &= ~PG_slab          # __free_slab(): __folio_clear_slab() before the pages go back
         slab.on_list = None
-        k.buddy.free(slab.pfn, slab.order, "free_slab_pages_chain")
+        k.buddy.free(slab.pfn, slab.order, "free_slab_pages_chain")   # whose free_page_is_bad() checks it
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool) -> None:
         """``add_partial()``: DEACTIVATE_TO_HEAD, or the tail."""
