@@ -483,8 +483,9 @@ class BuddyAllocator:
         if node is None or node < 0:
             node = 0 if self.single_node else k.numa_node_id()
         # an int key (a node id fits in 10 bits: MAX_NUMNODES is 1024): no tuple per call
-        plan = self._plans.get((gfp << 10) | node)
-        if plan is None:
+        try:                            # (a subscript, no .get() call: try costs nothing)
+            plan = self._plans[(gfp << 10) | node]
+        except KeyError:
             plan = self._plans[(gfp << 10) | node] = self._plan(gfp, node)
         zl, highest, mt = plan
         tr = k.tracer
@@ -553,12 +554,13 @@ class BuddyAllocator:
                                 f"{('min', 'low', 'high')[wmark]} watermark", False)
                     continue
             # try_this_zone: rmqueue()
+            framed = False                  # a trace shows rmqueue_pcplist()'s frame (4.12+)
             if tr is not None:
                 tr.enter(gen.name("rmqueue"), f"zone={z.name} order={order} migratetype={G.MIGRATETYPE_NAMES[mt]}")
+                framed = gen.rmqueue_pcplist
             if self._pcp_ok[order]:
                 # rmqueue_pcplist(): the current CPU's per_cpu_pages of the zone (4.5 .. 4.11:
                 # the same lines inside buffered_rmqueue(), no frame of their own)
-                framed = tr is not None and gen.rmqueue_pcplist
                 if framed:
                     tr.enter("rmqueue_pcplist", f"cpu={k.cpu}")
                 pcp = z.per_cpu_pageset[k.cpu]
@@ -567,7 +569,7 @@ class BuddyAllocator:
                 elif tuning == "split_high":
                     pcp.free_factor >>= 1
                 pfn = self._rmqueue_pcplist(z, order, mt, alloc_flags, pcp,
-                                            pcp.lists[self._pindex[order][mt]])
+                                            pcp.lists[self._pindex[order][mt]], framed)
                 if pfn >= 0:
                     if z is zl[0] and self.single_node:
                         ev = z.vm_numa_event        # zone_statistics() (inline), one node
@@ -627,12 +629,12 @@ class BuddyAllocator:
         return pfn
 
     def _rmqueue_pcplist(self, z: Zone, order: int, mt: int, alloc_flags: int, pcp: PerCpuPages,
-                         lst: list) -> int:
+                         lst: list, framed: bool = False) -> int:
         """``__rmqueue_pcplist()``: the head of the CPU's list; an empty list is refilled
-        first with ``nr_pcp_alloc()`` blocks by ``rmqueue_bulk()``."""
-        tr = self.k.tracer
-        framed = tr is not None and self.k.gen.rmqueue_pcplist
+        first with ``nr_pcp_alloc()`` blocks by ``rmqueue_bulk()``. ``framed``: a trace
+        shows the call (its caller's rmqueue_pcplist() frame is open)."""
         if framed:
+            tr = self.k.tracer
             tr.enter("__rmqueue_pcplist", f"pcp count={pcp.count}")
         if not lst:
             got = self.rmqueue_bulk(z, order, self.nr_pcp_alloc(pcp, z, order), lst, mt, alloc_flags)
@@ -925,8 +927,9 @@ class BuddyAllocator:
         if nr == 1:                      # "Use the single page allocator for one page."
             pfn = self._alloc_pages(gfp, 0, kind, owner, node)
             return [] if pfn < 0 else [pfn]
-        plan = self._plans.get((gfp << 10) | node)
-        if plan is None:
+        try:                            # (a subscript, no .get() call: try costs nothing)
+            plan = self._plans[(gfp << 10) | node]
+        except KeyError:
             plan = self._plans[(gfp << 10) | node] = self._plan(gfp, node)
         zl, highest, mt = plan
         tr = k.tracer
@@ -949,8 +952,9 @@ class BuddyAllocator:
             pcp = zone.per_cpu_pageset[k.cpu]
             lst = pcp.lists[mt]
             rmq = self._rmqueue_pcplist
+            framed = tr is not None and k.gen.rmqueue_pcplist
             while len(pages) < nr:
-                pfn = rmq(zone, 0, mt, ALLOC_WMARK_LOW, pcp, lst)
+                pfn = rmq(zone, 0, mt, ALLOC_WMARK_LOW, pcp, lst, framed)
                 if pfn < 0:
                     break
                 pages.append(pfn)
@@ -1065,19 +1069,23 @@ class BuddyAllocator:
         return KernelBug(f"{'VM_BUG_ON_PAGE' if bug else 'Bad page state'}: pfn {pfn:#x}: {why}", text)
 
     def _free_pages(self, pfn: int, order: int, entry: str = "free_pages_chain", emit: bool = True) -> None:
-        """``__free_pages()``: give a block back. The caller has run :meth:`check_free`
-        (the slab allocator frees its own pages, whose slab mark it drops first). A pcp order goes to the CPU's list (``free_unref_page()``; 4.5
+        """``__free_pages()``: give a block back; a block that is not an allocated block of
+        that order is reported by :meth:`free_page_is_bad` (KernelBug, nothing changed; the
+        slab allocator frees its own pages, whose slab mark it drops first). A pcp order goes to the CPU's list (``free_unref_page()``; 4.5
         ``free_hot_cold_page()``; 6.14+ ``free_frozen_pages()``), any other through
         ``__free_pages_ok()`` -> ``free_one_page()`` to ``__free_one_page()``. ``entry``:
         the chain a trace shows (slab pages are freed frozen on 6.14+); ``emit`` the
         ``free_pages`` event (:meth:`free_bulk` sends one for all).
 
-        ``free_pages_prepare()`` (``__always_inline``) is written here, inline: the frames
-        lose their owner, flags and compound marks (the checks ran before, in
-        :meth:`free_page_is_bad`)."""
+        ``free_pages_prepare()`` (``__always_inline``) is written here, inline: the test of
+        the common case of ``free_page_is_bad()`` (anything else goes to
+        :meth:`free_page_is_bad`, which reports it), then the frames lose their owner,
+        flags and compound marks."""
         k = self.k
         mm = self.mem_map
         # free_pages_prepare()
+        if not (0 <= pfn < mm.max_pfn and mm.order_mv[pfn] == order and not mm.flags_mv[pfn] & PG_slab):
+            self.free_page_is_bad(pfn, order)        # raises, changing nothing
         if not order:
             mm.owner_mv[pfn] = 0
             mm.flags_mv[pfn] = 0
@@ -1170,9 +1178,6 @@ class BuddyAllocator:
         the pages being freed in a row (``free_count + batch``); once a drain leaves the
         zone above its high watermark, ZONE_BELOW_HIGH is cleared."""
         nr = 1 << order
-        tuning = self.tuning
-        if tuning == "auto":
-            pcp.alloc_factor >>= 1
         pindex = self._pindex[order][mt]
         pcp.lists[pindex].append(pfn)            # list_add(): the head
         count = pcp.count = pcp.count + nr
@@ -1181,16 +1186,18 @@ class BuddyAllocator:
         else:
             self.mem_map.kind_mv[pfn] = K_PCP
         batch = pcp.batch
-        if tuning == "fixed":
-            if count >= pcp.high:
-                self.free_pcppages_bulk(z, batch, pcp, pindex)
-            return
-        if tuning == "split_high":
+        if self.tuning != "auto":                # 4.5 .. 6.6 (one test on the 6.7+ path)
+            if self.tuning == "fixed":
+                if count >= pcp.high:
+                    self.free_pcppages_bulk(z, batch, pcp, pindex)
+                return
+            # "split_high"
             free_high = bool(pcp.free_factor and order and order <= PAGE_ALLOC_COSTLY_ORDER)
             high = 0 if free_high else pcp.high                       # nr_pcp_high()
             if count >= high:
                 self.free_pcppages_bulk(z, self.nr_pcp_free(pcp, batch, high, free_high), pcp, pindex)
             return
+        pcp.alloc_factor >>= 1                   # (the kernel's first line: nothing above reads it)
         free_high = False
         free_count = pcp.free_count
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:

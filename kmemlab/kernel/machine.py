@@ -504,9 +504,7 @@ class Machine(VmallocAPI):
             if addr == 0:
                 return
             pfn = self._direct_map_pfn(addr, "free_pages")
-        buddy = k.buddy
-        buddy.check_free(pfn, order)     # free_page_is_bad(): raises, changing nothing
-        buddy.free(pfn, order)
+        k.buddy.free(pfn, order)         # free_page_is_bad() first: raises, changing nothing
         k.clock.ns += 300
 
 
@@ -657,10 +655,11 @@ class Machine(VmallocAPI):
         a double free corrupts the freelist silently, as in the kernel: later allocations
         hand the same object out twice."""
         # plain int inside the model: Address arithmetic is slow (it re-validates)
+        if type(p) is Address:
+            self._k.slub.kfree(p.real)       # int(p) without the call: an int subclass's .real is the int
+            return
         t = type(p)
-        if t is Address:
-            self._k.slub.kfree(int(p))
-        elif t is int and 0 <= p < 0x10000000000000000:
+        if t is int and 0 <= p < 0x10000000000000000:
             self._k.slub.kfree(p if p < 1 << self._k.profile.bits else self._pointer(p))
         else:
             self._k.slub.kfree(self._pointer(p))

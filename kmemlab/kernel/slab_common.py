@@ -271,6 +271,8 @@ class SlabCommon:
     ``do_kmem_cache_create()``, ``slab_alloc_node()``, ``slab_free()`` ... as the kernel's
     mm/slab_common.c calls mm/slub.c."""
 
+    __slots__ = ()                  # the fields are Slub's (see Slub.__slots__)
+
     def set_tracing(self, on: bool) -> None:
         """Put the :func:`traced` methods' framed wrappers in front of them on this
         instance (``on``), or take them away; ``Machine.trace()`` calls it around the
@@ -344,8 +346,11 @@ class SlabCommon:
         self.kmalloc_by_size = [None] + [
             normal[SIZE_INDEX[(n - 1) >> 3] if n <= 192 else (n - 1).bit_length()]
             for n in range(1, KMALLOC_MAX_CACHE_SIZE + 1)]
+        #: the largest size kmalloc() finds in that table (-1: none, it is not used)
+        self.kmalloc_by_size_max = KMALLOC_MAX_CACHE_SIZE
         if self.kmalloc_random is not None:
             self.kmalloc_by_size = None             # kmalloc_type() hashes the caller: no fixed table
+            self.kmalloc_by_size_max = -1
         # kmalloc_type(): unused types fall back to the normal caches (the kernel aliases them)
         for t in range(4):
             if t not in self.kmalloc_types:
@@ -645,11 +650,13 @@ class SlabCommon:
             if tr.events is not None:
                 tr.kmem("kfree", call_site=tr.call_site(), ptr=addr)
             return tr.through(("kfree",), lambda: self._kfree(addr), f"{addr:#x}")
-        slab = self.page_slab.get((addr - self.page_offset) >> self.page_shift)
-        if slab is None:
+        try:                                        # virt_to_slab() (no .get() call: see slab_alloc_node)
+            slab = self.page_slab[(addr - self.page_offset) >> self.page_shift]
+        except KeyError:
             return self._kfree(addr)                # not a slab page (or not the direct map)
         s = slab.cache
-        s.slab_free_fn(self, s, slab, addr, "kfree")        # slab_free() (Slub.bind_slab_free)
+        slab_free = s.slab_free_fn          # slab_free() (Slub.bind_slab_free); a local: see Slub._fp_get
+        slab_free(self, s, slab, addr, "kfree")
         k.clock.ns += 100
         if k.bus.subscribers:
             k.bus.changed("kfree", slab.pfn, 1 << slab.order, K_SLAB, addr, s.object_size, s.name)

@@ -269,6 +269,15 @@ class KmemCache:
 class Slub(SlabCommon, SlubSheaves):
     """The slab allocator of one machine (``k.slub``)."""
 
+    # What the fast paths read, as slots; the other fields stay in the instance dict, which
+    # then holds at most 30 names: with more, Python 3.11 turns it into a real dict and can
+    # no longer specialise a method call on the instance (`self.slab_alloc_node(...)`,
+    # `k.slub.kmalloc(...)`: a generic look-up each call, ~10 % of a kmalloc/kfree pair).
+    # m.trace() (its wrappers on the instance) and m.snapshot() (deepcopy reads __dict__)
+    # turn it into a real dict too: calls then cost what they cost before.
+    __slots__ = ("k", "gen", "pages", "page_shift", "page_size", "page_mask", "page_offset", "page_slab",
+                 "_fp_get", "_fp_set", "kmalloc_by_size", "kmalloc_by_size_max", "__dict__")
+
     def __init__(self, k):
         self.k = k
         prof = k.profile
@@ -278,6 +287,9 @@ class Slub(SlabCommon, SlubSheaves):
         self.page_mask = prof.page_size - 1
         self.page_offset = prof.page_offset
         self.pages = k.memory.pages                     # the RAM contents (pfn -> bytearray)
+        # the free pointer's struct (4 or 8 bytes). A hot path reads these into a local and
+        # calls that: `self._fp_get(...)` is a method-call bytecode that Python 3.11 cannot
+        # specialise for a callable stored on the instance (a generic look-up each call)
         self._fp_get = _FP_STRUCT[self.ptr].unpack_from
         self._fp_set = _FP_STRUCT[self.ptr].pack_into
         self.gen = k.gen
@@ -668,10 +680,12 @@ class Slub(SlabCommon, SlubSheaves):
         k.vmstat[key] -= nr
         del self.slabs[slab.id]
         ps = self.page_slab
+        fmv = k.mem_map.flags_mv
         for p in range(slab.pfn, slab.pfn + nr):
             del ps[p]
+            fmv[p] &= ~PG_slab          # __free_slab(): __folio_clear_slab() before the pages go back
         slab.on_list = None
-        k.buddy.free(slab.pfn, slab.order, "free_slab_pages_chain")
+        k.buddy.free(slab.pfn, slab.order, "free_slab_pages_chain")   # whose free_page_is_bad() checks it
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool) -> None:
         """``add_partial()``: DEACTIVATE_TO_HEAD, or the tail."""
@@ -717,14 +731,17 @@ class Slub(SlabCommon, SlubSheaves):
                 c = cs[self.k.cpu]
                 obj = c.freelist
                 if obj and (node < 0 or c.slab.node == node):
+                    # get_freepointer() inline, as in the kernel; the frame is subscripted
+                    # (no .get() call: try costs nothing when it does not raise)
                     phys = obj + s.fp_phys
-                    page = self.pages.get(phys >> self.page_shift)
-                    c.freelist = 0 if page is None else self._fp_get(page, phys & self.page_mask)[0]
+                    fp_get = self._fp_get               # (see _fp_get in __init__)
+                    try:
+                        c.freelist = fp_get(self.pages[phys >> self.page_shift], phys & self.page_mask)[0]
+                    except KeyError:
+                        c.freelist = 0              # a frame nobody wrote reads as zeros
                 else:
                     obj = self.__slab_alloc(s, gfp, node, c, orig_size)
-            if not obj:
-                return 0
-        if gfp & _F_ZERO:
+        if gfp & _F_ZERO and obj:                   # (a failure returns its 0 below)
             self.memset(obj, orig_size if s.orig_size_tracked and self.gen.kmalloc_redzone else s.object_size)
         return obj
 
@@ -1080,11 +1097,11 @@ class Slub(SlabCommon, SlubSheaves):
         if c.slab is slab:
             last = tail or obj
             phys = last + s.fp_phys
-            page = self.pages.get(phys >> self.page_shift)
-            if page is None:
-                self.set_freepointer(s, last, c.freelist)
-            else:
-                self._fp_set(page, phys & self.page_mask, c.freelist)
+            fp_set = self._fp_set                   # (see _fp_get in __init__)
+            try:                                    # set_freepointer() inline (see slab_alloc_node)
+                fp_set(self.pages[phys >> self.page_shift], phys & self.page_mask, c.freelist)
+            except KeyError:
+                self.set_freepointer(s, last, c.freelist)   # a frame nobody wrote yet
             c.freelist = obj
         else:
             self.__slab_free(s, slab, obj, fn, tail, cnt)
@@ -1156,9 +1173,8 @@ class Slub(SlabCommon, SlubSheaves):
         tr = k.tracer
         if tr is not None:
             return self._kmalloc_frames(tr, size, gfp, node)
-        by_size = self.kmalloc_by_size
-        if size <= KMALLOC_MAX_CACHE_SIZE and not gfp & _NOT_NORMAL and by_size is not None:
-            s = by_size[size]
+        if size <= self.kmalloc_by_size_max and not gfp & _NOT_NORMAL:
+            s = self.kmalloc_by_size[size]
             if s is None:
                 return ZERO_SIZE_PTR
         else:
@@ -1462,7 +1478,8 @@ class Slub(SlabCommon, SlubSheaves):
             s = slab.cache
         tr = k.tracer
         if tr is None:
-            s.slab_free_fn(self, s, slab, addr, "kmem_cache_free")    # slab_free()
+            slab_free = s.slab_free_fn      # slab_free(); a local: see _fp_get in __init__
+            slab_free(self, s, slab, addr, "kmem_cache_free")
         else:
             if tr.events is not None:       # kmem_cache_free(): trace_kmem_cache_free() first
                 tr.kmem("kmem_cache_free", call_site=tr.call_site(), ptr=addr, name=s.name)

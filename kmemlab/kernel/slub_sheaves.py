@@ -122,6 +122,8 @@ class NodeBarn:
 class SlubSheaves:
     """The sheaf functions of mm/slub.c, mixed into :class:`kmemlab.kernel.slub.Slub`."""
 
+    __slots__ = ()                  # the fields are Slub's (see Slub.__slots__)
+
     # -- sizes and capacity ----------------------------------------------------------------
 
     def sheaf_struct_size(self, capacity: int) -> int:

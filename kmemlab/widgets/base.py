@@ -13,13 +13,13 @@ stale, whatever its burst interval).
 from __future__ import annotations
 
 import html
-import time
 import weakref
 
 from ipywidgets import Widget
 
 from ..kernel.machine import Machine
 from ..kernel.events import Changes
+from . import coalesce
 from .coalesce import DEFAULT_INTERVAL, Coalescer
 from .inputs import parse_address
 from .messages import check_lang, text
@@ -44,11 +44,13 @@ class Hub:
     changes concern. The hub holds its views weakly and the machine holds the hub weakly:
     views dropped without ``close()`` go away, and with them the watch."""
 
-    def __init__(self, machine: Machine, interval: float = DEFAULT_INTERVAL, clock=time.monotonic):
+    def __init__(self, machine: Machine, interval: float = DEFAULT_INTERVAL, clock=None):
         if not isinstance(machine, Machine):
             raise TypeError(f"views show a km.Machine, got {type(machine).__name__}")
         self.machine = machine
         self._views: list[weakref.ref] = []
+        if clock is None:
+            clock = coalesce.pacing_clock          # wall time, unless a benchmark set another
         self._clock = clock
         self._coalescer = Coalescer(weakref.WeakMethod(self._redraw), interval, clock=clock)
         self._sub = machine.watch(self._wake)

@@ -27,6 +27,13 @@ __all__ = ["Coalescer", "DEFAULT_INTERVAL"]
 
 DEFAULT_INTERVAL = 1 / 30
 
+#: What views pace their redraws by when they are made (a Coalescer or Hub without
+#: ``clock=``): wall time, so a cell animates while the user watches it. A benchmark sets
+#: another before it makes its views (benchmarks/bench_widgets.py: the CPU time spent in
+#: the attached machine's calls, so the number of redraws per call does not depend on
+#: what else the machine's cores run).
+pacing_clock = time.monotonic
+
 
 def _ipython():
     try:
@@ -42,7 +49,7 @@ class Coalescer:
     be a ``weakref.WeakMethod``: the coalescer then never keeps its owner alive (and
     IPython's hook holds the coalescer itself only weakly)."""
 
-    def __init__(self, redraw, interval: float = DEFAULT_INTERVAL, clock=time.monotonic):
+    def __init__(self, redraw, interval: float = DEFAULT_INTERVAL, clock=None):
         if isinstance(redraw, weakref.WeakMethod):
             self._redraw_ref = redraw
         elif callable(redraw):
@@ -50,7 +57,7 @@ class Coalescer:
         else:
             raise TypeError(f"Coalescer needs a callable redraw(), got {type(redraw).__name__}")
         self.interval = float(interval)
-        self._clock = clock
+        self._clock = pacing_clock if clock is None else clock
         self._last = float("-inf")
         #: the smallest gap between two redraws during a burst: ``interval``, or four times
         #: what a burst redraw takes (smoothed) if that is longer, so drawing takes at most
