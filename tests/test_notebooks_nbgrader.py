@@ -134,6 +134,20 @@ def test_exercise_notebook_graded_cells_hand_in_predictions(path):
 STUDENTS = ("model", "half", "wrong")
 
 
+def _copied_answer(key, own_seed: int) -> dict:
+    """The right pt-translate answer of the first seed from 7 on whose every part differs
+    from the answer to ``own_seed``: a copy scores 0 of 2 whatever the course key is (the
+    key is new each run; seed 7's table index is the student's own in about one key of 30,
+    which gave 1 of 2 points)."""
+    import kmemlab as km
+    own = km.exercise("pt-translate", seed=own_seed).solution(key=key).answer
+    for seed in range(7, 1000):
+        ans = km.exercise("pt-translate", seed=seed).solution(key=key).answer
+        if all(ans[k] != own[k] for k in own):
+            return ans
+    raise AssertionError("no seed gives a wholly different answer")
+
+
 def _nbgrader(course, *args):
     import os
     import subprocess
@@ -186,9 +200,8 @@ def course(tmp_path_factory):
                 c.source = c.source.replace("km.exercises.student_seed(", "7 or km.exercises.student_seed(")
             elif gid == "pt-translate-answer" and s != "wrong":
                 c.source = solutions[gid]
-            elif gid == "pt-translate-answer":     # seed 7's right answer, copied
-                ans = km.exercise("pt-translate", seed=7).solution(key=key).answer
-                c.source = f"answer2 = {ans!r}"
+            elif gid == "pt-translate-answer":     # another seed's right answer, copied
+                c.source = f"answer2 = {_copied_answer(key, key.seed_for(s))!r}"
             elif gid == "choose-allocator-answer" and s == "half":    # the choice, no reason
                 c.source = f'answer3 = {{"choice": {right[s]!r}, "why": "because"}}'
             elif gid == "choose-allocator-answer" and s == "wrong":   # keyword stuffing
