@@ -661,3 +661,44 @@ def test_the_dashboard_of_this_machine_shows_its_files_and_refresh_follows_a_wor
     finally:
         hold.communicate("")
     d.close()
+
+
+# -- the slab view's numbers come from the counters, and are /proc/slabinfo's ----------------------
+
+@pytest.mark.parametrize("kernel", ["4.5", "6.6", "6.18"])
+def test_the_slab_views_numbers_are_proc_slabinfo_without_reading_it(kernel, monkeypatch):
+    m = km.Machine(mem="512M", seed=7, kernel=kernel)
+    rng = np.random.default_rng(7)
+    live = []
+    sv = SlabView(m)
+    for burst in range(3):
+        for size in rng.integers(8, 4096, 6000).tolist():
+            live.append(m.kmalloc(size))
+        for i in sorted(rng.choice(len(live), len(live) // 2, replace=False).tolist(), reverse=True):
+            m.kfree(live.pop(i))                      # partial slabs on every list
+        sv.flush()
+        want = [r for r in parse_slabinfo(m.proc.slabinfo()) if r["num_objs"]]
+        want.sort(key=lambda r: -r["num_objs"])
+        assert sv.table_rows == want and sv.rows == want[:len(sv.rows)]
+        assert list(sv.total_bars.y) == [r["num_objs"] for r in reversed(sv.rows)]
+        assert list(sv.active_bars.y) == [r["active_objs"] for r in reversed(sv.rows)]
+        for r in want:
+            assert f"<td>{r['name']}</td><td>{r['active_objs']}</td><td>{r['num_objs']}</td>" in sv.table.value
+    # the file's numbers, counted another way: every slab of the cache, and the free
+    # objects of the node partial lists (what get_slabinfo() subtracts; CPU slabs count
+    # as active in slabinfo)
+    for s in H.for_each_slab_cache(m):
+        slabs = list(H.slab_cache_for_each_slab(s))
+        si = H.get_slabinfo(s)
+        free = 0
+        for n in s.node:
+            for sl in n.partial.values():
+                free += sl.objects - sl.inuse
+        assert (si.num_slabs, si.num_objs, si.active_objs) == \
+               (len(slabs), sum(sl.objects for sl in slabs), sum(sl.objects for sl in slabs) - free), s.name
+        assert si.active_objs >= H.slab_cache_usage(s).active_objs          # drgn's count is exact
+    # a redraw reads the counters, not the text
+    monkeypatch.setattr(type(m.proc), "slabinfo", lambda self: pytest.fail("the view read /proc/slabinfo"))
+    live.append(m.kmalloc(96))
+    sv.refresh()
+    assert "kmalloc-96" in sv.table.value and "kmemlab-slabinfo-table" in sv.to_html()

@@ -106,7 +106,7 @@ class HostHeader(HostReadable, View):
     def __init__(self, host, **kw):
         super().__init__(host, **kw)
         hub = self.host_hub
-        self.line = W.HTML(layout=W.Layout(min_width="0"))
+        self.line = W.HTML(layout=W.Layout(min_width="0", flex="1 1 300px"))
         self.line.add_class("kmemlab-host-header")
         # the hub's refresh, the one re-read mechanism (the same as a view's own button)
         self.button = W.Button(description=self.t("host.refresh"), icon="refresh",

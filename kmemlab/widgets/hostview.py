@@ -231,7 +231,7 @@ class HostBar:
         self._t = lambda key, **fields: text(key, lang, **fields)
         self._px = lambda size: round(size * scale)
         self.drawn_at = hub.host.read_at
-        self.header = W.HTML(layout=W.Layout(min_width="0"))
+        self.header = W.HTML(layout=W.Layout(min_width="0", flex="1 1 300px"))
         self.header.add_class("kmemlab-host-header")
         self.button = W.Button(description=self._t("host.refresh"), icon="refresh",
                                tooltip=self._t("host.refresh_tip"),

@@ -129,7 +129,7 @@ class ZoneView(HostReadable, View):
                         for k, v in mi.items())
         return (f"<div class='kmemlab-meminfo-table' style='font-size:{self.px(14)}px'>"
                 f"<div style='margin:6px 0 2px 0'>{html.escape(self.t('zone.meminfo'))}</div>"
-                f"<div style='display:grid;grid-template-columns:repeat(auto-fill,minmax({self.px(200)}px,1fr));"
+                f"<div style='display:grid;grid-template-columns:repeat(auto-fill,minmax({self.px(230)}px,1fr));"
                 f"max-width:1100px'>{cells}</div></div>")
 
     def to_html(self) -> str:
