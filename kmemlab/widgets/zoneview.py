@@ -123,14 +123,18 @@ class ZoneView(HostReadable, View):
                 f"<div style='font-size:{self.px(13)}px;color:#555'>{html.escape(self.t('zone.marks'))}</div>")
 
     def _meminfo_html(self, mi: dict[str, int]) -> str:
-        # the lines flow into as many columns as the width holds: all of them in view at 1024x768
-        cells = "".join(f"<div style='display:flex;justify-content:space-between;gap:8px;padding:1px 8px'>"
-                        f"<b>{html.escape(k)}</b><span class='kmemlab-meminfo-kb'>{v} kB</span></div>"
-                        for k, v in mi.items())
-        return (f"<div class='kmemlab-meminfo-table' style='font-size:{self.px(14)}px'>"
-                f"<div style='margin:6px 0 2px 0'>{html.escape(self.t('zone.meminfo'))}</div>"
-                f"<div style='display:grid;grid-template-columns:repeat(auto-fill,minmax({self.px(230)}px,1fr));"
-                f"max-width:1100px'>{cells}</div></div>")
+        # three lines a row (two in presentation mode): all of them in view at 1024x768
+        # (a CSS grid inside an ipywidgets HTML widget took its max-content width: 920 px
+        # in a 600 px tab, the third column cut)
+        per = 2 if self.presentation else 3
+        items = list(mi.items())
+        rows = "".join(
+            "<tr>" + "".join(f"<th style='text-align:left;padding:1px 2px 1px 4px'>{html.escape(k)}</th>"
+                             f"<td style='text-align:right;padding:1px 8px 1px 2px;white-space:nowrap'>{v} kB</td>"
+                             for k, v in items[i:i + per]) + "</tr>"
+            for i in range(0, len(items), per))
+        return (f"<table class='kmemlab-meminfo-table' style='font-size:{self.px(14)}px'><caption "
+                f"style='text-align:left'>{html.escape(self.t('zone.meminfo'))}</caption>{rows}</table>")
 
     def to_html(self) -> str:
         self.flush()

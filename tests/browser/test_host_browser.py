@@ -1,7 +1,9 @@
 """Host views in a real browser: Voilà serves tests/browser/host.ipynb (a BuddyChart of
 km.host() with auto=0.5, a SlabView and a ZoneView of it), headless Chromium shows it,
 and while a workload allocates and frees memory in a subprocess the bars' numbers and
-the "read at" time move. Screenshots at 1024x768 and 1600x1000 go to tests/artifacts/
+the "read at" time move. Then tests/browser/host_dashboard.ipynb: a Machine's dashboard
+with its zone tab, Dashboard(km.host()), both in English and Japanese; no tab title may
+be cut at 1024x768. Screenshots at 1024x768 and 1600x1000 go to tests/artifacts/
 (and KMEMLAB_SHOTS, if set).
 
 Needs Linux (/proc/buddyinfo); the slab table needs root (/proc/slabinfo is mode 0400).
@@ -43,24 +45,31 @@ def _buddyinfo():
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
+    """One headless Chromium for the module (Playwright's sync API runs once per thread)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
     voila = Path(sys.executable).with_name("voila")
     assert voila.exists(), f"voila is not installed next to {sys.executable}"
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    from playwright.sync_api import sync_playwright
     with serve([str(voila), str(HERE / "host.ipynb"), "--no-browser", f"--port={port}",
                 "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], url + "voila/static/", "voila-host.log",
                cwd=HERE):
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            pg = browser.new_page(viewport={"width": 1280, "height": 2600})
-            pg.goto(url, timeout=120_000)
-            pg.wait_for_selector(".kmemlab-buddychart .bar", state="attached", timeout=120_000)
-            pg.wait_for_function("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
-                                 ".some(b => +b.getAttribute('height') > 1)", timeout=60_000)
-            yield pg
-            browser.close()
+        pg = browser.new_page(viewport={"width": 1280, "height": 2600})
+        pg.goto(url, timeout=120_000)
+        pg.wait_for_selector(".kmemlab-buddychart .bar", state="attached", timeout=120_000)
+        pg.wait_for_function("() => Array.from(document.querySelectorAll('.kmemlab-buddychart .bar'))"
+                             ".some(b => +b.getAttribute('height') > 1)", timeout=60_000)
+        yield pg
+        pg.close()
 
 
 def _labels(pg) -> list:
@@ -157,25 +166,22 @@ def test_host_views_fit_a_projector_and_a_wide_screen(page):
 # -- dashboards: a Machine's zone tab, this machine's dashboard, tab titles at 1024 px -----------
 
 @pytest.fixture(scope="module")
-def dashboards():
+def dashboards(browser):
     """tests/browser/host_dashboard.ipynb in Voilà: a Machine's dashboard with every view
     (zone tab selected), the same in Japanese, and Dashboard(km.host()) in both languages."""
     voila = Path(sys.executable).with_name("voila")
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    from playwright.sync_api import sync_playwright
     with serve([str(voila), str(HERE / "host_dashboard.ipynb"), "--no-browser", f"--port={port}",
                 "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], url + "voila/static/",
                "voila-host-dashboard.log", cwd=HERE):
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            pg = browser.new_page(viewport={"width": 1024, "height": 768})
-            pg.goto(url, timeout=120_000)
-            pg.wait_for_selector(".host-dashboard-ja .kmemlab-host-header", timeout=120_000)
-            pg.wait_for_function("() => Array.from(document.querySelectorAll('.host-dashboard .kmemlab-buddychart .bar'))"
-                                 ".some(b => +b.getAttribute('height') > 1)", timeout=60_000)
-            yield pg
-            browser.close()
+        pg = browser.new_page(viewport={"width": 1024, "height": 768})
+        pg.goto(url, timeout=120_000)
+        pg.wait_for_selector(".host-dashboard-ja .kmemlab-host-header", timeout=120_000)
+        pg.wait_for_function("() => Array.from(document.querySelectorAll('.host-dashboard .kmemlab-buddychart .bar'))"
+                             ".some(b => +b.getAttribute('height') > 1)", timeout=60_000)
+        yield pg
+        pg.close()
 
 
 def _tab_titles(pg) -> list:
@@ -239,6 +245,10 @@ def test_the_zone_tab_shows_the_machines_zoneinfo_in_the_browser(dashboards):
         top = min(managed, 2 * hi)
         assert track > 60 and abs(fill - track * min(1.0, free / top)) <= 2, (name, track, fill, free, top)
     assert pg.locator(first).locator(".kmemlab-meminfo-table").inner_text().count(" kB") >= 10
+    # nothing of the zone tab is wider than the tab (a cut meminfo column at 1024 px once)
+    for sel in (".kmemlab-zone-view", ".kmemlab-zone-table", ".kmemlab-meminfo"):
+        sw, cw = pg.locator(first).locator(sel).evaluate("e => [e.scrollWidth, e.clientWidth]")
+        assert sw <= cw + 1, f"{sel}: {sw}px of content in {cw}px"
 
 
 def _slab_names() -> set:
