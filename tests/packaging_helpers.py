@@ -7,6 +7,7 @@ Nothing here imports kmemlab: the point is to test what an installed copy does."
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import functools
 import os
 import re
@@ -80,6 +81,34 @@ def job_pytest(v: "Venv", *leave_out: str, timeout: int = 3000):
         pytest.fail(f"the tests in {v.path} failed\n{tail}", pytrace=False)
     print(tail)
     return tail
+
+
+#: the CI jobs of this session (name -> a function that installs and runs its tests),
+#: registered when their test module is collected; see job_result()
+_JOBS: dict[str, object] = {}
+_RUNNING: dict[str, concurrent.futures.Future] = {}
+
+
+def register_job(name: str, fn) -> None:
+    """Make ``fn`` (no arguments; fails through ``pytest.fail``, returns the job's report) one
+    of this session's CI jobs. Call it at import time, only when the job is switched on."""
+    _JOBS[name] = fn
+
+
+def job_result(name: str) -> str:
+    """The report of the job ``name``: the first call starts every registered job at once,
+    each in a thread that waits on its own venv's pip and pytest, so that the jobs' child
+    processes share CI's two CPUs instead of queueing (3 jobs of 12-15 min each take about
+    20 min together, not 40); this call then waits for ``name``'s. A job's failure is raised
+    here, in its own test."""
+    if not _RUNNING:
+        dist()              # built once, here: the jobs' threads must not race to build it
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(_JOBS) or 1,
+                                                     thread_name_prefix="kmemlab-job")
+        for n, fn in _JOBS.items():
+            _RUNNING[n] = pool.submit(fn)
+        pool.shutdown(wait=False)
+    return _RUNNING[name].result()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import os
 
 import pytest
 
-from packaging_helpers import dist, elsewhere, job_pytest, run, venv
+from packaging_helpers import dist, elsewhere, job_pytest, job_result, register_job, run, venv
 
 packaging = pytest.importorskip("packaging.requirements")
 from packaging.requirements import Requirement  # noqa: E402
@@ -70,11 +70,9 @@ def test_every_dependency_declares_a_lower_bound():
             "jupyterlab", "pytest", "hypothesis"} <= set(pins), pins
 
 
-@pytest.mark.skipif(not os.environ.get("KMEMLAB_LOWEST"),
-                    reason="the lowest-versions job takes minutes: it runs with KMEMLAB_LOWEST=1 "
-                           "(see .ci/run)")
-@pytest.mark.timeout(3600)
-def test_the_lowest_declared_versions_install_together_and_pass_the_tests():
+def lowest_job() -> str:
+    """Install every lower bound together with the wheel in a fresh venv and run the tests
+    there; the job's report (its slowest tests and the count)."""
     pins = lower_bounds()
     constraints = elsewhere("lowest") / "constraints.txt"
     constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())))
@@ -94,4 +92,16 @@ def test_the_lowest_declared_versions_install_together_and_pass_the_tests():
     wrong = {n: (want, got.get(n)) for n, want in pins.items()
              if got.get(n) is None or Version(got[n]) != Version(want)}
     assert not wrong, f"not installed at their lower bound (wanted, got): {wrong}"
-    job_pytest(v)
+    return job_pytest(v)
+
+
+LOWEST = bool(os.environ.get("KMEMLAB_LOWEST"))
+if LOWEST:
+    register_job("lowest", lowest_job)
+
+
+@pytest.mark.skipif(not LOWEST, reason="the lowest-versions job takes minutes: it runs with "
+                                       "KMEMLAB_LOWEST=1 (see .ci/run)")
+@pytest.mark.timeout(3600)
+def test_the_lowest_declared_versions_install_together_and_pass_the_tests():
+    print(job_result("lowest"))     # runs beside the other-Python jobs (packaging_helpers)

@@ -14,6 +14,7 @@ browser or JupyterLab, which [widgets,grading] does not bring)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -21,7 +22,7 @@ import sys
 import pytest
 
 from packaging_helpers import (CORE_SCRIPT, ROOT, core_venv, dist, elsewhere, interpreters,
-                               job_pytest, normalised, run, venv)
+                               job_pytest, job_result, normalised, register_job, run, venv)
 
 PYTHONS = interpreters()
 HERE = "%d.%d" % sys.version_info[:2]
@@ -66,15 +67,26 @@ def test_the_core_prints_the_same_on_every_python(minor, reference):
 SUITE_ON = [v for v in ("3.10", "3.13") if v != HERE]
 
 
+def python_job(minor: str) -> str:
+    """The wheel with [widgets,grading] and the newest releases in a fresh venv of Python
+    ``minor``, and the tests there; the job's report."""
+    v = venv(f"full-{minor}", PYTHONS[minor])
+    v.pip(f"kmemlab[widgets,grading] @ {dist().wheel.as_uri()}", "pytest", "pytest-timeout",
+          "hypothesis", timeout=1800)
+    return job_pytest(v, *LEAVES_OUT)
+
+
+if FULL:
+    for _minor in SUITE_ON:
+        if PYTHONS[_minor] is not None:
+            register_job(f"python{_minor}", functools.partial(python_job, _minor))
+
+
 @pytest.mark.skipif(not FULL, reason="the tests on other Pythons take minutes: they run "
                                      "with KMEMLAB_PYTHONS=1 (see .ci/run)")
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("minor", SUITE_ON)
 def test_the_model_widget_and_grading_tests_pass_on_the_oldest_and_newest_python(minor):
-    python = PYTHONS[minor]
-    if python is None:
+    if PYTHONS[minor] is None:
         pytest.skip(f"no Python {minor} on this machine")
-    v = venv(f"full-{minor}", python)
-    v.pip(f"kmemlab[widgets,grading] @ {dist().wheel.as_uri()}", "pytest", "pytest-timeout",
-          "hypothesis", timeout=1800)
-    job_pytest(v, *LEAVES_OUT)
+    print(job_result(f"python{minor}"))     # runs beside the lowest-versions job (packaging_helpers)
