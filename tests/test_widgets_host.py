@@ -449,17 +449,24 @@ def test_without_root_the_slab_view_lists_names_and_says_they_are_root_only():
         print("rows", len(sv.rows), "names", len(sv.names_only))
         print(sv.host_text())
         print("buddy", int(BuddyChart(km.host()).counts().sum()) > 0)
+        d = km.widgets.Dashboard(km.host())        # the host dashboard, not root
+        print("dash header", d.header.line.value.count("MemFree"), "(not root)" in d.header.line.value)
+        print("dash slab", " ".join(d.view("slab").host_text().split()))
+        print("dash zones", len(d.view("zones").zones()), "dash html", len(d.to_html()) > 1000)
     """)
     r = subprocess.run([*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
                        cwd="/", env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(km.__file__))})
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "(not root)" in out and "buddy True" in out
+    # the dashboard: header and zones drawn, the slab tab says why it lists names only
+    assert "dash header 1 True" in out and re.search(r"dash zones [1-9] dash html True", out), out
     if os.stat("/sys/kernel/slab/kmalloc-64/objects").st_mode & 0o004:
         assert re.search(r"rows [1-9]\d*", out)
     else:                                      # 6.x: every /sys/kernel/slab file is 0400 too
         assert re.search(r"rows 0 names [1-9]\d+", out), out
         assert "readable by root only" in out and "listed by name only" in out
+        assert re.search(r"dash slab .*readable by root only.*listed by name only", out), out
     assert "Traceback" not in out + r.stderr
 
 
