@@ -57,6 +57,13 @@ def run(quick: bool = False) -> list[dict]:
                           t / bare, "x", 2.0,
                           note=f"{t:.1f} ms a tick, {bare:.1f} ms the bare re-read; "
                                + ("as root" if h.is_root else "not root")))
+    from kmemlab.widgets import Dashboard
+    d = Dashboard(km.host())
+    t = _ms(d.refresh, n)
+    d.close()
+    # one re-read for the header and the three tabs: no more than one view's tick
+    out.append(figure("Dashboard(km.host()): an auto= tick (one re-read, header + 3 tabs redrawn) / h.refresh() alone",
+                      t / bare, "x", 2.0, note=f"{t:.1f} ms a tick, {bare:.1f} ms the bare re-read"))
     return out + slab_redraw(quick)
 
 
