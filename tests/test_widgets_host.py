@@ -13,7 +13,9 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 
+import ipywidgets
 import numpy as np
 import pytest
 
@@ -447,15 +449,269 @@ def test_without_root_the_slab_view_lists_names_and_says_they_are_root_only():
         print("rows", len(sv.rows), "names", len(sv.names_only))
         print(sv.host_text())
         print("buddy", int(BuddyChart(km.host()).counts().sum()) > 0)
+        d = km.widgets.Dashboard(km.host())        # the host dashboard, not root
+        print("dash header", d.header.line.value.count("MemFree"), "(not root)" in d.header.line.value)
+        print("dash slab", " ".join(d.view("slab").host_text().split()))
+        print("dash zones", len(d.view("zones").zones()), "dash html", len(d.to_html()) > 1000)
     """)
     r = subprocess.run([*drop, sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
                        cwd="/", env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(km.__file__))})
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "(not root)" in out and "buddy True" in out
+    # the dashboard: header and zones drawn, the slab tab says why it lists names only
+    assert "dash header 1 True" in out and re.search(r"dash zones [1-9] dash html True", out), out
     if os.stat("/sys/kernel/slab/kmalloc-64/objects").st_mode & 0o004:
         assert re.search(r"rows [1-9]\d*", out)
     else:                                      # 6.x: every /sys/kernel/slab file is 0400 too
         assert re.search(r"rows 0 names [1-9]\d+", out), out
         assert "readable by root only" in out and "listed by name only" in out
+        assert re.search(r"dash slab .*readable by root only.*listed by name only", out), out
     assert "Traceback" not in out + r.stderr
+
+
+# -- dashboards: the zone tab of a Machine, and a dashboard of the host ----------------------------
+
+def zoneinfo_numbers(text):
+    """{zone: (free, min, low, high, managed)} parsed from a /proc/zoneinfo text, as a
+    student would read it (the "pages free" line and the watermark lines of each zone)."""
+    out = {}
+    for block in re.split(r"(?m)^(?=Node \d+, zone)", text):
+        head = re.match(r"Node (\d+), zone\s+(\S+)", block)
+        if not head or not re.search(r"\n\s+managed\s+\d+", block):
+            continue
+        nums = [int(re.search(rf"\n\s+{k}\s+(\d+)", block).group(1)) for k in ("pages free", "min", "low",
+                                                                                 "high", "managed")]
+        if nums[-1]:
+            out[(int(head.group(1)), head.group(2))] = tuple(nums)
+    return out
+
+
+def zone_rows(zv):
+    return {(r["node"], r["zone"]): (r["free"], r["min"], r["low"], r["high"], r["managed"]) for r in zv.zones()}
+
+
+def bar_widths(zv):
+    return [float(w) for w in re.findall(r"kmemlab-zone-free' style='height:100%;width:([\d.]+)%", zv.table.value)]
+
+
+def test_the_zone_tab_of_a_machine_dashboard_shows_zoneinfo_and_follows_allocations():
+    m = km.Machine(mem="256M", seed=1)
+    d = km.widgets.Dashboard(m, views=list(km.widgets.VIEWS))
+    assert "zones" in d.tabs.titles and d.tabs.titles.index("zones") == d.tabs.titles.index("buddyinfo") + 1
+    d.show_tab("zones")
+    zv = d.view("zones")
+    assert d.tabs.children[d.tabs.selected_index] is zv.widget
+    assert zone_rows(zv) == zoneinfo_numbers(m.proc.zoneinfo())
+    for r in zv.zones():
+        assert f">{r['free']}<" in zv.table.value and f">{r['high']}<" in zv.table.value
+    before, widths, redraws = zone_rows(zv), bar_widths(zv), zv.redraws
+    dma32 = next(z for z in H.for_each_populated_zone(m) if z.name == "DMA32")
+    held = []
+    t0 = time.monotonic()
+    # down below high: the bar (0 .. 2 x high) shrinks and the row says where free stands
+    # (below low the allocator leaves DMA32 for DMA, as __zone_watermark_ok() says)
+    while H.zone_page_state(dma32, "nr_free_pages") >= H.high_wmark_pages(dma32):
+        held.append(m.alloc_pages(km.GFP_KERNEL, 0))
+    d.flush()
+    # coalesced: one redraw per burst_interval (0.5 s) at most while the burst runs, and
+    # one at its end, for tens of thousands of alloc_pages calls
+    assert len(held) > 10_000
+    assert 1 <= zv.redraws - redraws <= 2 + (time.monotonic() - t0) / ZoneView.burst_interval
+    now = zone_rows(zv)
+    assert now == zoneinfo_numbers(m.proc.zoneinfo()) and now != before
+    assert now[(0, "DMA32")][0] < before[(0, "DMA32")][0]
+    free, _, low, high, _ = now[(0, "DMA32")]
+    assert bar_widths(zv)[1] < widths[1] == 100.0 and abs(bar_widths(zv)[1] - 100 * free / (2 * high)) < 0.01
+    assert ("between low and high" if free >= low else "below low: kswapd wakes") in zv.table.value
+    assert f"{H.meminfo(m)['MemFree']} kB" in zv.meminfo_table.value
+    for p in held:
+        m.free_pages(p, 0)
+    d.flush()
+    assert zone_rows(zv) == zoneinfo_numbers(m.proc.zoneinfo())
+    ja = km.widgets.Dashboard(m, views=["console", "physmap", "buddy", "zones"], lang="ja")
+    assert "ゾーン" in ja.tabs.titles and "空きページと水位" in ja.view("zones").heading.value
+    d.close(), ja.close()
+
+
+def test_the_default_dashboard_keeps_its_tabs_and_zones_is_one_name_away():
+    m = km.Machine(mem="128M", seed=0)
+    d = km.widgets.Dashboard(m)
+    assert "zones" not in d.tabs.titles and len(d.tabs.titles) == 7
+    with pytest.raises(KeyError, match="no 'zones' tab"):
+        d.show_tab("zones")
+    with pytest.raises(TypeError, match="auto= re-reads a host dashboard"):
+        km.widgets.Dashboard(m, auto=1.0)
+    d.close()
+
+
+def header_facts(d):
+    f = d.header.facts()
+    return f["release"], f["cpus"], f["MemFree"]
+
+
+def test_a_host_dashboard_shows_the_host_files_and_one_refresh_rereads_them_all(tree):
+    m, root = tree
+    h = km.host(root=root)
+    d = km.widgets.Dashboard(h)
+    assert d.host is h and list(d.tabs.titles) == ["buddyinfo", "zones", "slab"]
+    assert [type(v).__name__ for v in d.views] == ["BuddyChart", "ZoneView", "SlabView"]
+    hub = d.hub
+    assert all(v.host_hub is hub for v in d.views) and hub.header is False
+    # one header and one button for all of them; the views keep only their message lines
+    buttons = [w for w in _tree(d.widget) if isinstance(w, ipywidgets.Button)]
+    assert [b.description for b in buttons if "kmemlab-host-refresh" in b._dom_classes] == ["refresh"]
+    mi = {k: int(v.split()[0]) for k, v in (l.split(":") for l in (root / "proc/meminfo").read_text().splitlines())}
+    assert header_facts(d) == ("6.18.44-test", m.cpus, mi["MemFree"])
+    words = d.header.line.value
+    assert f"MemFree {mi['MemFree']} kB" in words and f"{m.cpus} CPUs" in words and "6.18.44-test (fakehost)" in words
+    np.testing.assert_array_equal(d.view("buddy").counts(), nr_free(m))
+    assert zone_rows(d.view("zones")) == zoneinfo_numbers((root / "proc/zoneinfo").read_text())
+    table = d.view("slab").table.value
+    for r in parse_slabinfo((root / "proc/slabinfo").read_text()):
+        if r["num_objs"]:
+            assert f"<td>{r['name']}</td><td>{r['active_objs']}</td><td>{r['num_objs']}</td>" in table
+    # the host changes; nothing moves until the button
+    free0 = mi["MemFree"]
+    held = [m.alloc_pages(order=o) for o in (9, 9, 8, 5, 3)] + [m.kmalloc(1024) for _ in range(100)]
+    rewrite(m, root)
+    assert header_facts(d)[2] == free0
+    buttons[0].click()
+    mi = {k: int(v.split()[0]) for k, v in (l.split(":") for l in (root / "proc/meminfo").read_text().splitlines())}
+    assert hub.reads == 1 and header_facts(d)[2] == mi["MemFree"] < free0
+    assert f"MemFree {mi['MemFree']} kB" in d.header.line.value
+    np.testing.assert_array_equal(d.view("buddy").counts(), nr_free(m))
+    assert zone_rows(d.view("zones")) == zoneinfo_numbers((root / "proc/zoneinfo").read_text())
+    row = next(r for r in parse_slabinfo(m.proc.slabinfo()) if r["name"] == "kmalloc-1k")
+    assert f"<td>kmalloc-1k</td><td>{row['active_objs']}</td><td>{row['num_objs']}</td>" in d.view("slab").table.value
+    static = d.to_html()
+    assert static.count("this machine: Linux") == 1 and "kmemlab-zones" in static and "kmemlab-buddyinfo" in static
+    d.close()
+    assert d.closed and hub.closed
+    del held
+
+
+def test_a_host_dashboard_ticks_on_auto_and_takes_only_host_views(tree):
+    _, root = tree
+    h = km.host(root=root)
+    with pytest.raises(ValueError, match="a dashboard of the host shows buddy, zones, slab, not 'console'"):
+        km.widgets.Dashboard(h, views=["console", "buddy"])
+    with pytest.raises(ValueError, match="not 'physmap'"):
+        km.widgets.Dashboard(h, views=["physmap"])
+    with pytest.raises(ValueError, match="auto must be a positive"):
+        km.widgets.Dashboard(h, auto=-1)
+    d = km.widgets.Dashboard(h, auto=2.0)
+    assert d.hub.auto == 2.0 and "re-read every 2 s" in d.header.line.value
+    one = km.widgets.Dashboard(h, views=["zones"], lang="ja")
+    assert one.tabs is None and "このマシン" in one.header.line.value and "再読み込み" == one.header.button.description
+    d.close(), one.close()
+
+
+def test_a_host_dashboard_without_some_files_shows_the_rest_and_says_why(tree):
+    m, root = tree
+    texts = F.machine_texts(m)
+    # not root on 6.x: no slabinfo, every /sys/kernel/slab count is 0400
+    skip = {k for k in texts if k == "proc/slabinfo" or k.endswith(("/slabs", "/objects", "/total_objects"))}
+    F.write(root / "notroot", texts, skip=skip)
+    d = km.widgets.Dashboard(km.host(root=root / "notroot"))
+    np.testing.assert_array_equal(d.view("buddy").counts(), nr_free(m))          # what can be shown is
+    assert zone_rows(d.view("zones")) == zoneinfo_numbers(texts["proc/zoneinfo"])
+    assert "listed by name only" in d.view("slab").host_text() and "kmalloc-64" in d.view("slab").table.value
+    d.close()
+    # no zoneinfo (the host's zones come from it): the buddy and zone tabs say so, the
+    # header and the slab tab are drawn, and nothing raises
+    F.write(root / "nozones", texts, skip={"proc/zoneinfo"})
+    d = km.widgets.Dashboard(km.host(root=root / "nozones"))
+    for name in ("buddy", "zones"):
+        assert "/proc/zoneinfo does not exist" in d.view(name).host_text()
+    assert f"MemFree {H.meminfo(m)['MemFree']} kB" in d.header.line.value
+    assert "kmemlab-slabinfo-table" in d.view("slab").table.value and "kmalloc-64" in d.view("slab").table.value
+    d.refresh()
+    assert "/proc/zoneinfo does not exist" in d.view("zones").host_text()
+    assert "Traceback" not in d.to_html() and "kmemlab-dashboard-static" in d.to_html()
+    d.close()
+
+
+@linux
+def test_the_dashboard_of_this_machine_shows_its_files_and_refresh_follows_a_workload():
+    h = km.host()
+    d = km.widgets.Dashboard(h)
+    for attempt in range(20):
+        d.refresh()
+        with open("/proc/buddyinfo") as f:
+            real = [[int(x) for x in l.split()[4:]] for l in f if l.strip()]
+        if d.view("buddy").counts().astype(int).tolist() == real:
+            break
+    else:
+        pytest.fail("the dashboard's buddy chart never matched /proc/buddyinfo read just after it")
+    with open("/proc/meminfo") as f:
+        mi = {l.split(":")[0]: int(l.split()[1]) for l in f}
+    assert d.header.facts()["release"] == os.uname().release
+    assert d.header.facts()["cpus"] == len(os.sched_getaffinity(0)) or d.header.facts()["cpus"] == os.cpu_count()
+    assert abs(d.header.facts()["MemFree"] - mi["MemFree"]) < 64 << 10     # within 64 MiB of a read just after
+    with open("/proc/zoneinfo") as f:
+        real_zones = zoneinfo_numbers(f.read())
+    shown = zone_rows(d.view("zones"))
+    assert set(shown) == set(real_zones)
+    for z, (free, mi_, lo, hi, managed) in shown.items():
+        assert (mi_, lo, hi) == real_zones[z][1:4] or abs(mi_ - real_zones[z][1]) < 64   # watermarks (boost aside)
+    free0 = d.header.facts()["MemFree"]
+    # 256 MiB allocated and touched in a subprocess: MemFree drops while it holds them
+    hold = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time
+        b = bytearray(256 << 20)
+        for i in range(0, len(b), 4096):
+            b[i] = 1
+        print("ready", flush=True)
+        sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert hold.stdout.readline().strip() == "ready"
+        d.refresh()
+        during = d.header.facts()["MemFree"]
+        assert during < free0 - (128 << 10), (free0, during)
+        assert f"MemFree {during} kB" in d.header.line.value
+    finally:
+        hold.communicate("")
+    d.close()
+
+
+# -- the slab view's numbers come from the counters, and are /proc/slabinfo's ----------------------
+
+@pytest.mark.parametrize("kernel", ["4.5", "6.6", "6.18"])
+def test_the_slab_views_numbers_are_proc_slabinfo_without_reading_it(kernel, monkeypatch):
+    m = km.Machine(mem="512M", seed=7, kernel=kernel)
+    rng = np.random.default_rng(7)
+    live = []
+    sv = SlabView(m)
+    for burst in range(3):
+        for size in rng.integers(8, 4096, 6000).tolist():
+            live.append(m.kmalloc(size))
+        for i in sorted(rng.choice(len(live), len(live) // 2, replace=False).tolist(), reverse=True):
+            m.kfree(live.pop(i))                      # partial slabs on every list
+        sv.flush()
+        want = [r for r in parse_slabinfo(m.proc.slabinfo()) if r["num_objs"]]
+        want.sort(key=lambda r: -r["num_objs"])
+        assert sv.table_rows == want and sv.rows == want[:len(sv.rows)]
+        assert list(sv.total_bars.y) == [r["num_objs"] for r in reversed(sv.rows)]
+        assert list(sv.active_bars.y) == [r["active_objs"] for r in reversed(sv.rows)]
+        for r in want:
+            assert f"<td>{r['name']}</td><td>{r['active_objs']}</td><td>{r['num_objs']}</td>" in sv.table.value
+    # the file's numbers, counted another way: every slab of the cache, and the free
+    # objects of the node partial lists (what get_slabinfo() subtracts; CPU slabs count
+    # as active in slabinfo)
+    for s in H.for_each_slab_cache(m):
+        slabs = list(H.slab_cache_for_each_slab(s))
+        si = H.get_slabinfo(s)
+        free = 0
+        for n in s.node:
+            for sl in n.partial.values():
+                free += sl.objects - sl.inuse
+        assert (si.num_slabs, si.num_objs, si.active_objs) == \
+               (len(slabs), sum(sl.objects for sl in slabs), sum(sl.objects for sl in slabs) - free), s.name
+        assert si.active_objs >= H.slab_cache_usage(s).active_objs          # drgn's count is exact
+    # a redraw reads the counters, not the text
+    monkeypatch.setattr(type(m.proc), "slabinfo", lambda self: pytest.fail("the view read /proc/slabinfo"))
+    live.append(m.kmalloc(96))
+    sv.refresh()
+    assert "kmalloc-96" in sv.table.value and "kmemlab-slabinfo-table" in sv.to_html()

@@ -33,7 +33,8 @@ import numpy as np
 from . import gfp as G
 from .buddy import WMARK_HIGH, WMARK_LOW, WMARK_MIN, FreeArea, Zone
 from .machine import Machine
-from .slub import Slab, KmemCache
+from .slub import KmemCache, Slab, SlabInfo
+from .slub import get_slabinfo as _get_slabinfo
 from .types import Address, Page, as_int
 from .vmalloc import VM_NO_GUARD, VmapArea, VmStruct
 
@@ -54,7 +55,7 @@ __all__ = [
     "vmstat", "meminfo", "si_meminfo", "si_mem_available",
     # the slab allocator
     "for_each_slab_cache", "find_slab_cache", "slab_cache_objects_per_slab",
-    "slab_cache_pages_per_slab", "slab_cache_order", "slab_cache_usage",
+    "slab_cache_pages_per_slab", "slab_cache_order", "slab_cache_usage", "get_slabinfo",
     "slab_cache_is_merged", "slab_cache_for_each_slab", "slab_cache_for_each_allocated_object",
     "for_each_object", "for_each_free_object", "get_freepointer", "slab_object_states",
     "page_slab", "virt_to_slab", "slab_object_info", "find_containing_slab_cache",
@@ -64,7 +65,7 @@ __all__ = [
     # tracing and the log
     "tracing_is_on", "get_printk_records", "prb_next_seq", "prb_first_valid_seq",
     # result types
-    "SlabCacheUsage", "SlabObjectInfo", "SysInfo", "UtsName", "PrintkRecord",
+    "SlabCacheUsage", "SlabInfo", "SlabObjectInfo", "SysInfo", "UtsName", "PrintkRecord",
 ]
 
 WMARK_PROMO = 3
@@ -678,6 +679,25 @@ def slab_cache_usage(s) -> SlabCacheUsage:
             free += sl.objects - sl.inuse
         return SlabCacheUsage(num_slabs, num_objs, free)
     return s.usage()
+
+
+def get_slabinfo(s) -> SlabInfo:
+    """The numbers ``/proc/slabinfo`` prints for a cache (the kernel's ``get_slabinfo()``,
+    ``struct slabinfo``): ``active_objs``, ``num_objs``, ``active_slabs``, ``num_slabs``,
+    ``objects_per_slab``, ``cache_order``. Unlike :func:`slab_cache_usage` (drgn's, exact),
+    the objects of CPU slabs count as active, as in the file. For a Machine from the
+    model's node counters, without printing and parsing the file; for a host from its
+    ``slabinfo`` row (root) or the ``/sys/kernel/slab`` counters, which count the same way.
+
+    >>> si = get_slabinfo(find_slab_cache(m, "kmalloc-64")); si.active_objs <= si.num_objs
+    True
+
+    :param s: ``struct kmem_cache *``
+    """
+    if isinstance(s, KmemCache):
+        return _get_slabinfo(s)
+    u = s.usage()
+    return SlabInfo(u.active_objs, u.num_objs, u.num_slabs, u.num_slabs, 0, 0, 0, 0, s.objects, s.order)
 
 
 def _chase(slub, s, p: int, limit: int) -> Iterator[int]:

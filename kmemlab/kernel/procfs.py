@@ -228,20 +228,17 @@ class ProcFS:
         """``/proc/slabinfo`` (mm/slab_common.c ``slab_show()`` + SLUB's ``get_slabinfo()``):
         newest cache first; objects on CPU slabs count as active, only the free objects of
         node partial slabs as inactive."""
+        from .slub import get_slabinfo
         slub = self._k.slub
         out = ["slabinfo - version: 2.1\n",
                "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
                " : tunables <limit> <batchcount> <sharedfactor>"
                " : slabdata <active_slabs> <num_slabs> <sharedavail>\n"]
         for s in reversed(slub.slab_caches):
-            nr_slabs = nr_objs = nr_free = 0
-            for n in s.node:
-                nr_slabs += n.nr_slabs
-                nr_objs += n.total_objects
-                nr_free += sum(sl.objects - sl.inuse for sl in n.partial.values())
-            out.append(f"{s.name:<17} {nr_objs - nr_free:6d} {nr_objs:6d} {s.size:6d} {s.objects:4d} "
-                       f"{1 << s.order:4d} : tunables {0:4d} {0:4d} {0:4d} : slabdata "
-                       f"{nr_slabs:6d} {nr_slabs:6d} {0:6d}\n")
+            si = get_slabinfo(s)
+            out.append(f"{s.name:<17} {si.active_objs:6d} {si.num_objs:6d} {s.size:6d} {si.objects_per_slab:4d} "
+                       f"{1 << si.cache_order:4d} : tunables {si.limit:4d} {si.batchcount:4d} {si.shared:4d} : slabdata "
+                       f"{si.active_slabs:6d} {si.num_slabs:6d} {si.shared_avail:6d}\n")
         return self._text("".join(out))
 
     def meminfo(self) -> Text:

@@ -53,6 +53,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import OrderedDict
+from typing import NamedTuple
 
 from . import gfp as G
 from .errors import KernelBug, SlabCtorError
@@ -205,6 +206,35 @@ class KmemCacheNode:
     @property
     def nr_partial(self) -> int:
         return len(self.partial)
+
+
+class SlabInfo(NamedTuple):
+    """``struct slabinfo`` (mm/slab.h): one row of ``/proc/slabinfo``."""
+    active_objs: int
+    num_objs: int
+    active_slabs: int
+    num_slabs: int
+    shared_avail: int
+    limit: int
+    batchcount: int
+    shared: int
+    objects_per_slab: int
+    cache_order: int
+
+
+def get_slabinfo(s: "KmemCache") -> SlabInfo:
+    """mm/slub.c ``get_slabinfo()``: the counts ``/proc/slabinfo`` prints for ``s``, from
+    the node counters (``nr_slabs``, ``total_objects``) and the free objects of the node
+    partial lists (``count_partial_free_approx()``; the kernel samples lists longer than
+    10 000 slabs, kmemlab counts them all). Objects of CPU slabs, CPU partial slabs and
+    sheaves count as active: slabinfo does not look there. SLUB has no tunables: 0."""
+    nr_slabs = nr_objs = nr_free = 0
+    for n in s.node:
+        nr_slabs += n.nr_slabs
+        nr_objs += n.total_objects
+        if n.partial:
+            nr_free += sum([sl.objects - sl.inuse for sl in n.partial.values()])
+    return SlabInfo(nr_objs - nr_free, nr_objs, nr_slabs, nr_slabs, 0, 0, 0, 0, s.objects, s.order)
 
 
 class KmemCache:

@@ -6,7 +6,8 @@
 >>> display(d)        # or simply display(m)
 
 ``BuddyChart``, ``SlabView`` and ``ZoneView`` also draw the running Linux
-(``BuddyChart(km.host(), auto=1.0)``; :mod:`.hostview` says what a host view can show).
+(``BuddyChart(km.host(), auto=1.0)``; :mod:`.hostview` says what a host view can show),
+and ``Dashboard(km.host(), auto=1.0)`` holds all three under one header and refresh button.
 
 Views subscribe to the machine's change events and redraw at most ~30 times a second
 (:mod:`.coalesce`); each also renders a static HTML picture (``to_html()``) for notebooks

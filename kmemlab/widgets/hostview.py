@@ -95,14 +95,19 @@ class HostHub:
     host sends none); :meth:`refresh` re-reads the host and redraws every view, by hand
     or every ``auto`` seconds on the asyncio loop (``loop`` and ``clock`` are
     injectable for tests). ``reads``: re-reads so far; ``error``: why the last one
-    failed (None when it worked)."""
+    failed (None when it worked). ``header=False``: each view shows only its message
+    line, no header and refresh button of its own (a host Dashboard draws one for all)."""
 
-    def __init__(self, host: Host, auto: float | None = None, loop=None, clock=time.time):
+    def __init__(self, host: Host, auto: float | None = None, loop=None, clock=time.time,
+                 header: bool = True):
         if not isinstance(host, Host):
             raise TypeError(f"HostHub reads a km.host(), got {type(host).__name__}")
         self.machine = host                 # the name views and Hub use for their source
         self.host = host
         self.auto = check_auto(auto)
+        if not isinstance(header, bool):
+            raise TypeError(f"header is True (each view has its own refresh button) or False, got {header!r}")
+        self.header = header
         self._clock = clock
         self._views: list[weakref.ref] = []
         self._bars: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -226,7 +231,7 @@ class HostBar:
         self._t = lambda key, **fields: text(key, lang, **fields)
         self._px = lambda size: round(size * scale)
         self.drawn_at = hub.host.read_at
-        self.header = W.HTML(layout=W.Layout(min_width="0"))
+        self.header = W.HTML(layout=W.Layout(min_width="0", flex="1 1 300px"))
         self.header.add_class("kmemlab-host-header")
         self.button = W.Button(description=self._t("host.refresh"), icon="refresh",
                                tooltip=self._t("host.refresh_tip"),
@@ -236,10 +241,15 @@ class HostBar:
         self.message = W.HTML(layout=W.Layout(min_width="0"))
         self.message.add_class("kmemlab-host-message")
         self.notes: list[str] = []
-        self.widget = W.VBox([W.HBox([self.button, self.header],
-                                     layout=W.Layout(align_items="center", flex_flow="row wrap",
-                                                     width="100%", min_width="0")),
-                              self.message], layout=W.Layout(width="100%", min_width="0"))
+        self._extra: list = []              # widgets made but not shown (closed with the view)
+        top = [W.HBox([self.button, self.header], layout=W.Layout(align_items="center", flex_flow="row wrap",
+                                                                 width="100%", min_width="0"))]
+        if not hub.header:
+            # a dashboard's one header and button stand for all of its views: only the
+            # message line (what this view could not read) stays on the view
+            self._extra = top
+            top = []
+        self.widget = W.VBox(top + [self.message], layout=W.Layout(width="100%", min_width="0"))
         self.widget.add_class("kmemlab-host-bar")
 
     def show(self, problem: str | None = None) -> None:
@@ -307,7 +317,9 @@ class HostReadable:
         hub = self.host_hub
         if hub is None:
             return []
-        return [hub.bar(self).widget]
+        b = hub.bar(self)
+        self._extra_widgets.extend(b._extra)
+        return [b.widget]
 
     def host_say(self, notes: list[str]) -> None:
         """Plain sentences for what this view cannot show of the host (shown under the header)."""
@@ -332,4 +344,5 @@ class HostReadable:
         if hub is None:
             return ""
         bar = hub.bar(self)
-        return f'<div class="kmemlab-host-static">{bar.header.value}{bar.message.value}</div>'
+        head = bar.header.value if hub.header else ""      # a dashboard's header stands for all
+        return f'<div class="kmemlab-host-static">{head}{bar.message.value}</div>'

@@ -1,8 +1,10 @@
 """SlabView: the slab caches (``/proc/slabinfo``) and one slab's objects.
 
-Top: one pair of bars per cache that holds slabs, read from ``/proc/slabinfo`` itself
-(so the picture and the file never disagree): a light bar for ``<num_objs>`` and a dark
-one for ``<active_objs>``; the slab counts are in the labels and the table. SLUB counts
+Top: one pair of bars per cache that holds slabs, with the numbers ``/proc/slabinfo``
+prints (the read interface's ``get_slabinfo()``, the kernel's function behind the file:
+the picture and the file never disagree, and a redraw does not print and parse the
+file): a light bar for ``<num_objs>`` and a dark one for ``<active_objs>``; the slab
+counts are in the labels and the table. SLUB counts
 every object of a CPU's slab as active (the free ones sit on that CPU's lockless
 freelist), which is why a fresh cache shows a full bar after one kmalloc.
 
@@ -29,8 +31,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..kernel.helpers import (OBJ_CPU_FREE, OBJ_FREE, OBJ_USED, find_slab_cache, for_each_slab_cache,
-                              page_slab, slab_cache_for_each_slab, slab_cache_is_merged,
-                              slab_cache_pages_per_slab, slab_cache_usage)
+                              get_slabinfo, page_slab, slab_cache_for_each_slab, slab_cache_is_merged)
 from ..kernel.helpers import slab_object_states as _slab_object_states
 from .base import View, weak_handler
 from .buddychart import nice_ticks
@@ -199,8 +200,23 @@ class SlabView(HostReadable, View):
 
     # -- drawing --------------------------------------------------------------------
 
+    @staticmethod
+    def _row(s) -> dict | None:
+        """The slabinfo row of cache ``s`` (None for a cache holding no slabs)."""
+        si = get_slabinfo(s)
+        if not si.num_objs:
+            return None
+        return {"name": s.name, "active_objs": si.active_objs, "num_objs": si.num_objs, "objsize": s.size,
+                "objperslab": si.objects_per_slab, "pagesperslab": 1 << si.cache_order,
+                "active_slabs": si.active_slabs, "num_slabs": si.num_slabs}
+
+    def _machine_rows(self) -> list[dict]:
+        """The slabinfo rows of a Machine's caches holding slabs, newest cache first as the
+        file lists them, from the model's counters (``get_slabinfo()``)."""
+        return [r for r in map(self._row, for_each_slab_cache(self.machine)) if r is not None]
+
     def _host_rows(self) -> tuple[list[dict], list[str], list[str]]:
-        """(slabinfo-like rows, names of caches without counts, notes) of a host, read
+        """(slabinfo rows, names of caches without counts, notes) of a host, read
         through the read interface."""
         rows, names, why = [], [], None
         try:
@@ -209,14 +225,13 @@ class SlabView(HostReadable, View):
             return [], [], [str(e)]
         for s in caches:
             try:
-                u = slab_cache_usage(s)
-                rows.append({"name": s.name, "active_objs": u.active_objs, "num_objs": u.num_objs,
-                             "objsize": s.size, "objperslab": s.objects,
-                             "pagesperslab": slab_cache_pages_per_slab(s),
-                             "active_slabs": u.num_slabs, "num_slabs": u.num_slabs})
+                r = self._row(s)
             except HOST_READ_ERRORS as e:
                 names.append(s.name)
                 why = why or str(e)
+            else:
+                if r is not None:
+                    rows.append(r)
         notes = []
         if names:
             # the host's own words for the files it could not read (slabinfo, the sysfs counts)
@@ -248,8 +263,7 @@ class SlabView(HostReadable, View):
             rows, self.names_only, notes = self._host_rows()
             self.host_say(notes)
         else:
-            rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
-        rows = [r for r in rows if r["num_objs"]]
+            rows = self._machine_rows()
         rows.sort(key=lambda r: -r["num_objs"])
         self.table_rows = rows                       # every cache holding slabs (the table)
         self.rows = rows[:MAX_CACHES]                # the largest (the bars)
@@ -361,10 +375,9 @@ class SlabView(HostReadable, View):
         if self.host is not None:
             rows, names, _ = self._host_rows()
             return (f'<div class="kmemlab-slab-static">{self.host_html()}'
-                    f'{self._table_html([r for r in rows if r["num_objs"]], names)}'
+                    f'{self._table_html(rows, names)}'
                     f'<p>{html.escape(self.t("host.slab_objects"))}</p></div>')
-        rows = [r for r in parse_slabinfo(self.machine.proc.slabinfo()) if r["num_objs"]]
-        out = self._table_html(rows)
+        out = self._table_html(self._machine_rows())
         if self.slab is not None:
             st = self.object_states()
             cells = "".join(f'<span style="display:inline-block;width:12px;height:12px;margin:1px;'

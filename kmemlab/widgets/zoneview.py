@@ -2,7 +2,8 @@
 
 One row per populated zone, as ``/proc/zoneinfo`` prints it: ``free`` (``NR_FREE_PAGES``),
 the watermarks ``min``, ``low`` and ``high`` (``wmark_pages()``, boost included), and
-``managed``; a bar shows free out of managed with the three watermarks marked on it, and
+``managed``; a bar shows free pages from 0 to twice ``high`` with the three watermarks
+marked on it (:func:`bar_top`: on a bar of all managed pages they crowd its first 5 %), and
 the row says where free stands (below ``low`` kswapd wakes, below ``min`` only atomic
 and ``__GFP_HIGH`` requests get pages: mm/page_alloc.c ``__zone_watermark_ok``). Under
 it, the lines of ``/proc/meminfo`` a kernel lecture talks about.
@@ -23,11 +24,19 @@ from ..kernel.helpers import (for_each_populated_zone, high_wmark_pages, low_wma
 from .base import FRAME_EVENTS, View
 from .hostview import HOST_READ_ERRORS, HostReadable
 
-__all__ = ["ZoneView", "MEMINFO_FIELDS"]
+__all__ = ["ZoneView", "MEMINFO_FIELDS", "bar_top"]
 
 #: the /proc/meminfo lines shown, in the file's order
 MEMINFO_FIELDS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "AnonPages", "Slab",
                   "SReclaimable", "SUnreclaim", "KernelStack", "PageTables", "VmallocUsed", "Percpu")
+
+
+def bar_top(row: dict) -> int:
+    """Where a zone's bar ends (pages): twice the high watermark, so that min, low and high
+    sit at a third, ~42 % and half of the bar and free pages are seen to approach them
+    (on a scale of managed pages they all crowd the first 5 %). More free pages than
+    that fill the bar, marked ». A zone smaller than that: its managed pages."""
+    return max(1, min(row["managed"], 2 * row["high"])) if row["high"] > 0 else max(row["managed"], 1)
 
 
 class ZoneView(HostReadable, View):
@@ -92,29 +101,40 @@ class ZoneView(HostReadable, View):
         rows = []
         for r in zones:
             name = r["zone"] if single else f"node {r['node']} {r['zone']}"
-            top = max(r["managed"], 1)
+            top = bar_top(r)
             marks = "".join(
                 f"<div title='{k} {r[k]}' style='position:absolute;top:0;bottom:0;left:{min(100.0, 100 * r[k] / top):.2f}%;"
                 f"border-left:2px {style} #882255'></div>" for k, style in (("min", "solid"), ("low", "dashed"),
                                                                            ("high", "dotted")))
+            more = ("<span style='position:absolute;right:2px;top:50%;transform:translateY(-50%);color:#FFF;"
+                    f"font-weight:bold;line-height:1'>&raquo;</span>") if r["free"] > top else ""
             bar = (f"<div class='kmemlab-zone-bar' style='position:relative;height:{self.px(14)}px;min-width:80px;"
                    f"background:#EEEEEE;border:1px solid #999'><div class='kmemlab-zone-free' style='height:100%;"
-                   f"width:{min(100.0, 100 * r['free'] / top):.2f}%;background:#228833'></div>{marks}</div>")
+                   f"width:{min(100.0, 100 * r['free'] / top):.2f}%;background:#228833'></div>{marks}{more}</div>")
             nums = "".join(f"<td style='text-align:right;padding:2px 8px'>{r[k]}</td>"
                            for k in ("free", "min", "low", "high", "managed"))
             rows.append(f"<tr><th style='text-align:left;padding:2px 8px'>{html.escape(name)}</th>{nums}"
-                        f"<td style='padding:2px 8px;width:30%'>{bar}</td>"
-                        f"<td style='padding:2px 8px'>{html.escape(self.t(r['state']))}</td></tr>")
+                        f"<td style='padding:2px 8px;width:30%;min-width:100px'>{bar}</td>"
+                        f"<td class='kmemlab-zone-state' style='padding:2px 8px;white-space:nowrap'>{html.escape(self.t(r['state']))}</td></tr>")
         return (f"<table class='kmemlab-zones' style='font-size:{fs}px;border-collapse:collapse;width:100%;max-width:1100px'>"
                 f"<caption style='text-align:left;font-size:{self.px(13)}px'>{html.escape(self.t('zone.caption'))}"
-                f"</caption><tr><th></th>{head}<th style='text-align:left'>free / managed (| min ¦ low ⋮ high)"
-                f"</th><th></th></tr>{''.join(rows)}</table>")
+                f"</caption><tr><th></th>{head}<th style='text-align:left;font-weight:normal'>"
+                f"{html.escape(self.t('zone.bar'))}</th><th></th></tr>{''.join(rows)}</table>"
+                f"<div style='font-size:{self.px(13)}px;color:#555'>{html.escape(self.t('zone.marks'))}</div>")
 
     def _meminfo_html(self, mi: dict[str, int]) -> str:
-        cells = "".join(f"<tr><th style='text-align:left;padding:1px 8px'>{html.escape(k)}</th>"
-                        f"<td style='text-align:right;padding:1px 8px'>{v} kB</td></tr>" for k, v in mi.items())
+        # three lines a row (two in presentation mode): all of them in view at 1024x768
+        # (a CSS grid inside an ipywidgets HTML widget took its max-content width: 920 px
+        # in a 600 px tab, the third column cut)
+        per = 2 if self.presentation else 3
+        items = list(mi.items())
+        rows = "".join(
+            "<tr>" + "".join(f"<th style='text-align:left;padding:1px 2px 1px 4px'>{html.escape(k)}</th>"
+                             f"<td style='text-align:right;padding:1px 8px 1px 2px;white-space:nowrap'>{v} kB</td>"
+                             for k, v in items[i:i + per]) + "</tr>"
+            for i in range(0, len(items), per))
         return (f"<table class='kmemlab-meminfo-table' style='font-size:{self.px(14)}px'><caption "
-                f"style='text-align:left'>{html.escape(self.t('zone.meminfo'))}</caption>{cells}</table>")
+                f"style='text-align:left'>{html.escape(self.t('zone.meminfo'))}</caption>{rows}</table>")
 
     def to_html(self) -> str:
         self.flush()

@@ -79,13 +79,16 @@ def serve(argv, probe_url: str, log_name: str, env=None, cwd=None, wait: float =
 
 
 @contextlib.contextmanager
-def voila_page(notebook, log_name: str, *, viewport: dict, ready=(), cwd=None, timeout: float = 120_000):
+def voila_page(notebook, log_name: str, *, viewport: dict, ready=(), cwd=None, timeout: float = 120_000,
+               browser=None):
     """Voilà serving ``notebook`` on a free port and a headless Chromium page showing it:
     yields the page once every selector of ``ready`` is there (a selector, or a
     ``(selector, state)`` pair for ``wait_for_selector``: "attached" when not said), then
     closes the browser and stops Voilà and its kernel. The log goes to
     tests/artifacts/``log_name``; the notebook's folder is Voilà's working directory
-    unless ``cwd`` says another."""
+    unless ``cwd`` says another. ``browser``: a Chromium already open (a module that shows
+    two pages at once shares one: Playwright's sync API runs once per thread); only the
+    page is closed then."""
     voila = Path(sys.executable).with_name("voila")
     assert voila.exists(), f"voila is not installed next to {sys.executable}"
     notebook = Path(notebook)
@@ -94,14 +97,16 @@ def voila_page(notebook, log_name: str, *, viewport: dict, ready=(), cwd=None, t
     from playwright.sync_api import sync_playwright
     with serve([str(voila), str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
                 "--show_tracebacks=True"], url + "voila/static/", log_name, cwd=cwd or notebook.parent), \
-            sync_playwright() as p:
-        browser = launch_chromium(p)
+            contextlib.ExitStack() as stack:
+        own = browser is None
+        if own:
+            browser = launch_chromium(stack.enter_context(sync_playwright()))
+        pg = browser.new_page(viewport=viewport)
         try:
-            pg = browser.new_page(viewport=viewport)
             pg.goto(url, timeout=timeout)
             for sel in ready:
                 sel, state = (sel, "attached") if isinstance(sel, str) else sel
                 pg.wait_for_selector(sel, state=state, timeout=timeout)
             yield pg
         finally:
-            browser.close()
+            browser.close() if own else pg.close()
