@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["LANGS", "MESSAGES", "Msg", "Joined", "check_lang", "text", "tr", "columns"]
+__all__ = ["LANGS", "MESSAGES", "Msg", "Joined", "check_lang", "fill", "text", "tr", "columns"]
 
 LANGS = ("en", "ja")
 
@@ -35,12 +35,19 @@ def check_lang(lang: str | None, default: str = "en") -> str:
     return lang
 
 
-def text(key: str, lang: str = "en", **fields) -> str:
-    """The message ``key`` in ``lang``, its ``{fields}`` (messages too) filled in."""
-    msg = MESSAGES[key][lang]
+def fill(table: dict, key: str, lang: str = "en", **fields) -> str:
+    """The message ``key`` of ``table`` (key -> {lang: text}) in ``lang``, its ``{fields}``
+    filled in (fields that are messages rendered in ``lang`` too): the look-up of this
+    table and of the views' (:mod:`kmemlab.widgets.messages`)."""
+    msg = table[key][lang]
     if not fields:
         return msg
     return msg.format(**{k: tr(v, lang) if isinstance(v, Msg) else v for k, v in fields.items()})
+
+
+def text(key: str, lang: str = "en", **fields) -> str:
+    """The message ``key`` in ``lang``, its ``{fields}`` (messages too) filled in."""
+    return fill(MESSAGES, key, lang, **fields)
 
 
 def tr(s, lang: str) -> str:

@@ -6,7 +6,7 @@ and asks for every string it draws. :func:`set_language` changes the default for
 made afterwards (the Japanese lectures call ``km.widgets.set_language("ja")``). Kernel
 names (kmalloc, pfn, free_area, nr_free, GFP_KERNEL) stay as the kernel spells them in
 both languages: a student greps the source for them. A missing Japanese entry is a test
-failure (``tests/test_widgets_messages.py``), never an English fallback on screen.
+failure (``tests/test_widgets_lecture_hall.py``), never an English fallback on screen.
 
 Japanese needs a CJK font in the browser (Debian: ``fonts-noto-cjk`` or
 ``fonts-ipafont-gothic``).
@@ -15,6 +15,7 @@ Japanese needs a CJK font in the browser (Debian: ``fonts-noto-cjk`` or
 from __future__ import annotations
 
 from ..messages import LANGS, check_lang as _check_lang    # the languages km.compare() speaks too
+from ..messages import fill
 
 __all__ = ["MESSAGES", "LANGS", "text", "set_language", "get_language", "check_lang"]
 
@@ -276,5 +277,4 @@ def get_language() -> str:
 
 def text(key: str, lang: str = "en", **fields) -> str:
     """The message ``key`` in ``lang``, its ``{fields}`` filled in."""
-    msg = MESSAGES[key][lang]
-    return msg.format(**fields) if fields else msg
+    return fill(MESSAGES, key, lang, **fields)
