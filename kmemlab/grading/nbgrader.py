@@ -157,6 +157,7 @@ def configure(c, key_file: str, timeout: float = 30, memory: str = "2G",
     c.GenerateAssignment.preprocessors = [KmemlabSeeds] + release
     grading = list(Autograde.class_traits()["autograde_preprocessors"].default())
     c.Autograde.autograde_preprocessors = [KmemlabAutograde if p is Execute else p for p in grading]
-    # an empty answer stays `...` ("no answer yet") instead of raising NotImplementedError
-    # (tests/test_grading_nbgrader_stub.py runs nbgrader's ClearSolutions with this config)
+    # the stub of a cleared answer is kmemlab's `...` ("no answer yet"), not nbgrader's
+    # default stub, which raises (tests/test_grading_nbgrader_stub.py runs nbgrader's
+    # ClearSolutions with this config)
     c.ClearSolutions.code_stub = {"python": STUB}
