@@ -23,8 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import gfp as G
+from .boot import THREAD_SIZE
+from .buddy import NUMA_STAT_NAMES
+from .invariants import _fail
 from .layout import GiB, MiB, direct_map_chunks
-from .mem_map import K_USER
+from .mem_map import K_KMALLOC_LARGE, K_PGTABLE, K_USER
+from .slub import SLAB_RECLAIM_ACCOUNT, get_slabinfo
+from .sysctl import OVERCOMMIT_RATIO
 
 if TYPE_CHECKING:
     from .machine import Text
@@ -178,7 +183,6 @@ class ProcFS:
         out: dict = {}
         if slub is None:
             return out
-        from .slub import SLAB_RECLAIM_ACCOUNT
         for slab in slub.slabs.values():
             r, u = out.get(key(slab.pfn), (0, 0))
             n = 1 << slab.order
@@ -193,7 +197,6 @@ class ProcFS:
             r, u, pt, stack = (vs["nr_slab_reclaimable"], vs["nr_slab_unreclaimable"],
                                vs["nr_page_table_pages"], vs["nr_kernel_stack_kb"])
         else:        # per node from the pages themselves; kernel stacks are counted on node 0
-            from .mem_map import K_PGTABLE
             mm = k.mem_map
             r, u = self._slab_pages_by(lambda pfn: int(mm.node[pfn])).get(nid, (0, 0))
             pt = int(np.count_nonzero((mm.kind == K_PGTABLE) & (mm.node == nid)))
@@ -206,13 +209,11 @@ class ProcFS:
         pageblock or more), the numa_* events, and on 4.5 (before the node counters) the
         slab, page-table and kernel-stack pages of the zone."""
         k = self._k
-        from .buddy import NUMA_STAT_NAMES
         pbo = k.buddy.pageblock_order
         blocks = sum(len(fl) << o for o in range(pbo, k.profile.max_order) for fl in z._lists[o])
         vals = {"nr_free_pages": z.nr_free_pages, "nr_free_pages_blocks": blocks,
                 **dict(zip(NUMA_STAT_NAMES, z.vm_numa_event))}
         if not k.gen.zoneinfo_per_node:
-            from .mem_map import K_PGTABLE
             mm = k.mem_map
             r, u = self._slab_pages_by(lambda pfn: int(mm.zone[pfn])).get(z.id, (0, 0))
             lo, hi = z.zone_start_pfn, z.zone_end_pfn
@@ -228,7 +229,6 @@ class ProcFS:
         """``/proc/slabinfo`` (mm/slab_common.c ``slab_show()`` + SLUB's ``get_slabinfo()``):
         newest cache first; objects on CPU slabs count as active, only the free objects of
         node partial slabs as inactive."""
-        from .slub import get_slabinfo
         slub = self._k.slub
         out = ["slabinfo - version: 2.1\n",
                "# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>"
@@ -264,7 +264,6 @@ class ProcFS:
             hf = sum(z.nr_free_pages for z in high)
         huge_kb = (2 * MiB if prof.bits == 64 else 4 * MiB) >> 10
         # fields in pages (the rest print 0: kmemlab has no page cache, swap or file pages)
-        from .sysctl import OVERCOMMIT_RATIO
         anon = k.boot.user_pages() if k.boot is not None else 0
         pages = {"MemTotal": totalram, "MemFree": free, "MemAvailable": available,
                  "HighTotal": ht, "HighFree": hf, "LowTotal": totalram - ht, "LowFree": free - hf,
@@ -324,8 +323,6 @@ def check_proc_files(k) -> None:
     - Percpu = the per-CPU allocator's populated pages;
     - AnonPages = the user processes' pages.
     """
-    from .invariants import _fail
-    from .mem_map import K_KMALLOC_LARGE
     proc = ProcFS(_State(k))
     kb = k.profile.page_size >> 10
     mi = {m.group(1): int(m.group(2)) for m in re.finditer(r"^([\w()]+): +(\d+)", proc.meminfo(), re.M)}
@@ -355,7 +352,6 @@ def check_proc_files(k) -> None:
         if mi["VmallocUsed"] != vm_kb:
             _fail(f"meminfo VmallocUsed {mi['VmallocUsed']} kB but vmallocinfo's vmalloc areas hold {vm_kb} kB")
     if k.boot is not None:
-        from .boot import THREAD_SIZE
         stacks = len(k.boot.tasks) * (THREAD_SIZE[k.profile.bits] >> 10)
         if mi["KernelStack"] != stacks:
             _fail(f"meminfo KernelStack {mi['KernelStack']} kB but {len(k.boot.tasks)} tasks have {stacks} kB")
