@@ -33,12 +33,13 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from .kernel.boot import TASK_STRUCT_FIXED_SIZE
 from .kernel.helpers import NotAvailable, for_each_slab_cache, for_each_zone
 from .kernel.layout import format_size, get_profile, parse_size
 from .kernel.machine import Machine
 from .kernel.slub import SLAB_TYPESAFE_BY_RCU, SLAB_USER_FLAGS
 
-__all__ = ["like_host", "twin_shape", "TwinShape", "TwinInfo", "KNOWN_FREEPTR_OFFSETS"]
+__all__ = ["like_host", "twin_shape", "host_xstate_size", "TwinShape", "TwinInfo", "KNOWN_FREEPTR_OFFSETS"]
 
 #: caches whose creator passes ``kmem_cache_args.freeptr_offset``, and where it points:
 #: name -> (offset, the field, where it is set)
@@ -52,7 +53,7 @@ _FIRST_MIB_HOLES = 0x1000 + (0x100000 - 0x9f000)
 #: ``uname -m`` -> the machine profile that models it
 _ARCH_PROFILE = {"x86_64": "x86_64", "i386": "i386", "i486": "i386", "i586": "i386", "i686": "i386"}
 _MACHINE_ARGS = ("profile", "mem", "cpus", "nodes", "seed", "kernel", "slub_debug", "freelist_random",
-                 "slab_nomerge", "random_kmalloc_caches", "pcp", "transparent_hugepage", "boot")
+                 "slab_nomerge", "random_kmalloc_caches", "pcp", "transparent_hugepage", "boot", "xstate_size")
 
 
 @dataclass
@@ -64,10 +65,14 @@ class TwinShape:
     nodes: int
     kernel: str
     notes: list[str] = field(default_factory=list)
+    xstate_size: int | None = None      # the host CPU's FPU context (None: Machine's default)
 
     def kwargs(self) -> dict:
-        return {"profile": self.profile, "mem": self.mem, "cpus": self.cpus, "nodes": self.nodes,
-                "kernel": self.kernel}
+        kw = {"profile": self.profile, "mem": self.mem, "cpus": self.cpus, "nodes": self.nodes,
+              "kernel": self.kernel}
+        if self.xstate_size is not None:
+            kw["xstate_size"] = self.xstate_size
+        return kw
 
 
 @dataclass
@@ -169,7 +174,25 @@ def twin_shape(host) -> TwinShape:
         nodes = min(8, cpus)
     kernel = nearest_generation(h.release)
     notes.append(f"kernel {kernel}: the generation kmemlab follows nearest to {h.release!r}")
-    return TwinShape(profile, mem, cpus, nodes, kernel, notes)
+    return TwinShape(profile, mem, cpus, nodes, kernel, notes, host_xstate_size(h, notes))
+
+
+def host_xstate_size(h, notes: list[str] | None = None) -> int | None:
+    """The host CPU's FPU context (``fpu_kernel_cfg.default_size``) as its task_struct
+    shows it: object_size less the 6.18 rest (:data:`~kmemlab.kernel.boot.TASK_STRUCT_FIXED_SIZE`),
+    or None where the host has no readable task_struct cache or the difference is not a
+    context size (another architecture, another release's task_struct)."""
+    try:
+        ts = next((c for c in for_each_slab_cache(h) if c.name == "task_struct"), None)
+        size = None if ts is None else ts.object_size - TASK_STRUCT_FIXED_SIZE
+    except (NotAvailable, ValueError):
+        return None
+    if size is None or not 512 <= size <= 65536:
+        return None
+    if notes is not None:
+        notes.append(f"task_struct: the host's CPU saves {size} bytes of FPU state per task "
+                     f"(object_size {size + TASK_STRUCT_FIXED_SIZE}), and so does the twin's (xstate_size)")
+    return size
 
 
 def like_host(host=None, *, caches=True, machine_class=Machine, **overrides) -> Machine:
@@ -191,7 +214,7 @@ def like_host(host=None, *, caches=True, machine_class=Machine, **overrides) -> 
     h = _as_host(host)
     shape = twin_shape(h)
     for key in overrides:
-        if key in ("profile", "mem", "cpus", "nodes", "kernel"):
+        if key in ("profile", "mem", "cpus", "nodes", "kernel", "xstate_size"):
             shape.notes.append(f"{key}={overrides[key]!r} asked for (the host's would be "
                                f"{getattr(shape, key)!r})")
     kwargs = {**shape.kwargs(), **overrides}

@@ -28,3 +28,17 @@ def needs_real_618(readable: str):
     """``@needs_real_618("/proc/slabinfo")``: skip, with the reason, unless it can compare."""
     why = reason_not_618(readable)
     return pytest.mark.skipif(bool(why), reason=why or "real Linux 6.18")
+
+
+def xstate_size() -> int | None:
+    """The CPU's FPU context size as this machine's kernel logged it at boot ("x86/fpu:
+    Enabled xstate features 0x18e7, context size is 2472 bytes, ..."), or None (no dmesg,
+    not root, or the line has left the ring buffer)."""
+    import re
+    import subprocess
+    try:
+        out = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"x86/fpu: Enabled xstate features 0x[0-9a-f]+, context size is (\d+) bytes", out)
+    return int(m.group(1)) if m else None

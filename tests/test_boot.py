@@ -11,7 +11,9 @@ import pytest
 
 import kmemlab as km
 import real_linux
+from kmemlab.kernel.boot import DEFAULT_XSTATE_SIZE, TASK_STRUCT_FIXED_SIZE
 from kmemlab.kernel.generation import GENERATIONS
+from kmemlab.kernel.helpers import find_slab_cache
 from kmemlab.kernel.percpu import pcpu_build_alloc_info
 
 
@@ -255,17 +257,42 @@ CORE = ("kmem_cache", "kmem_cache_node", "vmap_area", "vm_area_struct", "task_st
 
 @pytest.fixture(scope="module")
 def twin():
-    return km.Machine(mem="24G", cpus=2)
+    """A booted 2-CPU 24 GiB machine with this CPU's FPU context (task_struct's size
+    depends on it: boot.TASK_STRUCT_FIXED_SIZE), where dmesg still says what it is."""
+    return km.Machine(mem="24G", cpus=2, xstate_size=real_linux.xstate_size() or DEFAULT_XSTATE_SIZE)
 
 
 @needs_real_618
 def test_core_caches_have_the_real_geometry(twin):
     real = slabinfo(Path("/proc/slabinfo").read_text())
     model = slabinfo(twin.proc.slabinfo())
-    for name in CORE:
+    # without the boot line the CPU's FPU context is unknown: task_struct is left to the test below
+    for name in CORE if real_linux.xstate_size() else [n for n in CORE if n != "task_struct"]:
         assert name in real and name in model, name
         # objsize, objperslab, pagesperslab
         assert model[name][2:5] == real[name][2:5], (name, model[name], real[name])
+
+
+@needs_real_618
+def test_task_struct_carries_this_cpus_fpu_context(twin):
+    """arch_task_struct_size: the fixed 6.18 part plus the context size dmesg printed at
+    boot gives this machine's task_struct object_size (2472 bytes on an AVX-512 CPU: 5840)."""
+    size = real_linux.xstate_size()
+    if size is None:
+        pytest.skip("dmesg no longer has the x86/fpu 'context size is N bytes' boot line")
+    real = int(Path("/sys/kernel/slab/task_struct/object_size").read_text())
+    assert TASK_STRUCT_FIXED_SIZE + size == real
+    assert find_slab_cache(twin, "task_struct").object_size == real
+
+
+def test_task_struct_size_follows_xstate_size():
+    """The default CPU (AVX, PKRU, CET: 880 bytes) and an AVX-512 one (2472): task_struct's
+    stride, objects per slab and slab order as the two kinds of 6.18 box show them."""
+    for xstate, geometry in ((None, [4288, 7, 8]), (2472, [5888, 5, 8])):
+        m = km.Machine(mem="256M", cpus=2, xstate_size=xstate)
+        assert find_slab_cache(m, "task_struct").object_size == TASK_STRUCT_FIXED_SIZE + (xstate or 880)
+        assert slabinfo(m.proc.slabinfo())["task_struct"][2:5] == geometry
+        m.check_invariants()
 
 
 @needs_real_618
@@ -287,3 +314,10 @@ def test_meminfo_is_the_real_machines_order_of_magnitude(twin):
     # the model, having no filesystem, never grows: bound it by the unreclaimable part below
     assert real["SUnreclaim"] / 100 <= model["Slab"] <= real["Slab"], (model["Slab"], real["SUnreclaim"], real["Slab"])
     assert abs(model["MemTotal"] - real["MemTotal"]) < real["MemTotal"] // 100      # within 1 %
+
+
+@pytest.mark.parametrize("bad, error", [(100, ValueError), (70000, ValueError), ("2472", TypeError),
+                                        (2472.0, TypeError), (True, TypeError)])
+def test_xstate_size_is_checked(bad, error):
+    with pytest.raises(error, match="xstate_size"):
+        km.Machine(mem="128M", xstate_size=bad)

@@ -65,8 +65,8 @@ from . import gfp as G
 from . import slab_common as S
 from .mem_map import K_PAGES, K_PGTABLE, K_USER
 
-__all__ = ["BOOT_MODES", "CORE_CACHES", "KTHREADS", "USER_TASKS", "BOOT_OBJECTS", "Task",
-           "BootState", "memblock_reserve", "boot_init"]
+__all__ = ["BOOT_MODES", "CORE_CACHES", "TASK_STRUCT_FIXED_SIZE", "DEFAULT_XSTATE_SIZE", "KTHREADS",
+           "USER_TASKS", "BOOT_OBJECTS", "Task", "BootState", "memblock_reserve", "boot_init"]
 
 #: ``Machine(boot=...)``: "init" (the default) or "bare"
 BOOT_MODES = ("init", "bare")
@@ -102,6 +102,23 @@ class CoreCache(NamedTuple):
     sheaf: int = 0                   # kmem_cache_args.sheaf_capacity (6.18)
     when: object = None              # gen -> bool: does this release create it so (None: all do)
     source: str = ""
+    plus_xstate: bool = False        # object_size + the CPU's FPU context (task_struct)
+
+
+#: x86's ``fpu__init_task_struct_size()`` (arch/x86/kernel/fpu/init.c) makes task_struct's
+#: size ``arch_task_struct_size`` = sizeof(struct task_struct) + sizeof(struct fpu) -
+#: sizeof(union fpregs_state) + ``fpu_kernel_cfg.default_size``: the last is the CPU's XSAVE
+#: context (dmesg: "x86/fpu: Enabled xstate features ..., context size is N bytes"), so the
+#: cache's object size depends on the CPU, not only on the kernel. 3368 is the rest on 6.18:
+#: a 6.18.44 box whose CPU saves 2472 bytes (AVX-512, CET) has object_size 5840, one whose
+#: CPU saves 880 (AVX, PKRU, CET) 4248. kmemlab adds ``Machine(xstate_size=)`` to this on
+#: every profile and generation (a simplification: other architectures size it their way).
+TASK_STRUCT_FIXED_SIZE = 3368
+#: ``fpu_kernel_cfg.default_size`` when Machine() is not told (``xstate_size=``): the
+#: compacted XSAVE area of an x86-64 CPU with AVX, PKRU and CET and no AVX-512 (legacy 512 +
+#: header 64 + AVX 256 + PKRU 8 + CET_U 16 + CET_S 24). ``Machine.like_host()`` takes the
+#: host's from its task_struct.
+DEFAULT_XSTATE_SIZE = 880
 
 
 _HW, _RCL, _RCU, _ACC = S.SLAB_HWCACHE_ALIGN, S.SLAB_RECLAIM_ACCOUNT, S.SLAB_TYPESAFE_BY_RCU, S.SLAB_ACCOUNT
@@ -130,7 +147,7 @@ CORE_CACHES: tuple[CoreCache, ...] = (
               source="6.8: kernel/cred.c:609 kmem_cache_create(\"cred_jar\", ...)"),
     CoreCache("cred", 184, 8, _HW | _ACC, when=lambda gen: gen.boot_cred_kmem_cache_macro,
               source="kernel/cred.c:559 KMEM_CACHE(cred, ...) (merged into pid: pid's sizes)"),
-    CoreCache("task_struct", 4248, 64, _ACC, usersize=856,
+    CoreCache("task_struct", TASK_STRUCT_FIXED_SIZE, 64, _ACC, usersize=856, plus_xstate=True,
               source="kernel/fork.c:818 kmem_cache_create_usercopy(\"task_struct\", arch_task_struct_size, "
                      "L1_CACHE_BYTES, ...)"),
     CoreCache("sighand_cache", 2080, 0, _HW | _RCU | _ACC, ctor="sighand_ctor+0x0/0x30",
@@ -440,7 +457,8 @@ class _Boot:
             if c.sheaf and gen.slab_sheaves:
                 args["sheaf_capacity"] = c.sheaf
             ctor = KernelFunction(c.ctor) if c.ctor else None
-            s = slub.kmem_cache_create(c.name, c.object_size, c.align, c.flags, ctor, **args)
+            size = c.object_size + (k.xstate_size if c.plus_xstate else 0)
+            s = slub.kmem_cache_create(c.name, size, c.align, c.flags, ctor, **args)
             if s is not None:
                 self.caches[c.name] = s
         self.caches["cred"] = self.caches.get("cred") or self.caches.get("cred_jar")

@@ -21,6 +21,7 @@ import zlib
 import numpy as np
 
 from . import gfp as G
+from .boot import BOOT_MODES, DEFAULT_XSTATE_SIZE
 from .buddy import BuddyAllocator, Zone
 from .errors import KernelBug
 from .events import Bus, Subscription
@@ -110,6 +111,7 @@ class KernelState:
         self.zone_types = [name for name, _ in profile.zones] + ["Movable"] + (["Device"] if profile.bits == 64 else [])
         self.pcp = True               # per-cpu page lists (Machine(pcp=False): zone_pcp_disable())
         self.transparent_hugepage = "madvise"   # the boot parameter (distributions' default)
+        self.xstate_size = DEFAULT_XSTATE_SIZE   # fpu_kernel_cfg.default_size (Machine(xstate_size=))
         # vmstat counters other subsystems keep, in pages (NR_SLAB_*, NR_PAGETABLE, ...)
         self.vmstat = {"nr_slab_reclaimable": 0, "nr_slab_unreclaimable": 0,
                        "nr_page_table_pages": 0, "nr_vmalloc": 0, "nr_kernel_stack_kb": 0}
@@ -232,13 +234,16 @@ class Machine(VmallocAPI):
     ioremap()s, user processes, free and per-CPU lists in a mixed order
     (:mod:`kmemlab.kernel.boot`); ``"bare"`` stops once the allocators are up, with every
     other page free and in order (for lessons that count pages from a clean start).
+    ``xstate_size``: the bytes the CPU's XSAVE saves per task (``fpu_kernel_cfg.default_size``,
+    dmesg's "x86/fpu: ... context size is N bytes"), part of every ``task_struct``; the
+    default 880 is a CPU with AVX and no AVX-512 (:data:`kmemlab.kernel.boot.DEFAULT_XSTATE_SIZE`).
     """
 
     def __init__(self, profile: str = "x86_64", mem=None, cpus: int = 4, nodes: int = 1,
                  seed: int = 0, kernel: str = DEFAULT_KERNEL, slub_debug: str = "",
                  freelist_random: bool = False, slab_nomerge: bool = False,
                  random_kmalloc_caches: bool = False, pcp: bool = True,
-                 transparent_hugepage: str = "madvise", boot: str = "init"):
+                 transparent_hugepage: str = "madvise", boot: str = "init", xstate_size: int | None = None):
         prof = get_profile(profile)
         mem_bytes = prof.default_mem if mem is None else parse_size(mem, "mem")
         if not prof.min_mem <= mem_bytes <= prof.max_mem:
@@ -272,10 +277,16 @@ class Machine(VmallocAPI):
         if transparent_hugepage not in ("always", "madvise", "never"):
             raise ValueError(f"transparent_hugepage must be 'always', 'madvise' or 'never' (the boot "
                              f"parameter), got {transparent_hugepage!r}")
-        from .boot import BOOT_MODES
         if not isinstance(boot, str) or boot not in BOOT_MODES:
             raise ValueError(f"boot must be one of {', '.join(repr(b) for b in BOOT_MODES)} "
                              f"(\"init\": a booted system, the default; \"bare\": a pristine one), got {boot!r}")
+        if xstate_size is None:
+            xstate_size = DEFAULT_XSTATE_SIZE
+        xstate_size = as_int(xstate_size, "xstate_size")
+        if not 512 <= xstate_size <= 65536:
+            # the legacy FXSAVE area alone is 512 bytes; AMX's tiles take a context to ~11 KiB
+            raise ValueError(f"xstate_size is the CPU's FPU context in bytes (dmesg: 'context size is N "
+                             f"bytes'), 512 .. 65536, got {xstate_size}")
         gen = get_generation(kernel)
         if random_kmalloc_caches and not gen.random_kmalloc_caches:
             raise ValueError(f"random_kmalloc_caches (CONFIG_RANDOM_KMALLOC_CACHES) exists from Linux 6.6 on; "
@@ -286,6 +297,7 @@ class Machine(VmallocAPI):
         self._k.random_kmalloc_caches = random_kmalloc_caches
         self._k.pcp = pcp
         self._k.transparent_hugepage = transparent_hugepage
+        self._k.xstate_size = xstate_size
         _boot(self._k)
         self.proc = ProcFS(self)
 
