@@ -1180,7 +1180,9 @@ class BuddyAllocator:
         CPU frees high-order pages in a row). 6.7+: ``high`` clamped to high_min ..
         high_max, lowered while the zone is below its high watermark, else raised to hold
         the pages being freed in a row (``free_count + batch``); once a drain leaves the
-        zone above its high watermark, ZONE_BELOW_HIGH is cleared."""
+        zone above its high watermark, ZONE_BELOW_HIGH is cleared. The common 6.7+ case
+        (count below a ``high`` already in range, no free_high, the zone not below its high
+        watermark) returns before that arithmetic: none of it would change anything."""
         nr = 1 << order
         pindex = self._pindex[order][mt]
         pcp.lists[pindex].append(pfn)            # list_add(): the head
