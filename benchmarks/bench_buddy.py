@@ -16,10 +16,15 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
-from common import figure, paired
+# the checkout this file is in, before the editable install's (which is /work/main's):
+# run from a worktree, the figures are the worktree's
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import kmemlab as km
+from common import figure, paired  # noqa: E402
+
+import kmemlab as km  # noqa: E402
 
 _BOOT_PROBE = """
 import sys, time, json

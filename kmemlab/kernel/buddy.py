@@ -531,14 +531,13 @@ class BuddyAllocator:
             tr.enter("get_page_from_freelist",
                      "ALLOC_NO_WATERMARKS" if alloc_flags & ALLOC_NO_WATERMARKS
                      else _ALLOC_FLAG_NAMES[alloc_flags & ALLOC_WMARK_MASK])
-        tuning = self.tuning
-        wmark = alloc_flags & ALLOC_WMARK_MASK
+        auto = self.tuning == "auto"
         pfn = -1
         for z in zl:
             # zone_watermark_fast() is static inline: its order-0 comparison stays here and
             # the function is called for the rest (order > 0, or the comparison failed)
             ok = False
-            if tuning == "auto" and not z.below_high:
+            if auto and not z.below_high:
                 mark = z.watermark[WMARK_HIGH]
                 if ((not order and z.nr_free_pages > mark + z.lowmem_reserve[highest])
                         or self.zone_watermark_fast(z, order, mark, highest, alloc_flags)):
@@ -546,6 +545,7 @@ class BuddyAllocator:
                 else:
                     z.below_high = True
             if not ok and not alloc_flags & ALLOC_NO_WATERMARKS:
+                wmark = alloc_flags & ALLOC_WMARK_MASK
                 mark = z.watermark[wmark]
                 if not ((not order and z.nr_free_pages > mark + z.lowmem_reserve[highest])
                         or self.zone_watermark_fast(z, order, mark, highest, alloc_flags)):
@@ -564,14 +564,14 @@ class BuddyAllocator:
                 if framed:
                     tr.enter("rmqueue_pcplist", f"cpu={k.cpu}")
                 pcp = z.per_cpu_pageset[k.cpu]
-                if tuning == "auto":
+                if auto:
                     pcp.free_count >>= 1
-                elif tuning == "split_high":
+                elif self.tuning == "split_high":
                     pcp.free_factor >>= 1
                 pfn = self._rmqueue_pcplist(z, order, mt, alloc_flags, pcp,
                                             pcp.lists[self._pindex[order][mt]], framed)
                 if pfn >= 0:
-                    if z is zl[0] and self.single_node:
+                    if self.single_node and z is zl[0]:
                         ev = z.vm_numa_event        # zone_statistics() (inline), one node
                         ev[NUMA_HIT] += 1
                         ev[NUMA_LOCAL] += 1
@@ -683,7 +683,8 @@ class BuddyAllocator:
         """``rmqueue_bulk()``: ``count`` ``__rmqueue()`` calls under one zone lock, each
         block added at the tail of the (empty) list, so the list runs in the order the
         buddy lists gave them (ascending pfns out of a split). Returns how many it got."""
-        tr = self.k.tracer
+        k = self.k
+        tr = k.tracer
         if tr is not None:
             tr.enter("rmqueue_bulk", f"count={count}")
         taken = []
@@ -694,14 +695,17 @@ class BuddyAllocator:
                 break
             taken.append(pfn)
         if taken:
-            lst[:0] = taken[::-1]                # list_add_tail() each: the tail is lst[0]
+            if lst:
+                lst[:0] = taken[::-1]            # list_add_tail() each: the tail is lst[0]
+            else:                                # (the usual case: an empty list refilled)
+                lst += reversed(taken)
             if order or len(taken) > 63:
                 self._mark_frames(taken, order, K_PCP)
             else:
                 kmv = self.mem_map.kind_mv
                 for pfn in taken:
                     kmv[pfn] = K_PCP
-            bus = self.k.bus
+            bus = k.bus
             if bus.subscribers:
                 lo = min(taken)
                 bus.changed("rmqueue_bulk", lo, max(taken) + (1 << order) - lo, K_PCP, detail=tuple(taken))
@@ -1176,7 +1180,9 @@ class BuddyAllocator:
         CPU frees high-order pages in a row). 6.7+: ``high`` clamped to high_min ..
         high_max, lowered while the zone is below its high watermark, else raised to hold
         the pages being freed in a row (``free_count + batch``); once a drain leaves the
-        zone above its high watermark, ZONE_BELOW_HIGH is cleared."""
+        zone above its high watermark, ZONE_BELOW_HIGH is cleared. The common 6.7+ case
+        (count below a ``high`` already in range, no free_high, the zone not below its high
+        watermark) returns before that arithmetic: none of it would change anything."""
         nr = 1 << order
         pindex = self._pindex[order][mt]
         pcp.lists[pindex].append(pfn)            # list_add(): the head
@@ -1197,21 +1203,28 @@ class BuddyAllocator:
             if count >= high:
                 self.free_pcppages_bulk(z, self.nr_pcp_free(pcp, batch, high, free_high), pcp, pindex)
             return
-        pcp.alloc_factor >>= 1                   # (the kernel's first line: nothing above reads it)
-        free_high = False
+        if pcp.alloc_factor:                     # (the kernel's first line: nothing above reads it)
+            pcp.alloc_factor >>= 1
         free_count = pcp.free_count
         if order and order <= PAGE_ALLOC_COSTLY_ORDER:
             free_high = (free_count >= batch + pcp.high_min // 2
                          and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER))   # no PCPF_FREE_HIGH_BATCH
             pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER
-        elif pcp.flags & PCPF_PREV_FREE_HIGH_ORDER:
-            pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
+        else:
+            free_high = False
+            if pcp.flags:                        # PCPF_PREV_FREE_HIGH_ORDER is its only flag
+                pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
         if free_count < batch << PCP_BATCH_SCALE_MAX:
             free_count = pcp.free_count = free_count + nr
         # nr_pcp_high()
+        high = pcp.high
         high_min = pcp.high_min
         high_max = pcp.high_max
-        high = pcp.high
+        if count < high and high_min <= high <= high_max and not free_high and not z.below_high:
+            # below high, in range and not shrinking: every branch below leaves pcp->high
+            # as it is and returns it, so nothing drains (tests/test_buddy_pcp_auto.py
+            # checks this against the whole formula)
+            return
         if not high_min <= high <= high_max:
             high = pcp.high = high_min if high < high_min else high_max
         if not high:
@@ -1263,16 +1276,16 @@ class BuddyAllocator:
             count = pcp.count
         if count <= 0:
             return
-        tr = self.k.tracer
+        k = self.k
+        tr = k.tracer
         if tr is not None:
             tr.enter("free_pcppages_bulk", f"count={count} of {pcp.count}")
         pcp_before = pcp.count
         lists = pcp.lists
-        nlists = len(lists)
         free_one = self._free_one_page
         pageblock_mt = self.drain_pageblock_mt
         pb_mv, pbo = self.pageblock_mt_mv, self.pageblock_order
-        emit = self.k.bus.subscribers
+        emit = k.bus.subscribers
         freed = []                               # for the event, when someone listens
         hi = 0                                   # end of the highest block freed (the event's span)
         # each round takes n blocks from one list's tail (list_last_entry(), lst[0] here) at
@@ -1302,6 +1315,7 @@ class BuddyAllocator:
                     hi = max(hi, max(chunk) + 1)
         else:
             pindex_order, pindex_mt = self._pindex_order, self._pindex_mt
+            nlists = len(lists)
             pindex -= 1
             while count > 0:
                 while True:
@@ -1330,7 +1344,7 @@ class BuddyAllocator:
                     hi = max(hi, max(chunk) + nr)
         if emit:
             lo = min(freed)
-            self.k.bus.changed("free_pcppages_bulk", lo, hi - lo, K_FREE, detail=tuple(freed))
+            k.bus.changed("free_pcppages_bulk", lo, hi - lo, K_FREE, detail=tuple(freed))
         if tr is not None:
             tr.leave(pcp_before - pcp.count)
 
