@@ -339,14 +339,16 @@ def _values(ev: str, rest: str):
 
 
 # The fast path: a line in tracefs's own layout (``comm-pid [cpu] flags ts: event: key=value
-# ...`` with v6.x's fields in the kernel's order, one space apart) is matched by ONE
-# compiled regex for the whole line, an alternative per event; anything else (trace-cmd,
-# older layouts, a module's call site, a comm with spaces, a garbled line) takes the
-# regex path above, which gives the same values (tests/test_replay_fast.py checks both on
-# every shipped line and on mutated ones). Each alternative is stricter than its layout
-# regex in _LAYOUTS (single spaces, every field present, ASCII digits), so what it
-# accepts the slow path reads alike. Measured on the 60k recording: 0.63x the cost of
-# the str.split() fast path it replaced (which checked each token in Python).
+# ...`` with v6.x's fields in the kernel's order, one space apart) is matched by two
+# compiled regexes: one for the line's head (cpu, timestamp, event name), then the
+# event's own for its fields, from where the head ended; anything else (trace-cmd, older
+# layouts, a module's call site, a comm with spaces, a garbled line) takes the regex path
+# above, which gives the same values (tests/test_replay_fast.py checks both on every
+# shipped line and on mutated ones). Each field regex is stricter than its layout regex in
+# _LAYOUTS (single spaces, every field present, ASCII digits), so what it accepts the
+# slow path reads alike. Measured on the 60k recording: 0.87x the cost of one regex for
+# the whole line with an alternative per event (whose match.groups() built a tuple of
+# every event's groups, 30 of them, for each line), itself 0.63x the str.split() path.
 
 _FAST_EVENTS = {
     "kmem_cache_alloc": r"call_site=(\S+) ptr=(\S+) name=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) "
@@ -357,36 +359,27 @@ _FAST_EVENTS = {
     "mm_page_free": r"page=(\S+) pfn=(0x[0-9a-fA-F]+) order=(\d+)",
     "kmalloc": r"call_site=(\S+) ptr=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+) node=(-?\d+)",
 }
-# an empty group named after the event ends each alternative: ``match.lastgroup`` says
-# which one matched
-_FAST_LINE = re.compile(r"\s*\S+-\d+\s+\[(\d+)\]\s+\S+\s+(\d+\.\d+):\s+(?:"
-                        + "|".join(f"{ev}: {rx}(?P<{ev}>)" for ev, rx in _FAST_EVENTS.items()) + ")",
-                        re.ASCII)
+#: ``comm-pid [cpu] flags timestamp: event: `` (the event's fields follow)
+_FAST_HEAD = re.compile(r"\s*\S+-\d+\s+\[(\d+)\]\s+\S+\s+(\d+\.\d+):\s+(\w+): ", re.ASCII)
+#: event -> the match of its fields' regex (``match(line, pos)``)
+_FAST_FIELDS = {ev: re.compile(rx, re.ASCII).match for ev, rx in _FAST_EVENTS.items()}
+#: the fast path's head match (Replayer._step has _parse_fast() written out with it)
+_fast_match = _FAST_HEAD.match
 
 
-def _fast_slices() -> dict:
-    """event -> (event, first, end): its values in ``match.groups()`` (cpu and ts first)."""
-    out, i = {}, 2
-    for ev, rx in _FAST_EVENTS.items():
-        n = re.compile(rx).groups
-        out[ev] = (ev, i, i + n)
-        i += n + 1                                 # and the empty named group
-    return out
-
-
-_FAST = _fast_slices()
-#: the fast path's match (Replayer._step has _parse_fast() written out with it)
-_fast_match = _FAST_LINE.match
-
-
-def _parse_fast(line: str, _match=_FAST_LINE.match, _slices=_FAST):
+def _parse_fast(line: str, _match=_FAST_HEAD.match, _fields=_FAST_FIELDS):
     """``(event, cpu, timestamp, values)`` of a line in tracefs's v6.x layout, or None."""
     mo = _match(line)
     if mo is None:
         return None
-    ev, a, b = _slices[mo.lastgroup]
-    g = mo.groups()
-    return ev, g[0], g[1], g[a:b]
+    cpu, ts, ev = mo.groups()
+    fm = _fields.get(ev)
+    if fm is None:
+        return None
+    f = fm(line, mo.end())
+    if f is None:
+        return None
+    return ev, cpu, ts, f.groups()
 
 
 def _parse_slow(line):
@@ -646,7 +639,7 @@ class Replayer:
         handlers = _HANDLERS
         # _parse_fast() written into the loop (a call and a tuple less per event)
         match = _fast_match
-        slices = _FAST
+        fields = _FAST_FIELDS
         slow = _parse_slow
         by_event = r.by_event
         skipped = r.skipped
@@ -683,11 +676,14 @@ class Replayer:
                     continue
                 mo = match(line)
                 if mo is not None:
-                    ev, a, b = slices[mo.lastgroup]
-                    g = mo.groups()
-                    cpu = g[0]
-                    ts = g[1]
-                    vals = g[a:b]
+                    cpu, ts, ev = mo.groups()
+                    fm = fields.get(ev)
+                    if fm is not None:
+                        mo = fm(line, mo.end())
+                    else:
+                        mo = None
+                if mo is not None:
+                    vals = mo.groups()
                 else:
                     got = slow(line)
                     if type(got) is str:
