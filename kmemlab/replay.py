@@ -588,10 +588,9 @@ class Replayer:
         self._slab_pfns: dict[int, int] = {}
         self._caches: dict[str, object] = {}
         self._strides: dict[object, str] = {}     # cache -> its stride as the trace prints it
-        # bound once: the replay calls them once per event
-        self._cache_alloc = self.m.kmem_cache_alloc
-        self._cache_free = self.m.kmem_cache_free
-        self._kfree_model = self.m.kfree
+        # the kernel functions called once per event (see _bind)
+        self._k = None
+        self._bind()
         self._cpu_ctx = None
         self._cpu = None
         self._cpu_text = None
@@ -634,6 +633,7 @@ class Replayer:
         return n
 
     def _step(self, n: int, until, paced: bool) -> int:
+        self._bind()                      # a restore() between two steps replaced the kernel
         done = 0
         r = self.report
         handlers = _HANDLERS
@@ -928,6 +928,7 @@ class Replayer:
         """Stop reading (the machine keeps what was replayed)."""
         if self._src is None:
             return
+        self._bind()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         if self._held is not None:
@@ -956,6 +957,33 @@ class Replayer:
 
     # -- one event --------------------------------------------------------------------------
 
+    def _bind(self) -> None:
+        """Bind the kernel functions the replay calls per event: ``Slub.kmem_cache_alloc``,
+        ``Slub.kmem_cache_free`` (mm/slub.c) and ``kfree`` (mm/slab_common.c), the very
+        ones ``Machine.kmem_cache_alloc``/``kmem_cache_free``/``kfree`` call once they have
+        checked their arguments, which the replay has done already: the pointers are the
+        model's own, the gfp masks are built from known names (:meth:`_gfp`), the sizes
+        parsed ints. Only the cache is checked at each call (:meth:`_cache_ok`, the
+        Machine's own one dict look-up); a cache that is no longer the machine's
+        (destroyed, or from before a ``restore()``) goes through the Machine API, which
+        refuses it as it always did. ``restore()`` replaces the kernel state: bound again
+        at each step."""
+        k = self.m._k
+        if k is self._k:
+            return
+        self._k = k
+        slub = k.slub
+        self._by_id = slub.caches_by_id
+        self._slub_cache_alloc = slub.kmem_cache_alloc
+        self._slub_cache_free = slub.kmem_cache_free
+        self._kfree_model = slub.kfree
+
+    def _cache_free(self, cache, addr) -> None:
+        if self._by_id.get(cache.id) is cache:
+            self._slub_cache_free(cache, addr)
+        else:
+            self.m.kmem_cache_free(cache, addr)
+
     def _on_cpu(self, text: str) -> None:
         """Run what follows on the CPU the event ran on (modulo the machine's CPUs)."""
         cpu = int(text) % self.m.cpus
@@ -976,7 +1004,8 @@ class Replayer:
 
     def _gfp(self, text: str | None) -> int:
         """The model's gfp mask for a printed one (``GFP_KERNEL|__GFP_ZERO``), with
-        ``__GFP_NOWARN``; cached per text."""
+        ``__GFP_NOWARN``; cached per text. Always within the bits ``check_gfp()`` accepts
+        (known names, hex masks cut to ``_GFP_VALID``): the kernel functions take it as it is."""
         g = self._gfp_cache.get(text)
         if g is not None:
             return g
@@ -1036,7 +1065,7 @@ class Replayer:
         if old is not None:
             self._free_model(old)
             self.report.implied_frees += 1
-        live[ptr] = (p, None, call_site or "", req)
+        live[ptr] = (p.real, None, call_site or "", req)    # a plain int, as the kernel functions take
         return None
 
     def _kmem_cache_alloc(self, v):
@@ -1060,8 +1089,13 @@ class Replayer:
         elif not req.isdigit() or (alloc is not None and not alloc.isdigit()):
             return "malformed event"
         g = self._gfp_cache.get(gfp)
+        if g is None:
+            g = self._gfp(gfp)
         try:
-            p = self._cache_alloc(cache, self._gfp(gfp) if g is None else g)
+            if self._by_id.get(cache.id) is cache:
+                p = self._slub_cache_alloc(cache, g)
+            else:                         # not the machine's any more: the API refuses it
+                p = self.m.kmem_cache_alloc(cache, g)
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if not p:
@@ -1159,10 +1193,13 @@ class Replayer:
         if name and rec[1] is not None and rec[1].name != name:
             return "pointer hash collision (the free names another cache)"
         del self._live[ptr]
-        if rec[1] is None:
+        cache = rec[1]
+        if cache is None:
             self._kfree_model(rec[0])
+        elif self._by_id.get(cache.id) is cache:
+            self._slub_cache_free(cache, rec[0])
         else:
-            self._cache_free(rec[1], rec[0])
+            self.m.kmem_cache_free(cache, rec[0])
         return None
 
     def _page_alloc(self, v):
