@@ -963,17 +963,27 @@ class Replayer:
         ones ``Machine.kmem_cache_alloc``/``kmem_cache_free``/``kfree`` call once they have
         checked their arguments, which the replay has done already: the pointers are the
         model's own, the gfp masks are built from known names (:meth:`_gfp`), the sizes
-        parsed ints. Only the cache is checked at each call (:meth:`_cache_ok`, the
-        Machine's own one dict look-up); a cache that is no longer the machine's
-        (destroyed, or from before a ``restore()``) goes through the Machine API, which
-        refuses it as it always did. ``restore()`` replaces the kernel state: bound again
-        at each step."""
+        parsed ints. Only the cache is checked at each call (the Machine's own one dict
+        look-up); a cache object that is not the machine's (destroyed, or from before a
+        ``restore()``) goes through the Machine API, which finds it by id or refuses it.
+        ``restore()`` replaces the kernel state: bound again at each step, the replay's
+        caches and pages taken from the restored state."""
         k = self.m._k
         if k is self._k:
             return
+        restored = self._k is not None
         self._k = k
         slub = k.slub
-        self._by_id = slub.caches_by_id
+        self._by_id = by_id = slub.caches_by_id
+        if restored:
+            # the same caches and pages in the restored state's objects (what the Machine
+            # API finds by a cache's id, and by a page's pfn)
+            for name, c in list(self._caches.items()):
+                new = by_id.get(c.id)
+                if new is not None and new.name == c.name and new is not c:
+                    self._caches[name] = new
+                    self._strides[new] = self._strides.pop(c, str(new.size))
+            self._pages = {pfn: (self.m.pfn_to_page(pg.pfn), order) for pfn, (pg, order) in self._pages.items()}
         self._slub_cache_alloc = slub.kmem_cache_alloc
         self._slub_cache_free = slub.kmem_cache_free
         self._kfree_model = slub.kfree
