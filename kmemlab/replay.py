@@ -339,14 +339,16 @@ def _values(ev: str, rest: str):
 
 
 # The fast path: a line in tracefs's own layout (``comm-pid [cpu] flags ts: event: key=value
-# ...`` with v6.x's fields in the kernel's order, one space apart) is matched by ONE
-# compiled regex for the whole line, an alternative per event; anything else (trace-cmd,
-# older layouts, a module's call site, a comm with spaces, a garbled line) takes the
-# regex path above, which gives the same values (tests/test_replay_fast.py checks both on
-# every shipped line and on mutated ones). Each alternative is stricter than its layout
-# regex in _LAYOUTS (single spaces, every field present, ASCII digits), so what it
-# accepts the slow path reads alike. Measured on the 60k recording: 0.63x the cost of
-# the str.split() fast path it replaced (which checked each token in Python).
+# ...`` with v6.x's fields in the kernel's order, one space apart) is matched by two
+# compiled regexes: one for the line's head (cpu, timestamp, event name), then the
+# event's own for its fields, from where the head ended; anything else (trace-cmd, older
+# layouts, a module's call site, a comm with spaces, a garbled line) takes the regex path
+# above, which gives the same values (tests/test_replay_fast.py checks both on every
+# shipped line and on mutated ones). Each field regex is stricter than its layout regex in
+# _LAYOUTS (single spaces, every field present, ASCII digits), so what it accepts the
+# slow path reads alike. Measured on the 60k recording: 0.87x the cost of one regex for
+# the whole line with an alternative per event (whose match.groups() built a tuple of
+# every event's groups, 30 of them, for each line), itself 0.63x the str.split() path.
 
 _FAST_EVENTS = {
     "kmem_cache_alloc": r"call_site=(\S+) ptr=(\S+) name=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) "
@@ -357,36 +359,27 @@ _FAST_EVENTS = {
     "mm_page_free": r"page=(\S+) pfn=(0x[0-9a-fA-F]+) order=(\d+)",
     "kmalloc": r"call_site=(\S+) ptr=(\S+) bytes_req=(\d+) bytes_alloc=(\d+) gfp_flags=(\S+) node=(-?\d+)",
 }
-# an empty group named after the event ends each alternative: ``match.lastgroup`` says
-# which one matched
-_FAST_LINE = re.compile(r"\s*\S+-\d+\s+\[(\d+)\]\s+\S+\s+(\d+\.\d+):\s+(?:"
-                        + "|".join(f"{ev}: {rx}(?P<{ev}>)" for ev, rx in _FAST_EVENTS.items()) + ")",
-                        re.ASCII)
+#: ``comm-pid [cpu] flags timestamp: event: `` (the event's fields follow)
+_FAST_HEAD = re.compile(r"\s*\S+-\d+\s+\[(\d+)\]\s+\S+\s+(\d+\.\d+):\s+(\w+): ", re.ASCII)
+#: event -> the match of its fields' regex (``match(line, pos)``)
+_FAST_FIELDS = {ev: re.compile(rx, re.ASCII).match for ev, rx in _FAST_EVENTS.items()}
+#: the fast path's head match (Replayer._step has _parse_fast() written out with it)
+_fast_match = _FAST_HEAD.match
 
 
-def _fast_slices() -> dict:
-    """event -> (event, first, end): its values in ``match.groups()`` (cpu and ts first)."""
-    out, i = {}, 2
-    for ev, rx in _FAST_EVENTS.items():
-        n = re.compile(rx).groups
-        out[ev] = (ev, i, i + n)
-        i += n + 1                                 # and the empty named group
-    return out
-
-
-_FAST = _fast_slices()
-#: the fast path's match (Replayer._step has _parse_fast() written out with it)
-_fast_match = _FAST_LINE.match
-
-
-def _parse_fast(line: str, _match=_FAST_LINE.match, _slices=_FAST):
+def _parse_fast(line: str, _match=_FAST_HEAD.match, _fields=_FAST_FIELDS):
     """``(event, cpu, timestamp, values)`` of a line in tracefs's v6.x layout, or None."""
     mo = _match(line)
     if mo is None:
         return None
-    ev, a, b = _slices[mo.lastgroup]
-    g = mo.groups()
-    return ev, g[0], g[1], g[a:b]
+    cpu, ts, ev = mo.groups()
+    fm = _fields.get(ev)
+    if fm is None:
+        return None
+    f = fm(line, mo.end())
+    if f is None:
+        return None
+    return ev, cpu, ts, f.groups()
 
 
 def _parse_slow(line):
@@ -595,10 +588,9 @@ class Replayer:
         self._slab_pfns: dict[int, int] = {}
         self._caches: dict[str, object] = {}
         self._strides: dict[object, str] = {}     # cache -> its stride as the trace prints it
-        # bound once: the replay calls them once per event
-        self._cache_alloc = self.m.kmem_cache_alloc
-        self._cache_free = self.m.kmem_cache_free
-        self._kfree_model = self.m.kfree
+        # the kernel functions called once per event (see _bind)
+        self._k = None
+        self._bind()
         self._cpu_ctx = None
         self._cpu = None
         self._cpu_text = None
@@ -641,12 +633,13 @@ class Replayer:
         return n
 
     def _step(self, n: int, until, paced: bool) -> int:
+        self._bind()                      # a restore() between two steps replaced the kernel
         done = 0
         r = self.report
         handlers = _HANDLERS
         # _parse_fast() written into the loop (a call and a tuple less per event)
         match = _fast_match
-        slices = _FAST
+        fields = _FAST_FIELDS
         slow = _parse_slow
         by_event = r.by_event
         skipped = r.skipped
@@ -683,11 +676,14 @@ class Replayer:
                     continue
                 mo = match(line)
                 if mo is not None:
-                    ev, a, b = slices[mo.lastgroup]
-                    g = mo.groups()
-                    cpu = g[0]
-                    ts = g[1]
-                    vals = g[a:b]
+                    cpu, ts, ev = mo.groups()
+                    fm = fields.get(ev)
+                    if fm is not None:
+                        mo = fm(line, mo.end())
+                    else:
+                        mo = None
+                if mo is not None:
+                    vals = mo.groups()
                 else:
                     got = slow(line)
                     if type(got) is str:
@@ -932,6 +928,7 @@ class Replayer:
         """Stop reading (the machine keeps what was replayed)."""
         if self._src is None:
             return
+        self._bind()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         if self._held is not None:
@@ -960,6 +957,43 @@ class Replayer:
 
     # -- one event --------------------------------------------------------------------------
 
+    def _bind(self) -> None:
+        """Bind the kernel functions the replay calls per event: ``Slub.kmem_cache_alloc``,
+        ``Slub.kmem_cache_free`` (mm/slub.c) and ``kfree`` (mm/slab_common.c), the very
+        ones ``Machine.kmem_cache_alloc``/``kmem_cache_free``/``kfree`` call once they have
+        checked their arguments, which the replay has done already: the pointers are the
+        model's own, the gfp masks are built from known names (:meth:`_gfp`), the sizes
+        parsed ints. Only the cache is checked at each call (the Machine's own one dict
+        look-up); a cache object that is not the machine's (destroyed, or from before a
+        ``restore()``) goes through the Machine API, which finds it by id or refuses it.
+        ``restore()`` replaces the kernel state: bound again at each step, the replay's
+        caches and pages taken from the restored state."""
+        k = self.m._k
+        if k is self._k:
+            return
+        restored = self._k is not None
+        self._k = k
+        slub = k.slub
+        self._by_id = by_id = slub.caches_by_id
+        if restored:
+            # the same caches and pages in the restored state's objects (what the Machine
+            # API finds by a cache's id, and by a page's pfn)
+            for name, c in list(self._caches.items()):
+                new = by_id.get(c.id)
+                if new is not None and new.name == c.name and new is not c:
+                    self._caches[name] = new
+                    self._strides[new] = self._strides.pop(c, str(new.size))
+            self._pages = {pfn: (self.m.pfn_to_page(pg.pfn), order) for pfn, (pg, order) in self._pages.items()}
+        self._slub_cache_alloc = slub.kmem_cache_alloc
+        self._slub_cache_free = slub.kmem_cache_free
+        self._kfree_model = slub.kfree
+
+    def _cache_free(self, cache, addr) -> None:
+        if self._by_id.get(cache.id) is cache:
+            self._slub_cache_free(cache, addr)
+        else:
+            self.m.kmem_cache_free(cache, addr)
+
     def _on_cpu(self, text: str) -> None:
         """Run what follows on the CPU the event ran on (modulo the machine's CPUs)."""
         cpu = int(text) % self.m.cpus
@@ -980,7 +1014,8 @@ class Replayer:
 
     def _gfp(self, text: str | None) -> int:
         """The model's gfp mask for a printed one (``GFP_KERNEL|__GFP_ZERO``), with
-        ``__GFP_NOWARN``; cached per text."""
+        ``__GFP_NOWARN``; cached per text. Always within the bits ``check_gfp()`` accepts
+        (known names, hex masks cut to ``_GFP_VALID``): the kernel functions take it as it is."""
         g = self._gfp_cache.get(text)
         if g is not None:
             return g
@@ -1040,7 +1075,7 @@ class Replayer:
         if old is not None:
             self._free_model(old)
             self.report.implied_frees += 1
-        live[ptr] = (p, None, call_site or "", req)
+        live[ptr] = (p.real, None, call_site or "", req)    # a plain int, as the kernel functions take
         return None
 
     def _kmem_cache_alloc(self, v):
@@ -1064,8 +1099,13 @@ class Replayer:
         elif not req.isdigit() or (alloc is not None and not alloc.isdigit()):
             return "malformed event"
         g = self._gfp_cache.get(gfp)
+        if g is None:
+            g = self._gfp(gfp)
         try:
-            p = self._cache_alloc(cache, self._gfp(gfp) if g is None else g)
+            if self._by_id.get(cache.id) is cache:
+                p = self._slub_cache_alloc(cache, g)
+            else:                         # not the machine's any more: the API refuses it
+                p = self.m.kmem_cache_alloc(cache, g)
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if not p:
@@ -1163,10 +1203,13 @@ class Replayer:
         if name and rec[1] is not None and rec[1].name != name:
             return "pointer hash collision (the free names another cache)"
         del self._live[ptr]
-        if rec[1] is None:
+        cache = rec[1]
+        if cache is None:
             self._kfree_model(rec[0])
+        elif self._by_id.get(cache.id) is cache:
+            self._slub_cache_free(cache, rec[0])
         else:
-            self._cache_free(rec[1], rec[0])
+            self.m.kmem_cache_free(cache, rec[0])
         return None
 
     def _page_alloc(self, v):

@@ -75,6 +75,28 @@ def test_physmap_picture_is_its_pixels_after_every_redraw_and_only_changed_bands
     pm.close()
 
 
+def test_a_burst_at_both_ends_of_memory_recolours_the_span_and_encodes_only_the_bands_it_changed():
+    m = km.Machine(mem="6G", seed=0)                      # ZONE_NORMAL from 4 GiB on
+    pm = PhysMap(m, interval=0)
+    nbands = len(pm._png._deflated)
+    for _ in range(3):
+        before = pm._png.bands_encoded
+        low = m.alloc_pages(km.GFP_DMA, 0)                # ZONE_DMA: the first 16 MiB
+        high = m.alloc_pages(km.GFP_KERNEL, 3)
+        assert high.pfn - low.pfn > 1 << 16               # the wide path, not the block scan
+        pm.flush()
+        assert (_decode(pm.png).ravel() == pm.pixels).all()
+        fresh = PhysMap(m)
+        assert (fresh.pixels == pm.pixels).all() and fresh.png == pm.png
+        fresh.close()
+        assert 0 < pm._png.bands_encoded - before < nbands // 4
+        m.free_pages(low, 0)
+        m.free_pages(high, 3)
+        pm.flush()
+        assert (_decode(pm.png).ravel() == pm.pixels).all()
+    pm.close()
+
+
 def test_slab_shades_stay_right_across_restore():
     m = km.Machine(mem="128M", seed=0)
     pm = PhysMap(m, interval=0)
