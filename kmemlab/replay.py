@@ -588,8 +588,8 @@ class Replayer:
         self._slab_pfns: dict[int, int] = {}
         self._caches: dict[str, object] = {}
         self._strides: dict[object, str] = {}     # cache -> its stride as the trace prints it
-        # the kernel functions called once per event (see _bind)
-        self._k = None
+        # the Machine's calls made once per event, bound (see _bind)
+        self._mem_map = None
         self._bind()
         self._cpu_ctx = None
         self._cpu = None
@@ -958,41 +958,28 @@ class Replayer:
     # -- one event --------------------------------------------------------------------------
 
     def _bind(self) -> None:
-        """Bind the kernel functions the replay calls per event: ``Slub.kmem_cache_alloc``,
-        ``Slub.kmem_cache_free`` (mm/slub.c) and ``kfree`` (mm/slab_common.c), the very
-        ones ``Machine.kmem_cache_alloc``/``kmem_cache_free``/``kfree`` call once they have
-        checked their arguments, which the replay has done already: the pointers are the
-        model's own, the gfp masks are built from known names (:meth:`_gfp`), the sizes
-        parsed ints. Only the cache is checked at each call (the Machine's own one dict
-        look-up); a cache object that is not the machine's (destroyed, or from before a
-        ``restore()``) goes through the Machine API, which finds it by id or refuses it.
-        ``restore()`` replaces the kernel state: bound again at each step, the replay's
-        caches and pages taken from the restored state."""
-        k = self.m._k
-        if k is self._k:
+        """Bind the Machine calls the replay makes once per event, and after a
+        ``restore()`` (which replaces the whole state: ``m.mem_map`` is another object)
+        take the replay's caches and held pages from the restored state: the same caches
+        by their ``id``, the same pages by their pfn (the objects' caches need nothing:
+        the Machine API finds an old cache object's restored self by its id). Called at
+        each step."""
+        mm = self.m.mem_map
+        if mm is self._mem_map:
             return
-        restored = self._k is not None
-        self._k = k
-        slub = k.slub
-        self._by_id = by_id = slub.caches_by_id
+        restored = self._mem_map is not None
+        self._mem_map = mm
         if restored:
-            # the same caches and pages in the restored state's objects (what the Machine
-            # API finds by a cache's id, and by a page's pfn)
+            by_id = {c.id: c for c in for_each_slab_cache(self.m)}
             for name, c in list(self._caches.items()):
                 new = by_id.get(c.id)
                 if new is not None and new.name == c.name and new is not c:
                     self._caches[name] = new
                     self._strides[new] = self._strides.pop(c, str(new.size))
             self._pages = {pfn: (self.m.pfn_to_page(pg.pfn), order) for pfn, (pg, order) in self._pages.items()}
-        self._slub_cache_alloc = slub.kmem_cache_alloc
-        self._slub_cache_free = slub.kmem_cache_free
-        self._kfree_model = slub.kfree
-
-    def _cache_free(self, cache, addr) -> None:
-        if self._by_id.get(cache.id) is cache:
-            self._slub_cache_free(cache, addr)
-        else:
-            self.m.kmem_cache_free(cache, addr)
+        self._cache_alloc = self.m.kmem_cache_alloc
+        self._cache_free = self.m.kmem_cache_free
+        self._kfree_model = self.m.kfree
 
     def _on_cpu(self, text: str) -> None:
         """Run what follows on the CPU the event ran on (modulo the machine's CPUs)."""
@@ -1102,10 +1089,7 @@ class Replayer:
         if g is None:
             g = self._gfp(gfp)
         try:
-            if self._by_id.get(cache.id) is cache:
-                p = self._slub_cache_alloc(cache, g)
-            else:                         # not the machine's any more: the API refuses it
-                p = self.m.kmem_cache_alloc(cache, g)
+            p = self._cache_alloc(cache, g)
         except (ValueError, TypeError):
             return "the model refuses these arguments"
         if not p:
@@ -1203,13 +1187,10 @@ class Replayer:
         if name and rec[1] is not None and rec[1].name != name:
             return "pointer hash collision (the free names another cache)"
         del self._live[ptr]
-        cache = rec[1]
-        if cache is None:
+        if rec[1] is None:
             self._kfree_model(rec[0])
-        elif self._by_id.get(cache.id) is cache:
-            self._slub_cache_free(cache, rec[0])
         else:
-            self.m.kmem_cache_free(cache, rec[0])
+            self._cache_free(rec[1], rec[0])
         return None
 
     def _page_alloc(self, v):
