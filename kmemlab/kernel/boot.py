@@ -102,7 +102,7 @@ class CoreCache(NamedTuple):
     sheaf: int = 0                   # kmem_cache_args.sheaf_capacity (6.18)
     when: object = None              # gen -> bool: does this release create it so (None: all do)
     source: str = ""
-    plus_xstate: bool = False        # object_size + the CPU's FPU context (task_struct)
+    plus_xstate: bool = False        # object_size and usersize + the CPU's FPU context (task_struct)
 
 
 #: x86's ``fpu__init_task_struct_size()`` (arch/x86/kernel/fpu/init.c) makes task_struct's
@@ -113,6 +113,8 @@ class CoreCache(NamedTuple):
 #: a 6.18.44 box whose CPU saves 2472 bytes (AVX-512, CET) has object_size 5840, one whose
 #: CPU saves 880 (AVX, PKRU, CET) 4248. kmemlab adds ``Machine(xstate_size=)`` to this on
 #: every profile and generation (a simplification: other architectures size it their way).
+#: The usercopy region (``usersize``) is the FPU registers to the end of the object
+#: (``fpu_thread_struct_whitelist()``): the context less 24 bytes on both boxes (2448, 856).
 TASK_STRUCT_FIXED_SIZE = 3368
 #: ``fpu_kernel_cfg.default_size`` when Machine() is not told (``xstate_size=``): the
 #: compacted XSAVE area of an x86-64 CPU with AVX, PKRU and CET and no AVX-512 (legacy 512 +
@@ -147,7 +149,7 @@ CORE_CACHES: tuple[CoreCache, ...] = (
               source="6.8: kernel/cred.c:609 kmem_cache_create(\"cred_jar\", ...)"),
     CoreCache("cred", 184, 8, _HW | _ACC, when=lambda gen: gen.boot_cred_kmem_cache_macro,
               source="kernel/cred.c:559 KMEM_CACHE(cred, ...) (merged into pid: pid's sizes)"),
-    CoreCache("task_struct", TASK_STRUCT_FIXED_SIZE, 64, _ACC, usersize=856, plus_xstate=True,
+    CoreCache("task_struct", TASK_STRUCT_FIXED_SIZE, 64, _ACC, usersize=-24, plus_xstate=True,
               source="kernel/fork.c:818 kmem_cache_create_usercopy(\"task_struct\", arch_task_struct_size, "
                      "L1_CACHE_BYTES, ...)"),
     CoreCache("sighand_cache", 2080, 0, _HW | _RCU | _ACC, ctor="sighand_ctor+0x0/0x30",
@@ -457,7 +459,11 @@ class _Boot:
             if c.sheaf and gen.slab_sheaves:
                 args["sheaf_capacity"] = c.sheaf
             ctor = KernelFunction(c.ctor) if c.ctor else None
-            size = c.object_size + (k.xstate_size if c.plus_xstate else 0)
+            size = c.object_size
+            if c.plus_xstate:
+                size += k.xstate_size
+                if "usersize" in args:
+                    args["usersize"] += k.xstate_size
             s = slub.kmem_cache_create(c.name, size, c.align, c.flags, ctor, **args)
             if s is not None:
                 self.caches[c.name] = s
