@@ -77,19 +77,27 @@ class _AttachedCPU:
     figures: the CPU time this process spent in the attached machine's chunks. A live
     session paces by wall time, which during a cell's burst is the notebook's CPU time;
     wall time here would make the number of redraws depend on what the shared cores run
-    besides (the ratio swung 0.77 .. 1.40 between runs)."""
+    besides (the ratio swung 0.77 .. 1.40 between runs).
+
+    Read cheaply: the CPU time at the start of the running chunk plus the wall time since
+    (``perf_counter``, ~70 ns, what a live session's ``time.monotonic`` costs); each
+    chunk's end adds its CPU time, so what another process takes within one chunk (~1 ms)
+    never adds up. Reading ``process_time`` at every wake (~700 ns here) charged the
+    attached side ~2 % of an alloc_pages burst that a live session does not pay."""
 
     def __init__(self):
         self.total = 0.0
         self._since = None
+        self._wall = 0.0
 
     def __call__(self) -> float:
         if self._since is None:
             return self.total
-        return self.total + (time.process_time() - self._since)
+        return self.total + (time.perf_counter() - self._wall)
 
     def run(self, now: float) -> None:
         self._since = now
+        self._wall = time.perf_counter()
 
     def halt(self, now: float) -> None:
         self.total += now - self._since
@@ -237,6 +245,52 @@ def _per_call_us(fn, number: int = 20_000) -> float:
     return (time.perf_counter() - t) / number * 1e6
 
 
+def attached_split(path: str, calls: int = 200_000, chunk: int = 500) -> dict[str, float]:
+    """Where the attached cost of one path goes (issue 19), four 4 GiB machines run in
+    alternate chunks: detached; a bus whose ``changed`` does nothing (the call sites'
+    cost: the guard, the arguments, the call); one watcher and no view (the call plus
+    writing the :class:`~kmemlab.kernel.events.Changes` record, wakes doing nothing); the
+    full dashboard (plus the wakes, the coalescer and the redraws). Returns each side's
+    CPU time over the detached one's."""
+    from kmemlab.widgets import coalesce
+
+    def nothing(type, pfn=-1, nr_pages=0, kind=0, addr=0, size=0, detail=None):
+        pass
+    clock = _AttachedCPU()
+    old = coalesce.pacing_clock
+    coalesce.pacing_clock = clock
+    try:
+        sides = {k: km.Machine(mem="4G", seed=0) for k in ("detached", "call", "record", "dashboard")}
+        d = Dashboard(sides["dashboard"])
+    finally:
+        coalesce.pacing_clock = old
+    waker = _Waker()
+    sub_call = sides["call"].watch(waker.wake)
+    sides["call"]._bus.changed = nothing
+    sub_rec = sides["record"].watch(waker.wake)
+    step = _path_step(path)
+    for m in sides.values():
+        for p in [m.kmalloc(64) for _ in range(64)]:
+            m.kfree(p)
+    d.flush()
+    spent = dict.fromkeys(sides, 0.0)
+    for _ in range(calls // 2 // chunk):
+        for k, m in sides.items():
+            t0 = time.process_time()
+            if k == "dashboard":
+                clock.run(t0)
+            step(m, chunk)
+            t1 = time.process_time()
+            if k == "dashboard":
+                clock.halt(t1)
+            spent[k] += t1 - t0
+    d.flush()
+    d.close()
+    sub_call.close()
+    sub_rec.close()
+    return {k: v / spent["detached"] for k, v in spent.items()}
+
+
 def paths(quick: bool = False) -> list:
     """attached/detached per path (issue 19: <= 1.5x kmalloc fast path, <= 1.2x alloc_pages):
     the two sides in alternate chunks, the redraws paced by the attached side's CPU time
@@ -254,6 +308,17 @@ def paths(quick: bool = False) -> list:
                           "ratio", target=target,
                           note=f"{calls} calls; runs {ratios}; redraws during the attached run: {drawn or 'none'} "
                                f"({att:.2f} s of attached CPU time)"))
+        if path != "vmalloc":
+            sp = min((attached_split(path, calls) for _ in range(1 if quick else 2)),
+                     key=lambda r: r["dashboard"])
+            over = sp["dashboard"] - 1
+            out.append(figure(f"widgets: {path} attached cost, share in the call sites / the record / "
+                              "wakes and redraws", 100 * (sp["call"] - 1) / over, "%",
+                              note=f"{calls} calls, four machines in alternate chunks: bus.changed doing "
+                                   f"nothing {sp['call']:.3f}x, one watcher's record {sp['record']:.3f}x, "
+                                   f"full dashboard {sp['dashboard']:.3f}x of detached; the record "
+                                   f"{100 * (sp['record'] - sp['call']) / over:.0f} %, wakes and redraws "
+                                   f"{100 * (sp['dashboard'] - sp['record']) / over:.0f} % of the attached cost"))
     return out
 
 

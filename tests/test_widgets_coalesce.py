@@ -149,7 +149,7 @@ def test_display_falls_back_to_text_without_widgets():
 
 from hypothesis import example, given, settings, strategies as st  # noqa: E402
 
-from kmemlab.kernel.events import Bus, Event  # noqa: E402
+from kmemlab.kernel.events import WAKE_EVERY, Bus, Event  # noqa: E402
 
 
 class _Waker:
@@ -174,7 +174,7 @@ class _Reference:
     def changed(self, type, pfn, nr, addr):
         self.changes.append((type, pfn, nr, addr))
         n = len(self.changes)
-        if self.armed or n % 32 == 0:
+        if self.armed or n % WAKE_EVERY == 0:
             self.armed = False
             self.wakes += 1
 
@@ -199,14 +199,17 @@ class _Reference:
 _change = st.tuples(st.sampled_from(["alloc_pages", "free_pages", "kmalloc", "kfree", "vmalloc",
                                      "restore", "vfree"]),
                     st.integers(-1, 5000), st.integers(0, 1024), st.sampled_from([0, 0x1000, 0xffff8880]))
-# mostly changes: bursts long enough for the every-32nd wake between takes
+# mostly changes: bursts long enough for the every-WAKE_EVERY-th wake between takes
 _step = st.one_of(_change, _change, _change, _change, st.just("take"), st.just("arm"))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(_step, max_size=200), st.integers(1, 3))
-@example([("kmalloc", 3, 0, 0x1000)] * 70 + ["take"] + [("alloc_pages", 9, 4, 0)] * 40, 1)
-@example([("kmalloc", 3, 0, 0x1000)] * 70 + ["take", "arm"] + [("restore", -1, 0, 0)] * 40, 2)
+@given(st.lists(_step, max_size=max(200, 3 * WAKE_EVERY)), st.integers(1, 3))
+@example([("kmalloc", 3, 0, 0x1000)] * (2 * WAKE_EVERY + 6) + ["take"]
+         + [("alloc_pages", 9, 4, 0)] * (WAKE_EVERY + 8), 1)
+@example([("kmalloc", 3, 0, 0x1000)] * (2 * WAKE_EVERY + 6) + ["take", "arm"]
+         + [("restore", -1, 0, 0)] * (WAKE_EVERY + 8), 2)
+@example([("free_pages", 5, 1, 0)] * (WAKE_EVERY - 1) + ["arm"] + [("free_pages", 6, 1, 0)] * 3, 1)
 def test_the_bus_writes_each_watchers_record_as_changes_defines_it(steps, watchers):
     """One watcher (its _one_watcher function installed as bus.changed) or several (the
     loop in Bus.changed): every record, every wake, every take() is what the plain

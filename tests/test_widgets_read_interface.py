@@ -91,7 +91,7 @@ def test_the_model_has_private_names_to_look_for():
     "s._slub.slabs_of(s)",
     "fa._zone._lists[0][1]",
     "self._k = m.snapshot()",    # a view keeping the machine's state under the model's name
-    "v._wake()",                 # a name the model uses: not a view's own, whatever v is
+    "v._wake_fn(v)",             # a name the model uses: not a view's own, whatever v is
 ])
 def test_the_check_finds_private_reads(code):
     assert private_reads(code)

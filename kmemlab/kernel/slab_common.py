@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import struct
 import sys
-import types
 import zlib
 
 from . import gfp as G
@@ -229,9 +228,10 @@ def traced(role, detail=None, done=None, when=None):
     result, *args)`` the innermost call's after it returned; ``when(self)`` False leaves the
     frame out on generations that do not have the function.
 
-    The method stays what it is (the one implementation): :meth:`SlabCommon.set_tracing`
-    puts a framed wrapper in front of it on the instance while ``m.trace()`` runs and
-    takes it away after, so an untraced call costs nothing extra."""
+    The method stays what it is (the one implementation): while ``m.trace()`` runs,
+    :meth:`SlabCommon.set_tracing` switches the instance to a subclass whose method of
+    that name is the framed wrapper, and back after, so an untraced call costs nothing
+    extra."""
     roles = role if isinstance(role, tuple) else (role,)
 
     def deco(fn):
@@ -264,6 +264,25 @@ def traced(role, detail=None, done=None, when=None):
     return deco
 
 
+def _traced_class(cls: type) -> type:
+    """``cls`` with the :func:`traced` methods' framed wrappers as its methods (the same
+    attribute names: ``___slab_alloc`` is name-mangled), made once per class."""
+    traced = cls.__dict__.get("_traced")
+    if traced is None:
+        framed = {}
+        for name in sorted({n for c in cls.__mro__ for n in vars(c)}):
+            wrapper = getattr(getattr(cls, name), "traced_wrapper", None)
+            if wrapper is not None:
+                framed[name] = wrapper
+        # no new fields (__slots__ empty): the instance's layout is its class's, so
+        # ``self.__class__`` may switch between the two
+        traced = type(cls.__name__, (cls,), {"__slots__": (), "__module__": cls.__module__,
+                                             "__qualname__": cls.__qualname__,
+                                             "_untraced": cls, **framed})
+        cls._traced = traced
+    return traced
+
+
 class SlabCommon:
     """mm/slab_common.c: the part of the slab allocator that does not depend on SLUB.
 
@@ -274,24 +293,21 @@ class SlabCommon:
     __slots__ = ()                  # the fields are Slub's (see Slub.__slots__)
 
     def set_tracing(self, on: bool) -> None:
-        """Put the :func:`traced` methods' framed wrappers in front of them on this
-        instance (``on``), or take them away; ``Machine.trace()`` calls it around the
-        block. Attribute names are the class dict's (``___slab_alloc`` is name-mangled)."""
+        """Put the :func:`traced` methods' framed wrappers in front of them (``on``), or
+        take them away; ``Machine.trace()`` calls it around the block.
+
+        The wrappers live on a subclass made once per class (:func:`_traced_class`), and
+        tracing switches the instance's class to it and back: the instance's ``__dict__``
+        is never touched. Wrappers stored in it (as before) left it a real dict after
+        the trace, on which Python 3.11 no longer specialises a method call on the
+        instance (``k.slub.kmalloc(...)``): kmalloc/kfree ran ~6 % slower for the rest of
+        the machine's life (benchmarks/bench_slub.py, after trace() / fresh)."""
         cls = type(self)
-        framed = cls.__dict__.get("_framed")
-        if framed is None:           # once per class: (attribute name, wrapper)
-            framed = []
-            for name in sorted({n for c in cls.__mro__ for n in vars(c)}):
-                wrapper = getattr(getattr(cls, name), "traced_wrapper", None)
-                if wrapper is not None:
-                    framed.append((name, wrapper))
-            cls._framed = framed = tuple(framed)
-        d = self.__dict__
-        for name, wrapper in framed:
-            if on:
-                d[name] = types.MethodType(wrapper, self)
-            else:
-                d.pop(name, None)
+        base = cls.__dict__.get("_untraced", cls)
+        if on:
+            self.__class__ = _traced_class(base)
+        elif cls is not base:
+            self.__class__ = base
 
     # -- the kmalloc caches --------------------------------------------------------------
 
