@@ -82,9 +82,20 @@ def _header(pg) -> str:
 
 def test_host_buddy_chart_bars_are_this_machines_buddyinfo(page):
     pg = page
-    before = _buddyinfo()
+    # The page re-reads the file every 0.5 s, so what it shows is a read from the last half
+    # second or so (longer when the box is busy). Sample the file densely through the 2 s
+    # before the page is read: the page's read falls in that window, so each count it
+    # shows lies between the smallest and the largest value sampled for it. (Comparing
+    # with one read before and one after failed on a box busy with pip installs: the
+    # counts that move, move faster than that.)
+    samples = []
+    until = time.monotonic() + 2.0
+    while time.monotonic() < until:
+        samples.append(_buddyinfo())
+        time.sleep(0.01)
     heights, labels = _heights(pg), _labels(pg)
-    real = after = _buddyinfo()
+    samples.append(_buddyinfo())
+    real = samples[-1]
     norders = len(next(iter(real.values())))
     assert len(heights) == norders                       # one group per order
     by_zone = list(zip(*[[int(float(x)) if x.strip() else 0 for x in g] for g in labels]))
@@ -92,15 +103,18 @@ def test_host_buddy_chart_bars_are_this_machines_buddyinfo(page):
     for zone_counts, zone_heights in zip(by_zone, zip(*heights)):
         for n, h in zip(zone_counts, zone_heights):
             assert (h > 1) == (n > 0), (zone_counts, zone_heights)   # a count has a bar, a 0 none
-    # the numbers are the file's. The machine is busy and the page shows a read up to half a
-    # second old, so compare the counts that did not move between a read just before and
-    # one just after: most of them must be what the page shows
-    stable = [(shown[o], b[o]) for (zone, b), a, shown in zip(before.items(), after.values(), by_zone)
-              for o in range(norders) if b[o] == a[o]]
-    same = sum(s_ == b_ for s_, b_ in stable)
-    assert len(stable) >= norders and same >= 0.7 * len(stable), (by_zone, before, after)
-    if "DMA" in before:                                  # the first 16 MiB hardly ever move
-        assert list(by_zone[0]) in (before["DMA"], after["DMA"])
+    # the numbers are the file's: each within what the file said in the window (nearly all:
+    # a count can spike between two samples 10 ms apart)
+    inside = total = 0
+    for zone, shown in zip(real, by_zone):
+        for o in range(norders):
+            seen = [s[zone][o] for s in samples]
+            inside += min(seen) <= shown[o] <= max(seen)
+            total += 1
+    assert inside >= 0.9 * total, (by_zone, samples[0], samples[-1])
+    if "DMA" in real:                                    # the first 16 MiB hardly ever move
+        assert all(min(s["DMA"][o] for s in samples) <= by_zone[0][o] <= max(s["DMA"][o] for s in samples)
+                   for o in range(norders)), (by_zone[0], samples[0]["DMA"], samples[-1]["DMA"])
     assert re.search(r"this machine: Linux \S+ \(.+\), read at \d\d:\d\d:\d\d", _header(pg))
     assert "re-read every 0.5 s" in _header(pg)
 
