@@ -83,13 +83,13 @@ def _header(pg) -> str:
 def test_host_buddy_chart_bars_are_this_machines_buddyinfo(page):
     pg = page
     # The page re-reads the file every 0.5 s, so what it shows is a read from the last half
-    # second or so (longer when the box is busy). Sample the file densely through the 2 s
-    # before the page is read: the page's read falls in that window, so each count it
-    # shows lies between the smallest and the largest value sampled for it. (Comparing
-    # with one read before and one after failed on a box busy with pip installs: the
-    # counts that move, move faster than that.)
+    # second, or from seconds ago when the box is busy (CI's extra jobs installing venvs
+    # beside it: a preflight's page showed counts older than a read taken just before).
+    # Sample the file densely through the 5 s before the page is read: the page's read
+    # falls in that window, so each count it shows lies between the smallest and the
+    # largest value sampled for it.
     samples = []
-    until = time.monotonic() + 2.0
+    until = time.monotonic() + 5.0
     while time.monotonic() < until:
         samples.append(_buddyinfo())
         time.sleep(0.01)
