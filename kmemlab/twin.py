@@ -33,8 +33,8 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from .kernel.boot import TASK_STRUCT_FIXED_SIZE
-from .kernel.helpers import NotAvailable, for_each_slab_cache, for_each_zone
+from .kernel.boot import TASK_STRUCT_FIXED_SIZE, XSTATE_SIZE_RANGE
+from .kernel.helpers import NotAvailable, find_slab_cache, for_each_slab_cache, for_each_zone
 from .kernel.layout import format_size, get_profile, parse_size
 from .kernel.machine import Machine
 from .kernel.slub import SLAB_TYPESAFE_BY_RCU, SLAB_USER_FLAGS
@@ -183,11 +183,11 @@ def host_xstate_size(h, notes: list[str] | None = None) -> int | None:
     or None where the host has no readable task_struct cache or the difference is not a
     context size (another architecture, another release's task_struct)."""
     try:
-        ts = next((c for c in for_each_slab_cache(h) if c.name == "task_struct"), None)
+        ts = find_slab_cache(h, "task_struct")
         size = None if ts is None else ts.object_size - TASK_STRUCT_FIXED_SIZE
     except (NotAvailable, ValueError):
         return None
-    if size is None or not 512 <= size <= 65536:
+    if size not in XSTATE_SIZE_RANGE:
         return None
     if notes is not None:
         notes.append(f"task_struct: the host's CPU saves {size} bytes of FPU state per task "

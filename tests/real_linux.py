@@ -3,6 +3,7 @@ project's machines and CI): a skip mark that says why the comparison cannot be m
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -30,10 +31,11 @@ def needs_real_618(readable: str):
     return pytest.mark.skipif(bool(why), reason=why or "real Linux 6.18")
 
 
+@functools.lru_cache(maxsize=None)
 def xstate_size() -> int | None:
     """The CPU's FPU context size as this machine's kernel logged it at boot ("x86/fpu:
     Enabled xstate features 0x18e7, context size is 2472 bytes, ..."), or None (no dmesg,
-    not root, or the line has left the ring buffer)."""
+    not root, or the line has left the ring buffer). Read once: it is the boot's."""
     import re
     import subprocess
     try:

@@ -65,7 +65,7 @@ from . import gfp as G
 from . import slab_common as S
 from .mem_map import K_PAGES, K_PGTABLE, K_USER
 
-__all__ = ["BOOT_MODES", "CORE_CACHES", "TASK_STRUCT_FIXED_SIZE", "DEFAULT_XSTATE_SIZE", "KTHREADS",
+__all__ = ["BOOT_MODES", "CORE_CACHES", "TASK_STRUCT_FIXED_SIZE", "DEFAULT_XSTATE_SIZE", "XSTATE_SIZE_RANGE", "KTHREADS",
            "USER_TASKS", "BOOT_OBJECTS", "Task", "BootState", "memblock_reserve", "boot_init"]
 
 #: ``Machine(boot=...)``: "init" (the default) or "bare"
@@ -121,6 +121,9 @@ TASK_STRUCT_FIXED_SIZE = 3368
 #: header 64 + AVX 256 + PKRU 8 + CET_U 16 + CET_S 24). ``Machine.like_host()`` takes the
 #: host's from its task_struct.
 DEFAULT_XSTATE_SIZE = 880
+#: what ``xstate_size`` may be: the legacy FXSAVE area alone is 512 bytes, AMX's tiles take
+#: a context to ~11 KiB
+XSTATE_SIZE_RANGE = range(512, 65536 + 1)
 
 
 _HW, _RCL, _RCU, _ACC = S.SLAB_HWCACHE_ALIGN, S.SLAB_RECLAIM_ACCOUNT, S.SLAB_TYPESAFE_BY_RCU, S.SLAB_ACCOUNT

@@ -21,7 +21,7 @@ import zlib
 import numpy as np
 
 from . import gfp as G
-from .boot import BOOT_MODES, DEFAULT_XSTATE_SIZE
+from .boot import BOOT_MODES, DEFAULT_XSTATE_SIZE, XSTATE_SIZE_RANGE
 from .buddy import BuddyAllocator, Zone
 from .errors import KernelBug
 from .events import Bus, Subscription
@@ -283,10 +283,9 @@ class Machine(VmallocAPI):
         if xstate_size is None:
             xstate_size = DEFAULT_XSTATE_SIZE
         xstate_size = as_int(xstate_size, "xstate_size")
-        if not 512 <= xstate_size <= 65536:
-            # the legacy FXSAVE area alone is 512 bytes; AMX's tiles take a context to ~11 KiB
+        if xstate_size not in XSTATE_SIZE_RANGE:
             raise ValueError(f"xstate_size is the CPU's FPU context in bytes (dmesg: 'context size is N "
-                             f"bytes'), 512 .. 65536, got {xstate_size}")
+                             f"bytes'), {XSTATE_SIZE_RANGE.start} .. {XSTATE_SIZE_RANGE.stop - 1}, got {xstate_size}")
         gen = get_generation(kernel)
         if random_kmalloc_caches and not gen.random_kmalloc_caches:
             raise ValueError(f"random_kmalloc_caches (CONFIG_RANDOM_KMALLOC_CACHES) exists from Linux 6.6 on; "

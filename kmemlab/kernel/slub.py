@@ -50,6 +50,7 @@ of a chain through ``slab->next``.
 
 from __future__ import annotations
 
+import copy
 import struct
 import zlib
 from collections import OrderedDict
@@ -303,8 +304,8 @@ class Slub(SlabCommon, SlubSheaves):
     # then holds at most 30 names: with more, Python 3.11 turns it into a real dict and can
     # no longer specialise a method call on the instance (`self.slab_alloc_node(...)`,
     # `k.slub.kmalloc(...)`: a generic look-up each call, ~10 % of a kmalloc/kfree pair).
-    # m.trace() (its wrappers on the instance) and m.snapshot() (deepcopy reads __dict__)
-    # turn it into a real dict too: calls then cost what they cost before.
+    # m.trace() and m.snapshot() leave the dict as it is: tracing switches the class
+    # (SlabCommon.set_tracing), and __deepcopy__ builds the copy's dict name by name.
     __slots__ = ("k", "gen", "pages", "page_shift", "page_size", "page_mask", "page_offset", "page_slab",
                  "_fp_get", "_fp_set", "kmalloc_by_size", "kmalloc_by_size_max", "__dict__")
 
@@ -364,7 +365,6 @@ class Slub(SlabCommon, SlubSheaves):
         dict a real dict, on which Python 3.11 no longer specialises a method call
         (``k.slub.kmalloc(...)``): the restored machine's kmalloc/kfree ran ~10 % slower
         (benchmarks/bench_slub.py, after restore() / fresh)."""
-        import copy
         cls = type(self)
         new = cls.__new__(cls)
         memo[id(self)] = new
